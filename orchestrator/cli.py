@@ -1,0 +1,208 @@
+"""Command line: flags -> a validated Plan -> a run -> the final table and an exit status.
+
+Exit status: 0 every cell ok and within the parity tolerance; 1 any cell skipped, failed,
+timed out or diverged; 2 a usage or input error (nothing is run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn
+
+from rich.console import Console
+
+from orchestrator.display import make_display
+from orchestrator.plan import Plan, PlanError, allowed_cpus, format_cpus
+from orchestrator.report import summary_table
+from orchestrator.run import execute
+from runners.registry import FRAMEWORKS
+
+EXIT_OK, EXIT_CELLS_NOT_OK, EXIT_USAGE = 0, 1, 2
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is a single line naming the flag (and exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _typed(
+    convert: Callable[[str], Any], check: Callable[[Any], bool], expected: str
+) -> Callable[[str], Any]:
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not check(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _cpu_list(text: str) -> tuple[int, ...]:
+    """'0', '0,1' or '0-3' -> CPU numbers."""
+    cpus: list[int] = []
+    for part in text.split(","):
+        low, _, high = part.strip().partition("-")
+        first, last = int(low), int(high or low)
+        if first < 0 or last < first:
+            raise ValueError(part)
+        cpus.extend(range(first, last + 1))
+    return tuple(cpus)
+
+
+def _framework_list(text: str) -> tuple[str, ...]:
+    return tuple(name.strip() for name in text.split(",") if name.strip())
+
+
+_positive_int = _typed(int, lambda v: v >= 1, "a positive integer")
+_count = _typed(int, lambda v: v >= 0, "zero or a positive integer")
+_seconds = _typed(float, lambda v: v >= 0 and v != float("inf"), "zero or more seconds")
+_positive_seconds = _typed(float, lambda v: 0 < v < float("inf"), "a positive number of seconds")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; every flag says what it does and its default."""
+    defaults = Plan()
+    parser = _OneLineParser(
+        prog="python -m orchestrator",
+        description="Benchmark CPU inference of one model across frameworks, each in a fresh, "
+        "pinned subprocess, with the same weights and inputs and a parity check.",
+        epilog="Exit status: 0 all cells ok; 1 a cell was skipped, failed, timed out or "
+        "diverged; 2 usage or input error.",
+    )
+    parser.add_argument(
+        "--isolate",
+        action="store_true",
+        default=True,
+        help="run each cell in its own fresh subprocess (the default and, for now, only mode)",
+    )
+    parser.add_argument(
+        "--frameworks",
+        type=_framework_list,
+        default=defaults.frameworks,
+        metavar="LIST",
+        help=f"comma list of frameworks to run, in order (default: {','.join(FRAMEWORKS)})",
+    )
+    parser.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=defaults.batch_size,
+        metavar="N",
+        help=f"rows per inference call (default: {defaults.batch_size})",
+    )
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="compute threads per framework (default: one per CPU in --cpus)",
+    )
+    parser.add_argument(
+        "--cpus",
+        type=_cpu_list,
+        default=None,
+        metavar="LIST",
+        help=f"CPUs each runner is pinned to, e.g. 0 or 0,1 or 0-3 "
+        f"(default: all allowed, here {format_cpus(allowed_cpus())})",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=_count,
+        default=defaults.warmup,
+        metavar="N",
+        help=f"untimed calls before measuring (default: {defaults.warmup})",
+    )
+    parser.add_argument(
+        "--min-iterations",
+        type=_positive_int,
+        default=defaults.min_iterations,
+        metavar="N",
+        help=f"timed calls at least (default: {defaults.min_iterations})",
+    )
+    parser.add_argument(
+        "--min-time",
+        type=_seconds,
+        default=defaults.min_time_s,
+        metavar="SECONDS",
+        help=f"timed loop lasts at least this long (default: {defaults.min_time_s:g})",
+    )
+    parser.add_argument(
+        "--seed",
+        type=_count,
+        default=defaults.seed,
+        metavar="N",
+        help=f"seed of the generated weights and inputs (default: {defaults.seed})",
+    )
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=defaults.output,
+        metavar="DIR",
+        help=f"directory that receives a new run directory per run (default: {defaults.output}/)",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=_positive_seconds,
+        default=defaults.timeout_s,
+        metavar="SECONDS",
+        help=f"a cell still running after this is killed and marked timeout "
+        f"(default: {defaults.timeout_s:g})",
+    )
+    parser.add_argument("--quiet", action="store_true", help="print only the final table")
+    return parser
+
+
+def _check_output_dir(output: Path) -> None:
+    """Refuse an --output that exists as a file or cannot be written into."""
+    existing = output
+    while not existing.exists():
+        if existing.parent == existing:
+            break
+        existing = existing.parent
+    if not existing.is_dir():
+        raise PlanError("--output", f"{existing} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise PlanError("--output", f"{existing} is not writable")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m orchestrator``; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        plan = Plan(
+            frameworks=args.frameworks,
+            batch_size=args.batch_size,
+            threads=args.threads,
+            cpus=args.cpus,
+            warmup=args.warmup,
+            min_iterations=args.min_iterations,
+            min_time_s=args.min_time,
+            seed=args.seed,
+            output=args.output,
+            timeout_s=args.timeout,
+        )
+        _check_output_dir(plan.output)
+    except PlanError as exc:
+        parser.error(f"argument {exc}")
+
+    console = Console()
+    if not console.is_terminal:  # a log or a pipe: do not squeeze the table into 80 columns
+        console = Console(width=max(console.width, 160))
+    try:
+        record = execute(plan, make_display(console, args.quiet))
+    except OSError as exc:
+        print(f"{parser.prog}: error: cannot write the run to {plan.output}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    console.print(summary_table(record.rows, title=f"run {record.run_id}"))
+    console.print(f"results: {record.run_dir}")
+    all_ok = all(row["status"] == "ok" and row["parity_ok"] for row in record.rows)
+    return EXIT_OK if all_ok else EXIT_CELLS_NOT_OK

@@ -1,0 +1,136 @@
+"""Runs one cell in a fresh interpreter: exec'd, never forked; pinned by the runner itself.
+
+The parent reads the runner's events from a pipe with a timeout (never busy-waits), keeps
+the runner's stderr in a log file, and kills the runner's whole process group on timeout or
+on any error of its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import runners
+
+# Variables a worker inherits from the parent; everything else is dropped so that a stray
+# setting (a thread count, a library path) in the user's shell cannot change a figure.
+_INHERITED = (
+    "HOME",
+    "LANG",
+    "LC_ALL",
+    "LC_CTYPE",
+    "LD_LIBRARY_PATH",
+    "OPENBLAS_CORETYPE",  # set on some CPUs where OpenBLAS would otherwise compute wrongly
+    "OPENBLAS_L2_SIZE",
+    "PATH",
+    "TMPDIR",
+    "TZ",
+    "USER",
+    "VIRTUAL_ENV",
+)
+
+EventHandler = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Exit:
+    """How a runner process ended."""
+
+    returncode: int | None
+    timed_out: bool
+    elapsed_s: float
+
+    @property
+    def signal_name(self) -> str | None:
+        """The signal that killed the runner, e.g. ``SIGSEGV``, if one did."""
+        if self.returncode is None or self.returncode >= 0:
+            return None
+        try:
+            return signal.Signals(-self.returncode).name
+        except ValueError:
+            return f"signal {-self.returncode}"
+
+
+def worker_env() -> dict[str, str]:
+    """The environment a runner starts with: the allow-list, plus what makes it find ``runners``."""
+    env = {name: os.environ[name] for name in _INHERITED if name in os.environ}
+    project_root = str(Path(runners.__file__).resolve().parent.parent)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [project_root, os.environ.get("PYTHONPATH")]))
+    env["PYTHONFAULTHANDLER"] = "1"  # a segfaulting runner leaves a Python stack in its log
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def launch(job_path: Path, log_path: Path, timeout_s: float, on_event: EventHandler) -> Exit:
+    """Run ``python -m runners --job job_path`` to completion or timeout; return how it ended."""
+    read_fd, write_fd = os.pipe()
+    started = time.monotonic()
+    deadline = started + timeout_s
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "runners", "--job", str(job_path), "--events-fd", str(write_fd)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            env=worker_env(),
+            pass_fds=(write_fd,),
+            start_new_session=True,  # its own process group, so a kill reaches every child
+        )
+    os.close(write_fd)
+    try:
+        timed_out = not _pump_events(read_fd, deadline, on_event)
+        if not timed_out:
+            try:
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:  # closed its pipe but kept running
+                timed_out = True
+        if timed_out:
+            _kill_group(process)
+    except BaseException:
+        _kill_group(process)
+        raise
+    finally:
+        os.close(read_fd)
+    return Exit(process.returncode, timed_out, time.monotonic() - started)
+
+
+def _pump_events(read_fd: int, deadline: float, on_event: EventHandler) -> bool:
+    """Pass each event line to ``on_event`` until the pipe closes (True) or the deadline (False)."""
+    pending = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(read_fd, selectors.EVENT_READ)
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            if not selector.select(timeout=remaining):
+                continue
+            chunk = os.read(read_fd, 65536)
+            if not chunk:
+                return True
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                try:
+                    event = json.loads(line)
+                except ValueError:
+                    continue  # a garbled event costs a display update, not the run
+                if isinstance(event, dict):
+                    on_event(event)
+
+
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL the runner's process group and reap the runner."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()

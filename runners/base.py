@@ -1,0 +1,223 @@
+"""The Runner base class: owns every measurement so that all frameworks are timed alike.
+
+A framework subclass says only how to import itself, set its threads, build the model from
+the shared weights and call it on a numpy array. The stages, their order, the timed loop and
+every probe live here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import time
+import traceback
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from runners import probes
+from runners.events import EventPipe
+from schemas.job import JobSpec
+from schemas.model import Layer
+
+# Target length of one chunk of the timed loop; progress is reported between chunks.
+_CHUNK_S = 0.25
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """The shared model, as each runner may want it: layers in memory, or the ONNX file."""
+
+    layers: list[Layer]
+    onnx_path: str
+
+
+class Runner(ABC):
+    """One framework's side of a benchmark cell."""
+
+    name: ClassVar[str]
+
+    def __init__(self) -> None:
+        # Every framework option that can change a figure, recorded in the result.
+        self.settings: dict[str, Any] = {}
+        self.precision = "fp32"
+
+    @abstractmethod
+    def import_framework(self) -> str:
+        """Import the framework and return its version."""
+
+    @abstractmethod
+    def configure_threads(self, threads: int) -> None:
+        """Set the framework's thread pools through its API, right after import."""
+
+    @abstractmethod
+    def load(self, model: ModelFiles, batch_size: int) -> None:
+        """Build the framework's native model from the shared weights, for ``batch_size`` rows."""
+
+    @abstractmethod
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """One inference: numpy in, numpy out, complete when it returns."""
+
+    def observed_threads(self) -> int | None:
+        """Compute threads as the framework reports them, after the timed loop."""
+        return None
+
+    @contextlib.contextmanager
+    def session(self) -> Iterator[None]:
+        """Context held around every inference (e.g. PyTorch's inference mode)."""
+        yield
+
+
+@dataclass
+class CellResult:
+    """What a runner found; becomes the single row of result.parquet."""
+
+    cell_id: str
+    framework: str
+    status: str = "failed"
+    error: str | None = None
+    figures: dict[str, Any] = field(default_factory=dict)
+
+
+def time_calls(predict: Callable[[np.ndarray], Any], x: np.ndarray, count: int) -> list[int]:
+    """Latency in ns of ``count`` back-to-back calls of ``predict(x)``.
+
+    Nothing but the call sits between the two clock reads: no I/O, no allocation beyond the
+    preallocated list, no probe.
+    """
+    clock = time.perf_counter_ns
+    latencies = [0] * count
+    for i in range(count):
+        start = clock()
+        predict(x)
+        latencies[i] = clock() - start
+    return latencies
+
+
+def _last_line(exc: BaseException) -> str:
+    lines = traceback.format_exception_only(type(exc), exc)
+    return lines[-1].strip() if lines else type(exc).__name__
+
+
+def run_cell(runner: Runner, job: JobSpec, x: np.ndarray, model: ModelFiles, events: EventPipe) -> CellResult:
+    """Run every stage of one cell in order and return what was measured.
+
+    An import failure makes the cell ``skipped``; any later exception makes it ``failed``;
+    either way the figures measured so far are kept.
+    """
+    result = CellResult(job.cell_id, job.framework)
+    figures = result.figures
+    figures["rss_mb_baseline"] = probes.rss_mb()
+
+    events.phase("importing")
+    start = time.perf_counter()
+    try:
+        figures["framework_version"] = runner.import_framework()
+        runner.configure_threads(job.threads)
+    except Exception as exc:  # not installed, or broken on import: not this run's fault
+        traceback.print_exc()
+        result.status, result.error = "skipped", _last_line(exc)
+        return result
+    figures["import_s"] = time.perf_counter() - start
+    figures["rss_mb_import"] = probes.rss_mb()
+
+    try:
+        _load_and_measure(runner, job, x, model, events, figures)
+    except Exception as exc:
+        traceback.print_exc()
+        result.error = _last_line(exc)
+        return result
+    finally:
+        figures["precision"] = runner.precision
+        figures["settings"] = runner.settings
+    result.status = "ok"
+    return result
+
+
+def _load_and_measure(
+    runner: Runner,
+    job: JobSpec,
+    x: np.ndarray,
+    model: ModelFiles,
+    events: EventPipe,
+    figures: dict[str, Any],
+) -> None:
+    events.phase("loading")
+    start = time.perf_counter()
+    runner.load(model, job.batch_size)
+    figures["load_s"] = time.perf_counter() - start
+    figures["rss_mb_load"] = probes.rss_mb()
+
+    with runner.session():
+        start_ns = time.perf_counter_ns()
+        runner.predict(x)
+        first_ns = time.perf_counter_ns() - start_ns
+        figures["first_inference_ms"] = first_ns / 1e6
+
+        events.phase("warming_up", iterations=job.warmup)
+        warm = time_calls(runner.predict, x, job.warmup)
+        per_call_ns = float(np.median(warm)) if warm else float(first_ns)
+
+        probes.reset_peak_rss()
+        events.phase("measuring", target=job.min_iterations, min_time_s=job.min_time_s)
+        latencies = _timed_loop(runner, job, x, per_call_ns, figures, events)
+        figures["peak_rss_mb"] = probes.peak_rss_mb()
+
+        # The outputs for the parity check come from one more call, copied outside the loop
+        # (some runtimes hand back a view of a buffer they reuse).
+        outputs = np.array(runner.predict(x), dtype=np.float32, copy=True).ravel()
+
+    figures["uss_mb"], figures["pss_mb"] = probes.unique_and_proportional_mb()
+    figures["latencies_ns"] = latencies
+    figures["iterations"] = len(latencies)
+    figures["outputs"] = outputs
+    figures["threads_observed"] = runner.observed_threads()
+    figures["os_threads"] = probes.os_thread_count()
+    figures["affinity_observed"] = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
+
+
+def _timed_loop(
+    runner: Runner,
+    job: JobSpec,
+    x: np.ndarray,
+    per_call_ns: float,
+    figures: dict[str, Any],
+    events: EventPipe,
+) -> list[int]:
+    """Time chunks of calls until both the minimum count and the minimum time are reached."""
+    per_call_ns = max(per_call_ns, 1.0)
+    chunk = max(1, int(_CHUNK_S * 1e9 / per_call_ns))
+    latencies: list[int] = []
+    cpu_before = probes.CpuSnapshot.take()
+    wall_start = time.perf_counter()
+    while True:
+        elapsed = time.perf_counter() - wall_start
+        remaining = job.min_iterations - len(latencies)
+        if remaining <= 0 and elapsed >= job.min_time_s:
+            break
+        # Enough calls to reach whichever minimum is further away, a chunk at most.
+        wanted = max(remaining, math.ceil((job.min_time_s - elapsed) * 1e9 / per_call_ns))
+        latencies.extend(time_calls(runner.predict, x, max(1, min(chunk, wanted))))
+        per_call_ns = max(float(np.median(latencies)), 1.0)
+        events.emit(
+            "progress",
+            done=len(latencies),
+            target=job.min_iterations,
+            elapsed_s=time.perf_counter() - wall_start,
+            min_time_s=job.min_time_s,
+            p50_ms=per_call_ns / 1e6,
+            cpu_percent=100.0
+            * (probes.CpuSnapshot.take().cpu_s - cpu_before.cpu_s)
+            / (time.perf_counter() - wall_start),
+            peak_rss_mb=probes.peak_rss_mb(),
+        )
+    wall_s = time.perf_counter() - wall_start
+    cpu_after = probes.CpuSnapshot.take()
+    figures["timed_s"] = wall_s
+    figures["cpu_percent"] = 100.0 * (cpu_after.cpu_s - cpu_before.cpu_s) / wall_s
+    figures["ctx_switches_involuntary"] = cpu_after.involuntary_switches - cpu_before.involuntary_switches
+    return latencies

@@ -1,0 +1,30 @@
+"""Framework name -> "module:Class" of its runner. Nothing is imported here.
+
+A new framework is one module under ``runners/`` plus one line in ``FRAMEWORKS``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+# The frameworks a benchmark runs by default, in the order they run.
+FRAMEWORKS: dict[str, str] = {
+    "pytorch": "runners.pytorch:PyTorchRunner",
+    "tensorflow": "runners.tensorflow:TensorFlowRunner",
+    "jax": "runners.jax:JaxRunner",
+    "onnxruntime": "runners.onnxruntime:OnnxRuntimeRunner",
+    "openvino": "runners.openvino:OpenVinoRunner",
+}
+
+# Runners that need no framework: the test suite's stand-in.
+TEST_RUNNERS: dict[str, str] = {
+    "fake": "runners.fake:FakeRunner",
+}
+
+ALL_RUNNERS: dict[str, str] = {**FRAMEWORKS, **TEST_RUNNERS}
+
+
+def load_runner_class(name: str) -> type:
+    """Import and return the runner class registered as ``name`` (worker process only)."""
+    module_name, class_name = ALL_RUNNERS[name].split(":")
+    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]

@@ -1,0 +1,58 @@
+"""TensorFlow: a Keras model called through one ``tf.function`` with a fixed input signature."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from runners.base import ModelFiles, Runner
+
+
+class TensorFlowRunner(Runner):
+    name = "tensorflow"
+
+    def import_framework(self) -> str:
+        import tensorflow as tf
+
+        self.tf: Any = tf
+        return str(tf.__version__)
+
+    def configure_threads(self, threads: int) -> None:
+        # Only possible before the runtime initialises, i.e. right after import.
+        threading = self.tf.config.threading
+        threading.set_intra_op_parallelism_threads(threads)
+        threading.set_inter_op_parallelism_threads(1)
+        self.settings.update(
+            intra_op_parallelism_threads=threading.get_intra_op_parallelism_threads(),
+            inter_op_parallelism_threads=threading.get_inter_op_parallelism_threads(),
+        )
+
+    def observed_threads(self) -> int | None:
+        return int(self.tf.config.threading.get_intra_op_parallelism_threads())
+
+    def load(self, model: ModelFiles, batch_size: int) -> None:
+        tf, keras = self.tf, self.tf.keras
+        features = model.layers[0].weight.shape[0]
+        keras_model = keras.Sequential(
+            [keras.Input(shape=(features,), dtype="float32")]
+            + [
+                keras.layers.Dense(layer.weight.shape[1], activation=layer.activation)
+                for layer in model.layers
+            ]
+        )
+        for dense, layer in zip(keras_model.layers, model.layers):
+            dense.set_weights([layer.weight, layer.bias])  # Dense computes x @ kernel + bias
+        signature = [tf.TensorSpec(shape=(batch_size, features), dtype=tf.float32)]
+        self._call = tf.function(
+            lambda x: keras_model(x, training=False), input_signature=signature, jit_compile=False
+        )
+        self._model = keras_model
+        self.settings.update(
+            mode="keras.Sequential via tf.function, fixed input signature",
+            jit_compile=False,
+            keras_version=keras.__version__,
+        )
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self._call(x).numpy()  # type: ignore[no-any-return]

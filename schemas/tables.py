@@ -1,0 +1,121 @@
+"""Arrow schemas of every Parquet file that crosses the process boundary or is published.
+
+Units are in the column names. Nullable columns are null when a cell did not get as far as
+measuring them (a skipped or failed cell).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+FEATURE_PREFIX = "f"
+
+# weights.parquet: one row per Linear layer, in order. ``weight`` is the row-major
+# [in_features, out_features] matrix, so a layer computes x @ weight + bias.
+WEIGHTS = pa.schema(
+    [
+        pa.field("layer", pa.int32(), nullable=False),
+        pa.field("in_features", pa.int32(), nullable=False),
+        pa.field("out_features", pa.int32(), nullable=False),
+        pa.field("activation", pa.string(), nullable=False),
+        pa.field("weight", pa.list_(pa.float32()), nullable=False),
+        pa.field("bias", pa.list_(pa.float32()), nullable=False),
+    ]
+)
+
+# result.parquet: exactly one row, written by a runner for its own cell.
+RESULT = pa.schema(
+    [
+        pa.field("cell_id", pa.string(), nullable=False),
+        pa.field("framework", pa.string(), nullable=False),
+        pa.field("status", pa.string(), nullable=False),  # ok | failed | skipped
+        pa.field("error", pa.string()),
+        pa.field("framework_version", pa.string()),
+        pa.field("precision", pa.string()),
+        pa.field("settings_json", pa.string()),  # every framework option that was set
+        pa.field("threads_observed", pa.int64()),  # as the framework reports it
+        pa.field("os_threads", pa.int64()),  # threads in the process after the timed loop
+        pa.field("affinity_observed", pa.string()),
+        pa.field("import_s", pa.float64()),
+        pa.field("load_s", pa.float64()),
+        pa.field("first_inference_ms", pa.float64()),
+        pa.field("iterations", pa.int64()),
+        pa.field("timed_s", pa.float64()),
+        pa.field("cpu_percent", pa.float64()),
+        pa.field("ctx_switches_involuntary", pa.int64()),
+        pa.field("rss_mb_baseline", pa.float64()),
+        pa.field("rss_mb_import", pa.float64()),
+        pa.field("rss_mb_load", pa.float64()),
+        pa.field("peak_rss_mb", pa.float64()),
+        pa.field("uss_mb", pa.float64()),
+        pa.field("pss_mb", pa.float64()),
+        pa.field("latencies_ns", pa.list_(pa.int64())),
+        pa.field("outputs", pa.list_(pa.float32())),
+    ]
+)
+
+_LATENCY_STATS = ("mean", "p50", "p90", "p95", "p99", "min", "max", "std")
+
+# summary.parquet: one row per cell of the plan.
+SUMMARY = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("cell_id", pa.string(), nullable=False),
+        pa.field("framework", pa.string(), nullable=False),
+        pa.field("framework_version", pa.string()),
+        pa.field("model", pa.string(), nullable=False),
+        pa.field("batch_size", pa.int64(), nullable=False),
+        pa.field("threads", pa.int64(), nullable=False),
+        pa.field("cpus", pa.string(), nullable=False),
+        pa.field("mode", pa.string(), nullable=False),  # isolated
+        pa.field("status", pa.string(), nullable=False),  # ok | failed | skipped | timeout
+        pa.field("error", pa.string()),
+        pa.field("iterations", pa.int64()),
+        *[pa.field(f"latency_ms_{stat}", pa.float64()) for stat in _LATENCY_STATS],
+        pa.field("throughput_per_s", pa.float64()),  # samples per second at the p50 latency
+        pa.field("cpu_percent", pa.float64()),  # 100 = one core busy for the timed loop
+        pa.field("cpus_allowed", pa.int64()),
+        pa.field("ctx_switches_involuntary", pa.int64()),
+        pa.field("rss_mb_baseline", pa.float64()),
+        pa.field("rss_mb_import", pa.float64()),
+        pa.field("rss_mb_load", pa.float64()),
+        pa.field("peak_rss_mb", pa.float64()),
+        pa.field("uss_mb", pa.float64()),
+        pa.field("pss_mb", pa.float64()),
+        pa.field("import_s", pa.float64()),
+        pa.field("load_s", pa.float64()),
+        pa.field("first_inference_ms", pa.float64()),
+        pa.field("timed_s", pa.float64()),
+        pa.field("max_abs_diff", pa.float64()),
+        pa.field("parity_tolerance", pa.float64(), nullable=False),
+        pa.field("parity_ok", pa.bool_()),
+        pa.field("precision", pa.string()),
+        pa.field("threads_observed", pa.int64()),
+        pa.field("os_threads", pa.int64()),
+        pa.field("affinity_observed", pa.string()),
+        pa.field("settings_json", pa.string()),
+    ]
+)
+
+# samples.parquet: one row per timed call of every cell.
+SAMPLES = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("cell_id", pa.string(), nullable=False),
+        pa.field("framework", pa.string(), nullable=False),
+        pa.field("batch_size", pa.int64(), nullable=False),
+        pa.field("threads", pa.int64(), nullable=False),
+        pa.field("iteration", pa.int64(), nullable=False),
+        pa.field("latency_ns", pa.int64(), nullable=False),
+    ]
+)
+
+
+def inputs_schema(features: int) -> pa.Schema:
+    """inputs.parquet: one row per sample, one float32 column per feature (f000, f001, ...)."""
+    return pa.schema([pa.field(feature_name(i), pa.float32(), nullable=False) for i in range(features)])
+
+
+def feature_name(index: int) -> str:
+    """Column name of feature ``index`` in inputs.parquet."""
+    return f"{FEATURE_PREFIX}{index:03d}"

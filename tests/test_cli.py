@@ -1,0 +1,100 @@
+"""The command line, through a real subprocess: help, usage errors, a full run on the fake runner."""
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import QUICK, only_run_dir, run_cli, summary_rows
+from schemas.tables import SUMMARY
+
+FLAGS = [
+    "--isolate",
+    "--frameworks",
+    "--batch-size",
+    "--threads",
+    "--cpus",
+    "--warmup",
+    "--min-iterations",
+    "--min-time",
+    "--seed",
+    "--output",
+    "--timeout",
+]
+
+
+def test_help_explains_every_flag_and_the_exit_status(tmp_path: Path) -> None:
+    proc = run_cli(["--help"], cwd=tmp_path)
+    assert proc.returncode == 0
+    for flag in FLAGS:
+        assert flag in proc.stdout
+    assert "Exit status" in proc.stdout
+    assert "pytorch,tensorflow,jax,onnxruntime,openvino" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["--frameworks", "pytorch,caffe"], "--frameworks"),
+        (["--frameworks", ","], "--frameworks"),
+        (["--frameworks", "fake,fake"], "--frameworks"),
+        (["--batch-size", "0"], "--batch-size"),
+        (["--batch-size", "ten"], "--batch-size"),
+        (["--threads", "-1"], "--threads"),
+        (["--cpus", "4096"], "--cpus"),
+        (["--cpus", "1-0"], "--cpus"),
+        (["--cpus", "a"], "--cpus"),
+        (["--warmup", "-5"], "--warmup"),
+        (["--min-iterations", "0"], "--min-iterations"),
+        (["--min-time", "-1"], "--min-time"),
+        (["--min-time", "nan"], "--min-time"),
+        (["--seed", "x"], "--seed"),
+        (["--timeout", "0"], "--timeout"),
+        (["--no-such-flag"], "--no-such-flag"),
+    ],
+)
+def test_a_bad_value_is_one_line_naming_the_flag(tmp_path: Path, args: list[str], flag: str) -> None:
+    proc = run_cli(["--frameworks", "fake", *args], cwd=tmp_path)
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert flag in lines[0]
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "results").exists()  # nothing was started
+
+
+def test_an_output_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("a file, not a directory")
+    proc = run_cli(["--frameworks", "fake", "--output", "taken/runs"], cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "--output" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_fake_run_writes_the_contract_files(tmp_path: Path) -> None:
+    proc = run_cli(["--frameworks", "fake", *QUICK], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = only_run_dir(tmp_path / "results")  # the default --output
+    for name in (
+        "summary.parquet",
+        "samples.parquet",
+        "inputs.parquet",
+        "weights.parquet",
+        "model.onnx",
+        "plan.json",
+        "environment.json",
+    ):
+        assert (run_dir / name).is_file(), name
+    summary = pq.read_table(run_dir / "summary.parquet")
+    assert set(SUMMARY.names) <= set(summary.column_names)
+    row = summary_rows(run_dir)["fake"]
+    assert row["status"] == "ok" and row["parity_ok"]
+    assert row["mode"] == "isolated" and row["batch_size"] == 1000
+    assert f"results/{run_dir.name}" in proc.stdout
+    assert "fake" in proc.stdout and "ok" in proc.stdout
+
+
+def test_exit_status_is_1_when_a_cell_is_not_ok(tmp_path: Path) -> None:
+    # A timeout far too short for any runner to finish.
+    proc = run_cli(["--frameworks", "fake", "--timeout", "0.001", *QUICK], cwd=tmp_path)
+    assert proc.returncode == 1
+    assert summary_rows(only_run_dir(tmp_path / "results"))["fake"]["status"] == "timeout"

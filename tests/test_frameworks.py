@@ -1,0 +1,113 @@
+"""Every real framework, for real, on a small budget. None may be skipped here: CI installs all five.
+
+Each run happens in a subprocess whose parent is the orchestrator itself, so the same run
+also proves that the parent never imports a framework.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import PROJECT_ROOT, QUICK, only_run_dir, summary_rows
+from runners.registry import FRAMEWORKS
+from schemas.tables import SUMMARY
+
+# Top-level modules of the frameworks, and of libraries only they pull in.
+FRAMEWORK_MODULES = ["torch", "tensorflow", "keras", "jax", "jaxlib", "onnxruntime", "openvino"]
+
+# Runs the CLI inside this interpreter, then reports which framework modules it loaded.
+_PARENT = f"""
+import json, sys
+from orchestrator.cli import main
+status = main(sys.argv[1:])
+loaded = sorted({{name.split('.')[0] for name in sys.modules}} & set({FRAMEWORK_MODULES!r}))
+print('PARENT-REPORT ' + json.dumps({{'status': status, 'loaded': loaded}}))
+"""
+
+
+def run_parent(args: list[str], cwd: Path) -> tuple[dict[str, object], subprocess.CompletedProcess[str]]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _PARENT, *args],
+        cwd=cwd,
+        env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    report = [line for line in proc.stdout.splitlines() if line.startswith("PARENT-REPORT ")]
+    assert report, proc.stdout + proc.stderr
+    return json.loads(report[-1].split(" ", 1)[1]), proc
+
+
+def test_all_five_frameworks_run_in_isolation_and_agree(tmp_path: Path) -> None:
+    report, proc = run_parent(["--output", str(tmp_path), "--quiet", *QUICK], cwd=tmp_path)
+    rows = summary_rows(only_run_dir(tmp_path))
+    assert list(rows) == list(FRAMEWORKS)
+    for name, row in rows.items():
+        assert row["status"] == "ok", (name, row["error"])
+        assert row["max_abs_diff"] <= 1e-4, name
+        assert row["parity_ok"], name
+        assert row["precision"] == "fp32", name
+        assert row["framework_version"], name
+        assert row["iterations"] >= 10, name
+        assert set(SUMMARY.names) <= set(row), name
+        # Memory phases of a framework that lives alone in its process: nothing before its
+        # own import but the runner itself, and the import is what grows it.
+        assert row["rss_mb_import"] > row["rss_mb_baseline"], name
+        assert row["peak_rss_mb"] >= row["rss_mb_baseline"], name
+    baselines = [row["rss_mb_baseline"] for row in rows.values()]
+    # No framework carries another's imports: every process starts from the same baseline,
+    # far below what any framework adds.
+    assert max(baselines) - min(baselines) < 30, baselines
+    assert max(baselines) < min(row["rss_mb_import"] for row in rows.values())
+    assert report == {"status": 0, "loaded": []}, proc.stderr
+
+
+def test_pinned_to_one_cpu_with_one_thread(tmp_path: Path) -> None:
+    report, proc = run_parent(
+        ["--output", str(tmp_path), "--quiet", "--cpus", "0", "--threads", "1", *QUICK], cwd=tmp_path
+    )
+    assert report["status"] == 0, proc.stdout
+    rows = summary_rows(only_run_dir(tmp_path))
+    assert list(rows) == list(FRAMEWORKS)
+    for name, row in rows.items():
+        assert row["status"] == "ok", (name, row["error"])
+        assert row["affinity_observed"] == "0", name
+        assert row["threads_observed"] == 1, name
+        assert row["cpus"] == "0" and row["threads"] == 1, name
+
+
+@pytest.mark.parametrize("framework", list(FRAMEWORKS))
+def test_settings_are_recorded(tmp_path: Path, framework: str) -> None:
+    """Each runner records the options that can change its figures."""
+    expected = {
+        "pytorch": {"num_threads": 2, "num_interop_threads": 1},
+        "tensorflow": {"intra_op_parallelism_threads": 2, "inter_op_parallelism_threads": 1},
+        "jax": {"intra_op_threads": 2},
+        "onnxruntime": {"intra_op_num_threads": 2, "inter_op_num_threads": 1},
+        "openvino": {"INFERENCE_NUM_THREADS": "2", "NUM_STREAMS": "1", "INFERENCE_PRECISION_HINT": "f32"},
+    }[framework]
+    run_parent(
+        [
+            "--output",
+            str(tmp_path),
+            "--quiet",
+            "--frameworks",
+            framework,
+            "--cpus",
+            "0,1",
+            "--threads",
+            "2",
+            "--batch-size",
+            "8",
+            *QUICK,
+        ],
+        cwd=tmp_path,
+    )
+    row = summary_rows(only_run_dir(tmp_path))[framework]
+    assert row["status"] == "ok", row["error"]
+    settings = json.loads(row["settings_json"])
+    assert {key: settings.get(key) for key in expected} == expected
