@@ -1,7 +1,7 @@
 """Command line: flags -> a validated Plan -> a run -> the final table and an exit status.
 
-Exit status: 0 every cell ok and within the parity tolerance; 1 any cell skipped, failed,
-timed out or diverged; 2 a usage or input error (nothing is run).
+Exit status: 0 every cell ok (or skipped, unless --strict) and within the parity tolerance;
+1 a cell failed, timed out or diverged; 2 a usage or input error (nothing is run).
 """
 
 from __future__ import annotations
@@ -75,8 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m orchestrator",
         description="Benchmark CPU inference of one model across frameworks, each in a fresh, "
         "pinned subprocess, with the same weights and inputs and a parity check.",
-        epilog="Exit status: 0 all cells ok; 1 a cell was skipped, failed, timed out or "
-        "diverged; 2 usage or input error.",
+        epilog="Exit status: 0 every cell ok or skipped (framework not installed); 1 a cell "
+        "failed, timed out or diverged, or was skipped under --strict; 2 usage or input error.",
     )
     parser.add_argument(
         "--isolate",
@@ -156,6 +156,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"a cell still running after this is killed and marked timeout "
         f"(default: {defaults.timeout_s:g})",
     )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat a skipped framework (not installed, fails to import) as a failure: exit 1",
+    )
     parser.add_argument("--quiet", action="store_true", help="print only the final table")
     return parser
 
@@ -204,5 +209,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
     console.print(summary_table(record.rows, title=f"run {record.run_id}"))
     console.print(f"results: {record.run_dir}")
-    all_ok = all(row["status"] == "ok" and row["parity_ok"] for row in record.rows)
-    return EXIT_OK if all_ok else EXIT_CELLS_NOT_OK
+    return exit_status(record.rows, strict=args.strict)
+
+
+def exit_status(rows: list[dict[str, Any]], strict: bool) -> int:
+    """0 when every cell is ok and agrees with the reference (skipped cells too, unless strict)."""
+    for row in rows:
+        if row["status"] == "skipped" and not strict:
+            continue
+        if row["status"] != "ok" or not row["parity_ok"]:
+            return EXIT_CELLS_NOT_OK
+    return EXIT_OK

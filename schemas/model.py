@@ -99,10 +99,25 @@ def write_inputs(x: np.ndarray, path: Path) -> None:
     io.write_table(table, path)
 
 
+# Byte alignment of every input array handed to a framework. JAX copies an input that is not
+# 64-byte aligned on every call (measured here: 0.61 ms aligned, 0.69-0.83 ms not, batch 1000),
+# and where numpy's allocator happens to put an array is luck; so it is fixed, for all alike.
+INPUT_ALIGNMENT = 64
+
+
+def aligned_copy(x: np.ndarray, alignment: int = INPUT_ALIGNMENT) -> np.ndarray:
+    """A C-contiguous float32 copy of ``x`` whose data starts on an ``alignment``-byte boundary."""
+    x = np.asarray(x, dtype=np.float32)
+    raw = np.empty(x.nbytes + alignment, dtype=np.uint8)
+    offset = -raw.ctypes.data % alignment
+    aligned = raw[offset : offset + x.nbytes].view(np.float32).reshape(x.shape)
+    aligned[...] = x
+    return aligned
+
+
 def read_inputs(path: Path, rows: int | None = None) -> np.ndarray:
-    """Load inputs.parquet as a C-contiguous [rows, features] float32 array."""
+    """Load inputs.parquet as a C-contiguous, 64-byte aligned [rows, features] float32 array."""
     table = io.read_table(path, tables.inputs_schema(FEATURES))
     if rows is not None:
         table = table.slice(0, rows)
-    columns = [col.to_numpy() for col in table.columns]
-    return np.ascontiguousarray(np.stack(columns, axis=1), dtype=np.float32)
+    return aligned_copy(np.stack([col.to_numpy() for col in table.columns], axis=1))

@@ -8,7 +8,15 @@ import pytest
 
 from orchestrator.artifacts import write_artifacts
 from schemas.io import SchemaError, read_table
-from schemas.model import LAYER_SIZES, forward_numpy, make_inputs, make_weights, read_inputs, read_weights
+from schemas.model import (
+    INPUT_ALIGNMENT,
+    LAYER_SIZES,
+    forward_numpy,
+    make_inputs,
+    make_weights,
+    read_inputs,
+    read_weights,
+)
 from schemas.tables import WEIGHTS
 
 
@@ -59,3 +67,12 @@ def test_a_table_from_another_schema_is_refused(tmp_path: Path) -> None:
     (tmp_path / "junk.parquet").write_bytes(b"not parquet")
     with pytest.raises(SchemaError, match=r"junk\.parquet"):
         read_table(tmp_path / "junk.parquet", WEIGHTS)
+
+
+def test_inputs_are_read_aligned_for_every_framework(tmp_path: Path) -> None:
+    artifacts = write_artifacts(tmp_path, seed=0, rows=1000)
+    for rows in (1, 7, 1000):
+        x = read_inputs(artifacts.inputs_path, rows=rows)
+        assert x.ctypes.data % INPUT_ALIGNMENT == 0
+        assert x.flags.c_contiguous and x.dtype == np.float32
+        assert np.array_equal(x, artifacts.inputs[:rows])
