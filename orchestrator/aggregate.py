@@ -50,19 +50,7 @@ def summarise_cell(
     run_id: str, plan: Plan, cell: Cell, result_path: Path, exit: Exit, reference: np.ndarray
 ) -> CellOutcome:
     """Build the cell's summary row from its result file and how its process ended."""
-    row: dict[str, Any] = {name: None for name in tables.SUMMARY.names}
-    row.update(
-        run_id=run_id,
-        cell_id=cell.cell_id,
-        framework=cell.framework,
-        model=plan.model,
-        batch_size=cell.batch_size,
-        threads=cell.threads,
-        cpus=format_cpus(cell.cpus),
-        cpus_allowed=len(cell.cpus),
-        mode=plan.mode,
-        parity_tolerance=PARITY_TOLERANCE,
-    )
+    row = base_row(run_id, plan, cell)
     latencies = np.empty(0, dtype=np.int64)
     result = _read_result(result_path)
     if exit.timed_out:
@@ -81,14 +69,40 @@ def summarise_cell(
     return CellOutcome(row, latencies)
 
 
+def interrupted_row(run_id: str, plan: Plan, cell: Cell, signal_name: str) -> dict[str, Any]:
+    """The summary row of a cell that a signal stopped before it finished (or started)."""
+    return base_row(run_id, plan, cell) | {
+        "status": "interrupted",
+        "error": f"{signal_name} arrived before this cell finished",
+    }
+
+
+def base_row(run_id: str, plan: Plan, cell: Cell) -> dict[str, Any]:
+    """A summary row with what the plan says about ``cell`` and nothing measured yet."""
+    row: dict[str, Any] = {name: None for name in tables.SUMMARY.names}
+    row.update(
+        run_id=run_id,
+        cell_id=cell.cell_id,
+        framework=cell.framework,
+        model=plan.model,
+        batch_size=cell.batch_size,
+        threads=cell.threads,
+        cpus=format_cpus(cell.cpus),
+        cpus_allowed=len(cell.cpus),
+        mode=plan.mode,
+        parity_tolerance=PARITY_TOLERANCE,
+    )
+    return row
+
+
 def _read_result(path: Path) -> dict[str, Any] | str:
     """The result row, or why it could not be read."""
     if not path.exists():
         return "it wrote no result"
     try:
         table = io.read_table(path, tables.RESULT)
-    except io.SchemaError as exc:
-        return f"its result is unreadable ({exc})"
+    except io.SchemaError:
+        return f"its {path.name} is corrupt or of another schema"
     if table.num_rows != 1:
         return f"its result has {table.num_rows} rows, expected 1"
     return table.to_pylist()[0]  # type: ignore[no-any-return]

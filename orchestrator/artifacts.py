@@ -25,10 +25,14 @@ class Artifacts:
     layers: list[Layer]
 
 
-def write_artifacts(run_dir: Path, seed: int, rows: int) -> Artifacts:
-    """Generate the seeded weights and inputs and store them, plus the ONNX model, in ``run_dir``."""
+def write_artifacts(run_dir: Path, seed: int, rows: int, inputs: np.ndarray | None = None) -> Artifacts:
+    """Store the seeded weights, the ONNX model and the inputs in ``run_dir``.
+
+    The inputs are ``inputs`` when given (the user's own), else ``rows`` seeded random rows.
+    """
     layers = make_weights(seed)
-    inputs = make_inputs(seed, rows)
+    if inputs is None:
+        inputs = make_inputs(seed, rows)
     artifacts = Artifacts(
         inputs_path=run_dir / "inputs.parquet",
         weights_path=run_dir / "weights.parquet",

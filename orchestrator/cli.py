@@ -1,13 +1,15 @@
 """Command line: flags -> a validated Plan -> a run -> the final table and an exit status.
 
 Exit status: 0 every cell ok (or skipped, unless --strict) and within the parity tolerance;
-1 a cell failed, timed out or diverged; 2 a usage or input error (nothing is run).
+1 a cell failed, timed out or diverged, or the run could not be written; 2 a usage or input
+error (nothing is run); 130 / 143 interrupted by SIGINT / SIGTERM (finished cells are kept).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +18,10 @@ from typing import Any, NoReturn
 from rich.console import Console
 
 from orchestrator.display import make_display
+from orchestrator.inputs import InputError, load_inputs
 from orchestrator.plan import Plan, PlanError, allowed_cpus, format_cpus
 from orchestrator.report import summary_table
-from orchestrator.run import execute
+from orchestrator.run import Interrupted, OutputError, RunInterrupted, RunRecord, execute
 from runners.registry import FRAMEWORKS
 
 EXIT_OK, EXIT_CELLS_NOT_OK, EXIT_USAGE = 0, 1, 2
@@ -34,6 +37,8 @@ class _OneLineParser(argparse.ArgumentParser):
 def _typed(
     convert: Callable[[str], Any], check: Callable[[Any], bool], expected: str
 ) -> Callable[[str], Any]:
+    """An argparse type: ``convert`` the text, then ``check`` it; the error says what was expected."""
+
     def parse(text: str) -> Any:
         try:
             value = convert(text)
@@ -46,22 +51,26 @@ def _typed(
     return parse
 
 
-def _cpu_list(text: str) -> tuple[int, ...]:
-    """'0', '0,1' or '0-3' -> CPU numbers."""
+def _parse_cpus(text: str) -> tuple[int, ...] | None:
+    """'0', '0,1' or '0-3' -> CPU numbers; None if malformed."""
     cpus: list[int] = []
     for part in text.split(","):
         low, _, high = part.strip().partition("-")
         first, last = int(low), int(high or low)
         if first < 0 or last < first:
-            raise ValueError(part)
+            return None
         cpus.extend(range(first, last + 1))
     return tuple(cpus)
 
 
-def _framework_list(text: str) -> tuple[str, ...]:
-    return tuple(name.strip() for name in text.split(",") if name.strip())
+def _parse_names(text: str) -> tuple[str, ...] | None:
+    """'a,b' -> ('a', 'b'); None if any name is empty."""
+    names = tuple(name.strip() for name in text.split(","))
+    return names if all(names) else None
 
 
+_cpu_list = _typed(_parse_cpus, bool, "CPU numbers such as 0, 0,1 or 0-3")
+_framework_list = _typed(_parse_names, bool, "a comma list of framework names")
 _positive_int = _typed(int, lambda v: v >= 1, "a positive integer")
 _count = _typed(int, lambda v: v >= 0, "zero or a positive integer")
 _seconds = _typed(float, lambda v: v >= 0 and v != float("inf"), "zero or more seconds")
@@ -76,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Benchmark CPU inference of one model across frameworks, each in a fresh, "
         "pinned subprocess, with the same weights and inputs and a parity check.",
         epilog="Exit status: 0 every cell ok or skipped (framework not installed); 1 a cell "
-        "failed, timed out or diverged, or was skipped under --strict; 2 usage or input error.",
+        "failed, timed out or diverged, or was skipped under --strict; 2 usage or input error; "
+        "130/143 interrupted by SIGINT/SIGTERM.",
     )
     parser.add_argument(
         "--isolate",
@@ -135,6 +145,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"timed loop lasts at least this long (default: {defaults.min_time_s:g})",
     )
     parser.add_argument(
+        "--inputs",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="benchmark on your own tensors: a Parquet file of one float32 column per model "
+        "feature (200), one row per sample (default: seeded random inputs, as in the article)",
+    )
+    parser.add_argument(
         "--seed",
         type=_count,
         default=defaults.seed,
@@ -168,9 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _check_output_dir(output: Path) -> None:
     """Refuse an --output that exists as a file or cannot be written into."""
     existing = output
-    while not existing.exists():
-        if existing.parent == existing:
-            break
+    while not existing.exists() and existing.parent != existing:
         existing = existing.parent
     if not existing.is_dir():
         raise PlanError("--output", f"{existing} is not a directory")
@@ -182,7 +198,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m orchestrator``; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    inputs = None
     try:
+        if args.inputs is not None:
+            inputs = load_inputs(args.inputs)
         plan = Plan(
             frameworks=args.frameworks,
             batch_size=args.batch_size,
@@ -194,22 +213,57 @@ def main(argv: list[str] | None = None) -> int:
             seed=args.seed,
             output=args.output,
             timeout_s=args.timeout,
+            inputs=args.inputs,
+            input_rows=None if inputs is None else len(inputs),
         )
         _check_output_dir(plan.output)
+    except InputError as exc:
+        parser.exit(EXIT_USAGE, f"{parser.prog}: error: {exc}\n")
     except PlanError as exc:
         parser.error(f"argument {exc}")
 
     console = Console()
     if not console.is_terminal:  # a log or a pipe: do not squeeze the table into 80 columns
         console = Console(width=max(console.width, 160))
+    assert plan.threads is not None and plan.cpus is not None
+    if plan.threads > len(plan.cpus):
+        print(
+            f"{parser.prog}: warning: --threads {plan.threads} on {len(plan.cpus)} CPU(s) oversubscribes "
+            "them; latencies will measure the contention",
+            file=sys.stderr,
+        )
+    _raise_on_signals()
     try:
-        record = execute(plan, make_display(console, args.quiet))
+        record = execute(plan, make_display(console, args.quiet), inputs)
+    except OutputError as exc:
+        parser.exit(EXIT_USAGE, f"{parser.prog}: error: argument --output: {exc}\n")
+    except RunInterrupted as stop:
+        _show(console, stop.record)
+        console.print(f"interrupted by {stop}: finished cells are kept, the others marked interrupted")
+        return 128 + stop.signum
     except OSError as exc:
-        print(f"{parser.prog}: error: cannot write the run to {plan.output}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    console.print(summary_table(record.rows, title=f"run {record.run_id}"))
-    console.print(f"results: {record.run_dir}")
+        print(
+            f"{parser.prog}: error: writing the run failed, earlier files are intact: {exc}", file=sys.stderr
+        )
+        return EXIT_CELLS_NOT_OK
+    _show(console, record)
     return exit_status(record.rows, strict=args.strict)
+
+
+def _show(console: Console, record: RunRecord) -> None:
+    console.print(f"run {record.run_id}")
+    console.print(summary_table(record.rows))
+    console.print(f"results: {record.run_dir}")
+
+
+def _raise_on_signals() -> None:
+    """Turn SIGINT and SIGTERM into :class:`Interrupted`, so the run can save and clean up."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
 
 
 def exit_status(rows: list[dict[str, Any]], strict: bool) -> int:

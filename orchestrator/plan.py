@@ -57,6 +57,8 @@ class Plan:
     output: Path = Path("results")
     timeout_s: float = 300.0
     mode: str = "isolated"
+    inputs: Path | None = None  # the user's --inputs file; None: seeded random inputs
+    input_rows: int | None = None  # rows in that file
     model: str = field(default=MODEL_NAME)
 
     def __post_init__(self) -> None:
@@ -91,13 +93,18 @@ class Plan:
             raise PlanError("--warmup", f"expected zero or more iterations, got {self.warmup}")
         if self.min_time_s < 0:
             raise PlanError("--min-time", f"expected zero or more seconds, got {self.min_time_s}")
+        if self.input_rows is not None and self.batch_size > self.input_rows:
+            raise PlanError(
+                "--batch-size",
+                f"{self.batch_size} exceeds the {self.input_rows} rows of --inputs {self.inputs}",
+            )
         if not self.timeout_s > 0:
             raise PlanError("--timeout", f"expected a positive number of seconds, got {self.timeout_s}")
 
     @property
     def rows(self) -> int:
-        """Rows of generated inputs: the article's 1000, or more if a batch needs them."""
-        return max(DEFAULT_ROWS, self.batch_size)
+        """Rows of inputs: the user's, or the article's 1000 (more if a batch needs them)."""
+        return self.input_rows or max(DEFAULT_ROWS, self.batch_size)
 
     def cells(self) -> list[Cell]:
         """The cells to run, in order: one per framework."""
@@ -111,6 +118,7 @@ class Plan:
         """JSON-ready form, stored in the run directory as plan.json."""
         data = asdict(self)
         data["output"] = str(self.output)
+        data["inputs"] = None if self.inputs is None else str(self.inputs)
         data["cells"] = [asdict(cell) | {"cell_id": cell.cell_id} for cell in self.cells()]
         return data
 

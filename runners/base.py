@@ -21,6 +21,7 @@ import numpy as np
 
 from runners import probes
 from runners.events import EventPipe
+from runners.threads import RECORDED_VARIABLES
 from schemas.job import JobSpec
 from schemas.model import Layer
 
@@ -123,6 +124,7 @@ def run_cell(runner: Runner, job: JobSpec, x: np.ndarray, model: ModelFiles, eve
         result.status, result.error = "skipped", _last_line(exc)
         return result
     figures["import_s"] = time.perf_counter() - start
+    runner.settings["environment"] = {k: os.environ[k] for k in RECORDED_VARIABLES if k in os.environ}
     figures["rss_mb_import"] = probes.rss_mb()
 
     try:

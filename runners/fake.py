@@ -1,33 +1,86 @@
-"""A deterministic stand-in runner for tests: the reference network in plain numpy."""
+"""Deterministic stand-in runners for tests: the reference network in plain numpy.
+
+``fake`` behaves; each ``fake-<fault>`` misbehaves in one way a real framework can, a few
+calls into the timed loop, so the tests can prove the orchestrator survives it.
+"""
 
 from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
 from runners.base import ModelFiles, Runner
+from schemas.job import JobSpec
+
+# In the command line of the hanging runner's grandchild, so tests can look for survivors.
+HANG_MARKER = "fake-hang-grandchild"
+
+# Calls made before a fault strikes: past the first inference and the warm-up of a test budget.
+_CALLS_BEFORE_FAULT = 5
 
 
 class FakeRunner(Runner):
     """Computes the model with numpy in float32, so parity holds and no framework is needed."""
 
     name = "fake"
+    fault: ClassVar[str | None] = None
 
     def import_framework(self) -> str:
+        if self.fault == "import-error":
+            raise ImportError("libfake.so: cannot open shared object file")
         return f"numpy-{np.__version__}"
 
     def configure_threads(self, threads: int) -> None:
-        self._threads = threads
         self.settings["threads"] = threads
-
-    def observed_threads(self) -> int | None:
-        return self._threads
 
     def load(self, model: ModelFiles, batch_size: int) -> None:
         self._layers = [(lay.weight, lay.bias, lay.activation) for lay in model.layers]
+        self._calls = 0
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        self._calls += 1
+        if self.fault and self._calls > _CALLS_BEFORE_FAULT:
+            _strike(self.fault)
         h = x
         for weight, bias, activation in self._layers:
             h = h @ weight + bias
             h = np.maximum(h, 0) if activation == "relu" else 1 / (1 + np.exp(-h))
+        if self.fault == "diverge":
+            h = h + 0.01
         return h
+
+
+def _strike(fault: str) -> None:
+    if fault == "raise":
+        raise RuntimeError("injected fault: the kernel refused the shape")
+    if fault == "segfault":
+        ctypes.string_at(0)  # a real SIGSEGV, as a native library's bug would give
+    if fault == "oom-kill":
+        os.kill(os.getpid(), signal.SIGKILL)  # what the kernel's out-of-memory killer sends
+    if fault == "hang":
+        # A grandchild too, so that only a kill of the whole process group leaves nothing.
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)", HANG_MARKER])
+        time.sleep(3600)
+    if fault == "exit":
+        os._exit(3)  # gone without a result
+    if fault == "garbage":
+        job = JobSpec.from_file(Path(sys.argv[sys.argv.index("--job") + 1]))
+        with open(job.result_path, "wb") as result:
+            result.write(b"PAR1 this is not a parquet file")
+        os._exit(0)
+
+
+def _with_fault(fault: str) -> type[FakeRunner]:
+    return type(f"Fake_{fault.replace('-', '_')}", (FakeRunner,), {"fault": fault, "name": f"fake-{fault}"})
+
+
+FAULTS = ("raise", "segfault", "oom-kill", "hang", "exit", "garbage", "import-error", "diverge")
+FAULTY_RUNNERS = {fault: _with_fault(fault) for fault in FAULTS}

@@ -16,9 +16,13 @@ FRAMEWORKS: dict[str, str] = {
     "openvino": "runners.openvino:OpenVinoRunner",
 }
 
-# Runners that need no framework: the test suite's stand-in.
+# Runners that need no framework: the test suite's stand-in, well-behaved or with one fault.
 TEST_RUNNERS: dict[str, str] = {
     "fake": "runners.fake:FakeRunner",
+    **{
+        f"fake-{fault}": f"runners.fake:FAULTY_RUNNERS.{fault}"
+        for fault in ("raise", "segfault", "oom-kill", "hang", "exit", "garbage", "import-error", "diverge")
+    },
 }
 
 ALL_RUNNERS: dict[str, str] = {**FRAMEWORKS, **TEST_RUNNERS}
@@ -26,5 +30,9 @@ ALL_RUNNERS: dict[str, str] = {**FRAMEWORKS, **TEST_RUNNERS}
 
 def load_runner_class(name: str) -> type:
     """Import and return the runner class registered as ``name`` (worker process only)."""
-    module_name, class_name = ALL_RUNNERS[name].split(":")
-    return getattr(importlib.import_module(module_name), class_name)  # type: ignore[no-any-return]
+    module_name, attribute = ALL_RUNNERS[name].split(":")
+    target: object = importlib.import_module(module_name)
+    for part in attribute.split("."):  # "Class", or "MAPPING.key"
+        target = target[part] if isinstance(target, dict) else getattr(target, part)
+    assert isinstance(target, type)
+    return target

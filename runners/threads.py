@@ -17,6 +17,10 @@ _QUIET_CPU_ONLY = {
 }
 
 
+# Every variable thread_env() may set: recorded with each result.
+RECORDED_VARIABLES = (*_POOL_VARIABLES, *_QUIET_CPU_ONLY, "XLA_FLAGS")
+
+
 def thread_env(framework: str, threads: int) -> dict[str, str]:
     """Environment variables that fix ``framework`` to ``threads`` compute threads."""
     env = dict(_QUIET_CPU_ONLY)

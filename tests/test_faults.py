@@ -1,0 +1,72 @@
+"""Every fault a framework can commit, injected through the fake runner: the run survives it.
+
+Each case runs the faulty cell first and a healthy one after it, through the real CLI.
+"""
+
+from pathlib import Path
+
+import psutil
+import pytest
+
+from conftest import QUICK, only_run_dir, run_cli, summary_rows
+from runners.fake import HANG_MARKER
+
+
+def survivors() -> list[psutil.Process]:
+    """Processes left over from a fake runner, anywhere on the machine."""
+    found = []
+    for process in psutil.process_iter(["cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if HANG_MARKER in cmdline or any("fake-hang" in part for part in cmdline[-4:]):
+            found.append(process)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "reason", "exit_status"),
+    [
+        ("raise", "failed", "RuntimeError: injected fault: the kernel refused the shape", 1),
+        ("segfault", "failed", "runner killed by SIGSEGV; it wrote no result", 1),
+        ("oom-kill", "failed", "runner killed by SIGKILL; it wrote no result", 1),
+        ("hang", "timeout", "no result within --timeout 4 s", 1),
+        ("exit", "failed", "runner exited with status 3; it wrote no result", 1),
+        (
+            "garbage",
+            "failed",
+            "runner exited with status 0; its result.parquet is corrupt or of another schema",
+            1,
+        ),
+        ("import-error", "skipped", "ImportError: libfake.so: cannot open shared object file", 0),
+    ],
+)
+def test_a_fault_in_one_cell_costs_only_that_cell(
+    tmp_path: Path, fault: str, status: str, reason: str, exit_status: int
+) -> None:
+    proc = run_cli(["--frameworks", f"fake-{fault},fake", "--timeout", "4", *QUICK], cwd=tmp_path)
+    assert proc.returncode == exit_status, proc.stdout + proc.stderr
+    run_dir = only_run_dir(tmp_path / "results")
+    rows = summary_rows(run_dir)
+    faulty = rows[f"fake-{fault}"]
+    assert (faulty["status"], faulty["error"]) == (status, reason)
+    assert rows["fake"]["status"] == "ok" and rows["fake"]["parity_ok"]
+    assert reason in proc.stdout  # the table says why, too
+    log = run_dir / "cells" / faulty["cell_id"] / "stderr.log"
+    assert log.is_file()
+    assert not survivors()
+
+
+def test_a_segfault_leaves_a_python_stack_in_the_cell_log(tmp_path: Path) -> None:
+    run_cli(["--frameworks", "fake-segfault", *QUICK], cwd=tmp_path)
+    run_dir = only_run_dir(tmp_path / "results")
+    (cell_dir,) = (run_dir / "cells").iterdir()
+    assert "Segmentation fault" in (cell_dir / "stderr.log").read_text()
+
+
+def test_diverging_outputs_are_flagged_not_ranked(tmp_path: Path) -> None:
+    proc = run_cli(["--frameworks", "fake-diverge,fake", *QUICK], cwd=tmp_path)
+    assert proc.returncode == 1
+    rows = summary_rows(only_run_dir(tmp_path / "results"))
+    assert rows["fake-diverge"]["status"] == "ok"
+    assert rows["fake-diverge"]["parity_ok"] is False
+    assert rows["fake-diverge"]["max_abs_diff"] == pytest.approx(0.01, rel=1e-3)
+    assert "DIVERGED" in proc.stdout
