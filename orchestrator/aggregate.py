@@ -1,7 +1,13 @@
-"""Turns each cell's result.parquet into a summary row and samples, with the parity check."""
+"""Turns each cell's result.parquet into rows: one per cell, one per configuration, samples.
+
+The parity check against the numpy reference happens here, in the parent, for every cell.
+"""
 
 from __future__ import annotations
 
+import os
+import statistics
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,14 +16,15 @@ import numpy as np
 import pyarrow as pa
 
 from orchestrator.launcher import Exit
-from orchestrator.plan import PARITY_TOLERANCE, Cell, Plan, format_cpus
-from orchestrator.stats import latency_stats, max_abs_diff, throughput_per_s
+from orchestrator.plan import Cell, Plan, allowed_cpus, format_cpus
+from orchestrator.stats import bootstrap_ci, latency_stats, max_abs_diff, throughput_per_s
+from orchestrator.trust import assess, perf_counter_resolution_s, read_cpufreq_state
 from schemas import io, tables
 
-# Result columns copied into the summary unchanged.
+# Result columns copied into the cell's row unchanged.
 _COPIED = (
     "framework_version",
-    "precision",
+    "precision_effective",
     "settings_json",
     "threads_observed",
     "os_threads",
@@ -37,60 +44,71 @@ _COPIED = (
     "pss_mb",
 )
 
+# Statuses, worst first: the status a configuration reports when its repeats disagree.
+_SEVERITY = ("failed", "timeout", "interrupted", "skipped", "ok")
+
 
 @dataclass(frozen=True)
 class CellOutcome:
-    """A finished cell: its summary row and its per-call latencies."""
+    """A finished cell: its row in cells.parquet and its per-call latencies."""
 
+    cell: Cell
     row: dict[str, Any]
     latencies_ns: np.ndarray
+    load_average_1min: float | None = None  # of the machine, read as the cell ended
 
 
 def summarise_cell(
     run_id: str, plan: Plan, cell: Cell, result_path: Path, exit: Exit, reference: np.ndarray
 ) -> CellOutcome:
-    """Build the cell's summary row from its result file and how its process ended."""
-    row = base_row(run_id, plan, cell)
+    """Build the cell's row from its result file and how its worker process ended."""
+    row = cell_row(run_id, plan, cell)
     latencies = np.empty(0, dtype=np.int64)
+    load = os.getloadavg()[0]
     result = _read_result(result_path)
-    if exit.timed_out:
-        row.update(status="timeout", error=f"no result within --timeout {plan.timeout_s:g} s")
-    elif isinstance(result, str):
-        row.update(status="failed", error=_why_no_result(exit, result))
-    else:
-        row.update({name: result[name] for name in _COPIED})
-        row.update(status=result["status"], error=result["error"])
-        if result["status"] == "ok":
-            latencies = np.asarray(result["latencies_ns"], dtype=np.int64)
-            stats = latency_stats(latencies)
-            row.update(stats.columns(), throughput_per_s=throughput_per_s(cell.batch_size, stats.p50))
+    if isinstance(result, str):
+        if exit.timed_out:
+            row.update(status="timeout", error=f"no result within --timeout {plan.timeout_s:g} s")
+        else:
+            row.update(status="failed", error=_why_no_result(exit, result))
+        return CellOutcome(cell, row, latencies, load)
+    row.update({name: result[name] for name in _COPIED}, pid=result["pid"])
+    row.update(status=result["status"], error=result["error"])
+    if result["status"] == "ok":
+        latencies = np.asarray(result["latencies_ns"], dtype=np.int64)
+        stats = latency_stats(latencies)
+        row.update(stats.columns(), throughput_per_s=throughput_per_s(cell.batch_size, stats.p50))
+        if result["outputs"] is not None:
             diff = max_abs_diff(np.asarray(result["outputs"], np.float32), reference)
-            row.update(max_abs_diff=diff, parity_ok=diff <= PARITY_TOLERANCE)
-    return CellOutcome(row, latencies)
+            row.update(max_abs_diff=diff, parity_ok=diff <= plan.parity_tolerance)
+    return CellOutcome(cell, row, latencies, load)
 
 
-def interrupted_row(run_id: str, plan: Plan, cell: Cell, signal_name: str) -> dict[str, Any]:
-    """The summary row of a cell that a signal stopped before it finished (or started)."""
-    return base_row(run_id, plan, cell) | {
-        "status": "interrupted",
-        "error": f"{signal_name} arrived before this cell finished",
-    }
+def interrupted_outcome(run_id: str, plan: Plan, cell: Cell, signal_name: str) -> CellOutcome:
+    """A cell that a signal stopped before it finished (or started)."""
+    row = cell_row(run_id, plan, cell)
+    row.update(status="interrupted", error=f"{signal_name} arrived before this cell finished")
+    return CellOutcome(cell, row, np.empty(0, dtype=np.int64))
 
 
-def base_row(run_id: str, plan: Plan, cell: Cell) -> dict[str, Any]:
-    """A summary row with what the plan says about ``cell`` and nothing measured yet."""
-    row: dict[str, Any] = {name: None for name in tables.SUMMARY.names}
+def cell_row(run_id: str, plan: Plan, cell: Cell) -> dict[str, Any]:
+    """A cells.parquet row with what the plan says about ``cell`` and nothing measured yet."""
+    row: dict[str, Any] = {name: None for name in tables.CELLS.names}
     row.update(
         run_id=run_id,
         cell_id=cell.cell_id,
+        config_id=cell.config_id,
+        repeat=cell.repeat,
         framework=cell.framework,
         model=plan.model,
+        scenario=cell.scenario,
         batch_size=cell.batch_size,
         threads=cell.threads,
         cpus=format_cpus(cell.cpus),
         cpus_allowed=len(cell.cpus),
-        mode=plan.mode,
-        parity_tolerance=PARITY_TOLERANCE,
+        precision=cell.precision,
+        mode=cell.mode,
+        parity_tolerance=plan.parity_tolerance,
     )
     return row
 
@@ -104,7 +122,7 @@ def _read_result(path: Path) -> dict[str, Any] | str:
     except io.SchemaError:
         return f"its {path.name} is corrupt or of another schema"
     if table.num_rows != 1:
-        return f"its result has {table.num_rows} rows, expected 1"
+        return f"its {path.name} has {table.num_rows} rows, expected 1"
     return table.to_pylist()[0]  # type: ignore[no-any-return]
 
 
@@ -114,21 +132,115 @@ def _why_no_result(exit: Exit, problem: str) -> str:
     return f"runner exited with status {exit.returncode}; {problem}"
 
 
+def summarise_configs(outcomes: list[CellOutcome]) -> list[dict[str, Any]]:
+    """One summary row per configuration: the median over its repeats, and their spread."""
+    groups: dict[str, list[CellOutcome]] = {}
+    for outcome in outcomes:
+        groups.setdefault(outcome.cell.config_id, []).append(outcome)
+    return [_summarise_config(group) for group in groups.values()]
+
+
+def _summarise_config(group: list[CellOutcome]) -> dict[str, Any]:
+    rows = [outcome.row for outcome in group]
+    ok = [outcome for outcome in group if outcome.row["status"] == "ok"]
+    summary = {name: rows[0].get(name) for name in tables.SUMMARY.names}
+    summary.update(repeats=len(group), repeats_ok=len(ok))
+
+    worst = min(rows, key=lambda row: _SEVERITY.index(row["status"]))
+    summary.update(status=worst["status"], error=worst["error"])
+    if len(group) > 1 and worst["status"] != "ok":
+        count = sum(row["status"] == worst["status"] for row in rows)
+        summary["error"] = f"{count} of {len(group)} repeats {worst['status']}: {worst['error']}"
+    if not ok:
+        return summary
+
+    ok_rows = [outcome.row for outcome in ok]
+    for name in ("framework_version", "precision_effective", "settings_json", "affinity_observed"):
+        summary[name] = ok_rows[0][name]
+    for field in tables.SUMMARY:
+        if field.name in _MEDIAN_OVER_REPEATS:
+            summary[field.name] = _median([row[field.name] for row in ok_rows], field.type)
+    diffs = [row["max_abs_diff"] for row in ok_rows]
+    if all(diff is not None for diff in diffs):
+        summary["max_abs_diff"] = max(diffs)
+        summary["parity_ok"] = all(row["parity_ok"] for row in ok_rows)
+
+    p50s = [row["latency_ms_p50"] for row in ok_rows]
+    if len(ok) == 1:
+        low, high = bootstrap_ci(ok[0].latencies_ns, q=50.0)
+    else:  # the processes are the units that vary: resample them, not pooled calls
+        low, high = bootstrap_ci(np.asarray(p50s) * 1e6, q=50.0)
+    summary.update(
+        latency_ms_p50_ci_low=low,
+        latency_ms_p50_ci_high=high,
+        latency_ms_p50_spread_pct=100.0 * (max(p50s) - min(p50s)) / statistics.median(p50s),
+        warnings="; ".join(_warnings(ok, p50s)) or None,
+    )
+    return summary
+
+
+def _warnings(ok: list[CellOutcome], p50s: list[float]) -> list[str]:
+    """Reasons to doubt the configuration's figures, one per kind (the first process's wording)."""
+    by_kind: dict[str, str] = {}
+    cpufreq = read_cpufreq_state()
+    for index, outcome in enumerate(ok):
+        cell = outcome.cell
+        found = assess(
+            outcome.latencies_ns,
+            repeat_p50s_ms=p50s if index == 0 else (),
+            clock_resolution_s=perf_counter_resolution_s(),
+            load_average_1min=outcome.load_average_1min,
+            own_busy_cpus=min(cell.threads, len(cell.cpus)),
+            allowed_cpus=len(allowed_cpus()),
+            cpufreq=cpufreq,
+            ctx_switches_involuntary=outcome.row["ctx_switches_involuntary"],
+        )
+        for warning in found:
+            by_kind.setdefault(warning.split(":", 1)[0], warning)
+    return list(by_kind.values())
+
+
+# Measured figures a summary row takes as the median over its ok repeats.
+_MEDIAN_OVER_REPEATS = frozenset(
+    field.name
+    for field in tables.SUMMARY
+    if (pa.types.is_floating(field.type) or pa.types.is_integer(field.type))
+    and field.name
+    not in ("batch_size", "threads", "repeats", "repeats_ok", "cpus_allowed", "parity_tolerance")
+    and not field.name.startswith("latency_ms_p50_")
+    and field.name != "max_abs_diff"
+)
+
+
+def _median(values: list[Any], arrow_type: pa.DataType) -> Any:
+    present = [value for value in values if value is not None]
+    if not present:
+        return None
+    median = statistics.median(present)
+    convert: Callable[[Any], Any] = int if pa.types.is_integer(arrow_type) else float
+    return convert(median)
+
+
+def write_cells(outcomes: list[CellOutcome], path: Path) -> None:
+    """Write cells.parquet, one row per cell (atomically)."""
+    io.write_table(pa.Table.from_pylist([o.row for o in outcomes], schema=tables.CELLS), path)
+
+
 def write_summary(rows: list[dict[str, Any]], path: Path) -> None:
-    """Write summary.parquet, one row per cell (atomically)."""
+    """Write summary.parquet, one row per configuration (atomically)."""
     io.write_table(pa.Table.from_pylist(rows, schema=tables.SUMMARY), path)
 
 
-def write_samples(outcomes: list[CellOutcome], path: Path) -> None:
-    """Write samples.parquet, one row per timed call of every cell (atomically)."""
-    parts = [_samples_of(outcome) for outcome in outcomes]
+def write_samples(parts: list[pa.Table], path: Path) -> None:
+    """Write samples.parquet from each cell's :func:`samples_of`, atomically."""
     io.write_table(pa.concat_tables(parts) if parts else tables.SAMPLES.empty_table(), path)
 
 
-def _samples_of(outcome: CellOutcome) -> pa.Table:
+def samples_of(outcome: CellOutcome) -> pa.Table:
+    """The cell's rows of samples.parquet: one per timed call."""
     count = outcome.latencies_ns.size
     per_cell = [
-        pa.array([outcome.row[fld.name]] * count, type=fld.type)
+        pa.repeat(pa.scalar(outcome.row[fld.name], type=fld.type), count)
         for fld in tables.SAMPLES
         if fld.name not in ("iteration", "latency_ns")
     ]

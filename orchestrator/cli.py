@@ -17,10 +17,11 @@ from typing import Any, NoReturn
 
 from rich.console import Console
 
+from orchestrator.contamination import isolation_table
 from orchestrator.display import make_display
 from orchestrator.inputs import InputError, load_inputs
-from orchestrator.plan import Plan, PlanError, allowed_cpus, format_cpus
-from orchestrator.report import summary_table
+from orchestrator.plan import MODES, PARITY_TOLERANCE, SCENARIOS, Plan, PlanError, allowed_cpus, format_cpus
+from orchestrator.report import EXPORTERS, summary_table, write_reports
 from orchestrator.run import Interrupted, OutputError, RunInterrupted, RunRecord, execute
 from runners.registry import FRAMEWORKS
 
@@ -71,10 +72,21 @@ def _parse_names(text: str) -> tuple[str, ...] | None:
 
 _cpu_list = _typed(_parse_cpus, bool, "CPU numbers such as 0, 0,1 or 0-3")
 _framework_list = _typed(_parse_names, bool, "a comma list of framework names")
+_positive_ints = _typed(
+    lambda text: tuple(int(part) for part in text.split(",")),
+    lambda values: all(v >= 1 for v in values),
+    "a positive integer or a comma list of them",
+)
 _positive_int = _typed(int, lambda v: v >= 1, "a positive integer")
 _count = _typed(int, lambda v: v >= 0, "zero or a positive integer")
 _seconds = _typed(float, lambda v: v >= 0 and v != float("inf"), "zero or more seconds")
 _positive_seconds = _typed(float, lambda v: 0 < v < float("inf"), "a positive number of seconds")
+_report_kinds = _typed(
+    lambda text: tuple(part.strip() for part in text.split(",")),
+    lambda kinds: all(kind in EXPORTERS for kind in kinds),
+    f"a comma list of {', '.join(EXPORTERS)}",
+)
+_SCENARIO_CHOICES = {"offline": ("offline",), "single-stream": ("single-stream",), "both": SCENARIOS}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -88,34 +100,38 @@ def build_parser() -> argparse.ArgumentParser:
         "failed, timed out or diverged, or was skipped under --strict; 2 usage or input error; "
         "130/143 interrupted by SIGINT/SIGTERM.",
     )
-    parser.add_argument(
-        "--isolate",
-        action="store_true",
-        default=True,
-        help="run each cell in its own fresh subprocess (the default and, for now, only mode)",
-    )
-    parser.add_argument(
+    what = parser.add_argument_group("what to measure")
+    what.add_argument(
         "--frameworks",
         type=_framework_list,
         default=defaults.frameworks,
         metavar="LIST",
-        help=f"comma list of frameworks to run, in order (default: {','.join(FRAMEWORKS)})",
+        help=f"comma list of frameworks to run, in order (default: {','.join(FRAMEWORKS)}); "
+        "add 'noop' to measure the harness's own cost per call",
     )
-    parser.add_argument(
+    what.add_argument(
+        "--scenario",
+        choices=list(_SCENARIO_CHOICES),
+        default="offline",
+        help="offline: the whole batch in one call (throughput); single-stream: one sample per "
+        "call, cycling through the inputs (latency); both (default: offline)",
+    )
+    what.add_argument(
         "--batch-size",
-        type=_positive_int,
-        default=defaults.batch_size,
-        metavar="N",
-        help=f"rows per inference call (default: {defaults.batch_size})",
+        type=_positive_ints,
+        default=defaults.batch_sizes,
+        metavar="N[,N...]",
+        help="rows per call in the offline scenario; a list sweeps them "
+        f"(default: {defaults.batch_sizes[0]})",
     )
-    parser.add_argument(
+    what.add_argument(
         "--threads",
-        type=_positive_int,
+        type=_positive_ints,
         default=None,
-        metavar="N",
-        help="compute threads per framework (default: one per CPU in --cpus)",
+        metavar="N[,N...]",
+        help="compute threads per framework; a list sweeps them (default: one per CPU in --cpus)",
     )
-    parser.add_argument(
+    what.add_argument(
         "--cpus",
         type=_cpu_list,
         default=None,
@@ -123,28 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"CPUs each runner is pinned to, e.g. 0 or 0,1 or 0-3 "
         f"(default: all allowed, here {format_cpus(allowed_cpus())})",
     )
-    parser.add_argument(
-        "--warmup",
-        type=_count,
-        default=defaults.warmup,
-        metavar="N",
-        help=f"untimed calls before measuring (default: {defaults.warmup})",
+    what.add_argument(
+        "--precision",
+        choices=list(PARITY_TOLERANCE),
+        default=defaults.precision,
+        help="compute precision; a framework that cannot run it is skipped, the precision it "
+        "really used is read back, and the parity tolerance follows (default: fp32)",
     )
-    parser.add_argument(
-        "--min-iterations",
-        type=_positive_int,
-        default=defaults.min_iterations,
-        metavar="N",
-        help=f"timed calls at least (default: {defaults.min_iterations})",
-    )
-    parser.add_argument(
-        "--min-time",
-        type=_seconds,
-        default=defaults.min_time_s,
-        metavar="SECONDS",
-        help=f"timed loop lasts at least this long (default: {defaults.min_time_s:g})",
-    )
-    parser.add_argument(
+    what.add_argument(
         "--inputs",
         type=Path,
         default=None,
@@ -152,21 +154,68 @@ def build_parser() -> argparse.ArgumentParser:
         help="benchmark on your own tensors: a Parquet file of one float32 column per model "
         "feature (200), one row per sample (default: seeded random inputs, as in the article)",
     )
-    parser.add_argument(
+    what.add_argument(
         "--seed",
         type=_count,
         default=defaults.seed,
         metavar="N",
         help=f"seed of the generated weights and inputs (default: {defaults.seed})",
     )
-    parser.add_argument(
-        "--output",
-        type=Path,
-        default=defaults.output,
-        metavar="DIR",
-        help=f"directory that receives a new run directory per run (default: {defaults.output}/)",
+    how = parser.add_argument_group("how to measure")
+    how.add_argument(
+        "--isolate",
+        action="store_true",
+        help="run each cell in its own fresh subprocess (the default)",
     )
-    parser.add_argument(
+    how.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run all frameworks one after another in one shared worker, as the article did; "
+        "its memory figures include every framework loaded before",
+    )
+    how.add_argument(
+        "--compare-isolation",
+        action="store_true",
+        help="run both modes and show what sharing a process did to memory, latency and CPU",
+    )
+    how.add_argument(
+        "--repeats",
+        type=_positive_int,
+        default=defaults.repeats,
+        metavar="K",
+        help="run each cell in K fresh processes, interleaved across frameworks; the summary "
+        f"reports the median over processes and its spread (default: {defaults.repeats})",
+    )
+    how.add_argument(
+        "--warmup",
+        type=_count,
+        default=defaults.warmup,
+        metavar="N",
+        help=f"untimed calls before measuring (default: {defaults.warmup})",
+    )
+    how.add_argument(
+        "--min-iterations",
+        type=_positive_int,
+        default=defaults.min_iterations,
+        metavar="N",
+        help=f"timed calls at least (default: {defaults.min_iterations})",
+    )
+    how.add_argument(
+        "--max-iterations",
+        type=_positive_int,
+        default=defaults.max_iterations,
+        metavar="N",
+        help=f"stop after this many timed calls even if --min-time has not passed "
+        f"(default: {defaults.max_iterations:,})",
+    )
+    how.add_argument(
+        "--min-time",
+        type=_seconds,
+        default=defaults.min_time_s,
+        metavar="SECONDS",
+        help=f"timed loop lasts at least this long (default: {defaults.min_time_s:g})",
+    )
+    how.add_argument(
         "--timeout",
         type=_positive_seconds,
         default=defaults.timeout_s,
@@ -174,12 +223,33 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"a cell still running after this is killed and marked timeout "
         f"(default: {defaults.timeout_s:g})",
     )
-    parser.add_argument(
+    out = parser.add_argument_group("output")
+    out.add_argument(
+        "--output",
+        type=Path,
+        default=defaults.output,
+        metavar="DIR",
+        help=f"directory that receives a new run directory per run (default: {defaults.output}/)",
+    )
+    out.add_argument(
+        "--report",
+        type=_report_kinds,
+        default=(),
+        metavar="LIST",
+        help="also write reports into the run directory: any of csv,md,png",
+    )
+    out.add_argument(
+        "--baseline",
+        default=None,
+        metavar="FRAMEWORK",
+        help="relative columns against this framework (default: the fastest)",
+    )
+    out.add_argument(
         "--strict",
         action="store_true",
         help="treat a skipped framework (not installed, fails to import) as a failure: exit 1",
     )
-    parser.add_argument("--quiet", action="store_true", help="print only the final table")
+    out.add_argument("--quiet", action="store_true", help="print only the final table")
     return parser
 
 
@@ -194,6 +264,39 @@ def _check_output_dir(output: Path) -> None:
         raise PlanError("--output", f"{existing} is not writable")
 
 
+def _modes(args: argparse.Namespace) -> tuple[str, ...]:
+    if args.compare_isolation:
+        return MODES
+    if args.in_process and args.isolate:
+        raise PlanError("--in-process", "cannot be combined with --isolate (use --compare-isolation)")
+    return ("in-process",) if args.in_process else ("isolated",)
+
+
+def _plan_from(args: argparse.Namespace, input_rows: int | None) -> Plan:
+    plan = Plan(
+        frameworks=args.frameworks,
+        batch_sizes=args.batch_size,
+        threads=args.threads,
+        cpus=args.cpus,
+        scenarios=_SCENARIO_CHOICES[args.scenario],
+        repeats=args.repeats,
+        modes=_modes(args),
+        precision=args.precision,
+        warmup=args.warmup,
+        min_iterations=args.min_iterations,
+        max_iterations=args.max_iterations,
+        min_time_s=args.min_time,
+        seed=args.seed,
+        output=args.output,
+        timeout_s=args.timeout,
+        inputs=args.inputs,
+        input_rows=input_rows,
+    )
+    if args.baseline is not None and args.baseline not in plan.frameworks:
+        raise PlanError("--baseline", f"expected one of the frameworks run ({', '.join(plan.frameworks)})")
+    return plan
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m orchestrator``; returns the exit status."""
     parser = build_parser()
@@ -202,20 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.inputs is not None:
             inputs = load_inputs(args.inputs)
-        plan = Plan(
-            frameworks=args.frameworks,
-            batch_size=args.batch_size,
-            threads=args.threads,
-            cpus=args.cpus,
-            warmup=args.warmup,
-            min_iterations=args.min_iterations,
-            min_time_s=args.min_time,
-            seed=args.seed,
-            output=args.output,
-            timeout_s=args.timeout,
-            inputs=args.inputs,
-            input_rows=None if inputs is None else len(inputs),
-        )
+        plan = _plan_from(args, None if inputs is None else len(inputs))
         _check_output_dir(plan.output)
     except InputError as exc:
         parser.exit(EXIT_USAGE, f"{parser.prog}: error: {exc}\n")
@@ -226,10 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     if not console.is_terminal:  # a log or a pipe: do not squeeze the table into 80 columns
         console = Console(width=max(console.width, 160))
     assert plan.threads is not None and plan.cpus is not None
-    if plan.threads > len(plan.cpus):
+    if max(plan.threads) > len(plan.cpus):
         print(
-            f"{parser.prog}: warning: --threads {plan.threads} on {len(plan.cpus)} CPU(s) oversubscribes "
-            "them; latencies will measure the contention",
+            f"{parser.prog}: warning: --threads {max(plan.threads)} on {len(plan.cpus)} CPU(s) "
+            "oversubscribes them; latencies will measure the contention",
             file=sys.stderr,
         )
     _raise_on_signals()
@@ -238,7 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     except OutputError as exc:
         parser.exit(EXIT_USAGE, f"{parser.prog}: error: argument --output: {exc}\n")
     except RunInterrupted as stop:
-        _show(console, stop.record)
+        _show(console, stop.record, args.baseline)
         console.print(f"interrupted by {stop}: finished cells are kept, the others marked interrupted")
         return 128 + stop.signum
     except OSError as exc:
@@ -246,13 +336,28 @@ def main(argv: list[str] | None = None) -> int:
             f"{parser.prog}: error: writing the run failed, earlier files are intact: {exc}", file=sys.stderr
         )
         return EXIT_CELLS_NOT_OK
-    _show(console, record)
+    _show(console, record, args.baseline)
+    if args.compare_isolation:
+        console.print(isolation_table(record.rows))
+    if args.report:
+        for path in write_reports(record.rows, record.run_dir, args.report, args.baseline):
+            console.print(f"report: {path}")
     return exit_status(record.rows, strict=args.strict)
 
 
-def _show(console: Console, record: RunRecord) -> None:
+def exit_status(rows: list[dict[str, Any]], strict: bool) -> int:
+    """0 when every row is ok and agrees with the reference (skipped rows too, unless strict)."""
+    for row in rows:
+        if row["status"] == "skipped" and not strict:
+            continue
+        if row["status"] != "ok" or row["parity_ok"] is False:
+            return EXIT_CELLS_NOT_OK
+    return EXIT_OK
+
+
+def _show(console: Console, record: RunRecord, baseline: str | None) -> None:
     console.print(f"run {record.run_id}")
-    console.print(summary_table(record.rows))
+    console.print(summary_table(record.rows, baseline=baseline, relative=True))
     console.print(f"results: {record.run_dir}")
 
 
@@ -264,13 +369,3 @@ def _raise_on_signals() -> None:
 
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
-
-
-def exit_status(rows: list[dict[str, Any]], strict: bool) -> int:
-    """0 when every cell is ok and agrees with the reference (skipped cells too, unless strict)."""
-    for row in rows:
-        if row["status"] == "skipped" and not strict:
-            continue
-        if row["status"] != "ok" or not row["parity_ok"]:
-            return EXIT_CELLS_NOT_OK
-    return EXIT_OK

@@ -66,11 +66,17 @@ class _CellState:
 
 
 def _label(cell: Cell, cells: list[Cell]) -> str:
+    """The framework, plus whichever settings vary across the run's cells."""
     label = cell.framework
-    if len({c.batch_size for c in cells}) > 1:
-        label += f" b{cell.batch_size}"
-    if len({c.threads for c in cells}) > 1:
-        label += f" t{cell.threads}"
+    for attribute, prefix in (
+        ("scenario", " "),
+        ("batch_size", " b"),
+        ("threads", " t"),
+        ("mode", " "),
+        ("repeat", " #"),
+    ):
+        if len({getattr(c, attribute) for c in cells}) > 1:
+            label += f"{prefix}{getattr(cell, attribute)}"
     return label
 
 

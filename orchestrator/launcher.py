@@ -71,14 +71,18 @@ def worker_env() -> dict[str, str]:
     return env
 
 
-def launch(job_path: Path, log_path: Path, timeout_s: float, on_event: EventHandler) -> Exit:
-    """Run ``python -m runners --job job_path`` to completion or timeout; return how it ended."""
+def launch(job_paths: list[Path], log_path: Path, timeout_s: float, on_event: EventHandler) -> Exit:
+    """Run ``python -m runners --job ...`` to completion or timeout; return how it ended.
+
+    One worker process runs every job given, in order; ``timeout_s`` bounds the whole process.
+    """
     read_fd, write_fd = os.pipe()
     started = time.monotonic()
     deadline = started + timeout_s
+    jobs = [arg for path in job_paths for arg in ("--job", str(path))]
     with open(log_path, "wb") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "runners", "--job", str(job_path), "--events-fd", str(write_fd)],
+            [sys.executable, "-m", "runners", *jobs, "--events-fd", str(write_fd)],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,

@@ -1,11 +1,34 @@
-"""The final console table of a run."""
+"""Reports of a finished run: the console table, and summary.csv / .md / .png exporters.
+
+Every exporter takes the summary rows (one dict per cell, the columns of
+``schemas.tables.SUMMARY``), the run directory and an optional baseline framework, writes one
+file into the run directory atomically and returns its path.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+from rich.markup import escape
 from rich.table import Table
+
+from runners.registry import TOOLS
+from schemas import io, tables
+
+Row = dict[str, Any]
+Exporter = Callable[[list[Row], Path, str | None], Path]
+
+# The plan's dimensions besides the framework. Each gets a column (and a place in labels) only
+# when it differs between rows; read with .get() so rows from before a dimension existed work too.
+_MATRIX_KEYS = ("scenario", "batch_size", "threads", "precision", "mode")
+_HEADERS = {"batch_size": "batch"}  # column heading, where it is not the key itself
+_LABEL_PREFIXES = {"batch_size": "b", "threads": "t"}  # pytorch b16 t2; others show bare
+_TIMES = "\N{MULTIPLICATION SIGN}"
 
 
 def _fmt(value: float | None, digits: int) -> str:
@@ -14,7 +37,14 @@ def _fmt(value: float | None, digits: int) -> str:
     return f"{value:,.{digits}f}"
 
 
-def _parity(row: dict[str, Any]) -> str:
+def _fmt_ms(value: float | None) -> str:
+    """Milliseconds to three decimals, or to four significant digits below 0.1 ms (noop)."""
+    if value is not None and not math.isnan(value) and abs(value) < 0.1:
+        return f"{value:.4g}"
+    return _fmt(value, 3)
+
+
+def _parity(row: Row) -> str:
     diff = row["max_abs_diff"]
     if diff is None:
         return "-"
@@ -23,40 +53,284 @@ def _parity(row: dict[str, Any]) -> str:
     return f"[bold red]DIVERGED {diff:.1e}[/]"
 
 
-def _status(row: dict[str, Any]) -> str:
+def _peak_mb(row: Row) -> str:
+    """Peak RSS; marked shared when other frameworks lived in the same process (in-process)."""
+    text = _fmt(row["peak_rss_mb"], 0)
+    return f"{text} shared" if row.get("mode") == "in-process" and row["peak_rss_mb"] is not None else text
+
+
+def warning_codes(row: Row) -> str:
+    """The kinds of the row's warnings ("noisy, busy-machine"), for a narrow column."""
+    warnings = row.get("warnings") or ""
+    return ", ".join(part.split(":", 1)[0].strip() for part in warnings.split(";") if part.strip())
+
+
+def _status(row: Row) -> str:
     colour = {"ok": "green", "skipped": "yellow"}.get(row["status"], "bold red")
     text = f"[{colour}]{row['status']}[/]"
     if row["error"]:
-        text += f" {row['error']}"
+        # Escaped: an error such as "pip install 'x[jax]'" would otherwise lose "[jax]" as markup.
+        text += f" {escape(row['error'])}"
     return text
 
 
-def summary_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
-    """One line per cell: latency, throughput, CPU, memory, start-up costs, parity, status."""
-    vary = {key for key in ("batch_size", "threads") if len({row[key] for row in rows}) > 1}
+# --- relative latency ---------------------------------------------------------------------------
+
+
+def _p50_ms(row: Row) -> float | None:
+    """The cell's median latency, or None when it has none worth comparing."""
+    p50 = row.get("latency_ms_p50")
+    if row.get("status") != "ok" or p50 is None or math.isnan(p50):
+        return None
+    return float(p50)
+
+
+def _baseline_p50_ms(group: list[Row], baseline: str | None) -> float | None:
+    """The reference median of one batch-size/threads group, or None when it has none."""
+    if baseline is None:
+        # A diverged cell computes something else, so it must not become everyone's yardstick.
+        # Nor is the harness floor (noop), which computes nothing at all.
+        candidates = [
+            _p50_ms(row)
+            for row in group
+            if row.get("parity_ok") is not False and row["framework"] not in TOOLS
+        ]
+    else:
+        candidates = [_p50_ms(row) for row in group if row["framework"] == baseline]
+    measured = [p50 for p50 in candidates if p50 is not None]
+    return min(measured) if measured else None
+
+
+def relative_to(rows: list[Row], baseline: str | None = None) -> dict[str, float | None]:
+    """Each cell's p50 latency over the baseline's, keyed by ``cell_id`` (1.0 = as fast).
+
+    The baseline is the cell of framework ``baseline`` at the same batch size, thread count
+    (and scenario, precision, mode), or with ``baseline=None`` the fastest ok cell there that
+    agrees with the reference.
+    A cell gets None when it is not ok or has no p50, or when its group has no ok baseline.
+    """
+    groups: dict[tuple[Any, ...], list[Row]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row.get(key) for key in _MATRIX_KEYS), []).append(row)
+    ratios: dict[str, float | None] = {}
+    for group in groups.values():
+        reference = _baseline_p50_ms(group, baseline)
+        for row in group:
+            p50 = _p50_ms(row)
+            ratios[row["cell_id"]] = None if p50 is None or not reference else p50 / reference
+    return ratios
+
+
+def relative_header(baseline: str | None) -> str:
+    """Heading of the relative-latency column: "x fastest" or "x <baseline>" (with a times sign)."""
+    return f"{_TIMES} {baseline or 'fastest'}"
+
+
+def format_ratio(ratio: float | None) -> str:
+    """A latency ratio as ``2.31x``; ``-`` when there is none."""
+    return "-" if ratio is None else f"{ratio:.2f}x"
+
+
+# --- labels shared by the table, the Markdown and the chart ---------------------------------------
+
+
+def varying_keys(rows: list[Row]) -> list[str]:
+    """Which plan dimensions (batch_size, threads, ...) differ between the rows, so need showing."""
+    return [key for key in _MATRIX_KEYS if len({row.get(key) for row in rows}) > 1]
+
+
+def cell_label(row: Row, vary: list[str]) -> str:
+    """The framework, plus the dimensions that vary: ``pytorch b16 t2``."""
+    return " ".join([row["framework"], *(f"{_LABEL_PREFIXES.get(key, '')}{row.get(key)}" for key in vary)])
+
+
+def _header(key: str) -> str:
+    return _HEADERS.get(key, key)
+
+
+def run_id_of(rows: list[Row], run_dir: Path) -> str:
+    """The run id the rows carry, or the run directory's name when there are no rows."""
+    return str(rows[0]["run_id"]) if rows else run_dir.name
+
+
+# --- console table --------------------------------------------------------------------------------
+
+
+def summary_table(
+    rows: list[Row], title: str | None = None, *, baseline: str | None = None, relative: bool = False
+) -> Table:
+    """One line per cell: latency, throughput, CPU, memory, start-up costs, parity, status.
+
+    A relative-latency column ("x fastest", or "x <baseline>" when ``baseline`` names a
+    framework) is added when ``relative`` is true or a ``baseline`` is given; see
+    :func:`relative_to`. Plan dimensions get a column each when they vary.
+    """
+    vary = varying_keys(rows)
+    show_relative = relative or baseline is not None
+    ratios = relative_to(rows, baseline) if show_relative else {}
     table = Table(title=title, title_justify="left")
     table.add_column("framework")
-    if "batch_size" in vary:
-        table.add_column("batch", justify="right")
-    if "threads" in vary:
-        table.add_column("threads", justify="right")
-    for header in ("p50 ms", "p99 ms", "samples/s", "CPU %", "peak MB", "import s", "load s"):
+    for key in vary:
+        table.add_column(_header(key), justify="right")
+    headers = ["p50 ms", "p99 ms"]
+    headers += [relative_header(baseline)] if show_relative else []
+    for header in (*headers, "samples/s", "CPU %", "peak MB", "import s", "load s"):
         table.add_column(header, justify="right")
     table.add_column("parity")
     table.add_column("status", overflow="fold")
+    show_spread = any((row.get("repeats") or 1) > 1 for row in rows)
+    show_warnings = any(row.get("warnings") for row in rows)
+    if show_spread:
+        table.add_column("p50 spread", justify="right")
+    if show_warnings:
+        table.add_column("warnings", overflow="fold")
     for row in rows:
         cells = [row["framework"]]
-        cells += [str(row[key]) for key in ("batch_size", "threads") if key in vary]
+        cells += [str(row.get(key)) for key in vary]
+        cells += [_fmt_ms(row["latency_ms_p50"]), _fmt_ms(row["latency_ms_p99"])]
+        cells += [format_ratio(ratios[row["cell_id"]])] if show_relative else []
         cells += [
-            _fmt(row["latency_ms_p50"], 3),
-            _fmt(row["latency_ms_p99"], 3),
             _fmt(row["throughput_per_s"], 0),
             _fmt(row["cpu_percent"], 0),
-            _fmt(row["peak_rss_mb"], 0),
+            _peak_mb(row),
             _fmt(row["import_s"], 2),
             _fmt(row["load_s"], 2),
             _parity(row),
             _status(row),
         ]
+        if show_spread:
+            spread = row.get("latency_ms_p50_spread_pct")
+            cells.append("-" if spread is None else f"{spread:.1f} % of {row['repeats_ok']}")
+        if show_warnings:
+            cells.append(f"[yellow]{escape(warning_codes(row))}[/]")
         table.add_row(*cells)
     return table
+
+
+# --- summary.csv ----------------------------------------------------------------------------------
+
+
+def write_csv(rows: list[Row], run_dir: Path, baseline: str | None = None) -> Path:
+    """Write summary.csv: every summary column in schema order, one line per cell.
+
+    Nulls are empty fields and strings are always quoted, so an empty string and a null
+    stay apart; :func:`read_summary_csv` reads it back with the schema's types.
+    """
+    del baseline  # the CSV carries raw figures; ratios are derived from them
+    table = pa.Table.from_pylist(rows, schema=tables.SUMMARY)
+    sink = pa.BufferOutputStream()
+    pa_csv.write_csv(table, sink)
+    path = run_dir / "summary.csv"
+    io.write_bytes(sink.getvalue().to_pybytes(), path)
+    return path
+
+
+def read_summary_csv(path: Path) -> list[Row]:
+    """Read a summary.csv written by :func:`write_csv` back into summary rows."""
+    table = pa_csv.read_csv(
+        path,
+        # Error messages may span lines; the writer quotes them.
+        parse_options=pa_csv.ParseOptions(newlines_in_values=True),
+        convert_options=pa_csv.ConvertOptions(
+            column_types=tables.SUMMARY,
+            include_columns=tables.SUMMARY.names,
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=False,
+        ),
+    )
+    return table.select(tables.SUMMARY.names).to_pylist()  # type: ignore[no-any-return]
+
+
+# --- summary.md -----------------------------------------------------------------------------------
+
+
+def _md_escape(text: str) -> str:
+    """Text safe inside one Markdown table cell."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _md_parity(row: Row) -> str:
+    diff = row["max_abs_diff"]
+    if diff is None:
+        return "-"
+    return f"ok {diff:.1e}" if row["parity_ok"] else f"**DIVERGED** {diff:.1e}"
+
+
+def _md_status(row: Row) -> str:
+    status = row["status"] if row["status"] == "ok" else f"**{row['status']}**"
+    return f"{status} {_md_escape(row['error'])}" if row["error"] else status
+
+
+def _not_ok_note(rows: list[Row], vary: list[str]) -> str:
+    """One line naming every cell that failed, was skipped or diverged."""
+    problems = [f"{cell_label(row, vary)} ({row['status']})" for row in rows if row["status"] != "ok"] + [
+        f"{cell_label(row, vary)} (parity DIVERGED)" for row in rows if row["parity_ok"] is False
+    ]
+    if not problems:
+        return f"All {len(rows)} cells ok."
+    return "Not ok: " + ", ".join(problems) + "."
+
+
+def markdown_summary(rows: list[Row], run_id: str, baseline: str | None = None) -> str:
+    """The run as a Markdown document: a heading, one table line per cell, a not-ok note."""
+    vary = varying_keys(rows)
+    ratios = relative_to(rows, baseline)
+    headers = ["framework", *(_header(key) for key in vary)]
+    headers += ["p50 ms", "p99 ms", relative_header(baseline), "samples/s", "CPU %", "peak MB"]
+    headers += ["import s", "load s", "parity", "status"]
+    right = {"framework", "parity", "status"}  # left-aligned text columns; numbers align right
+    lines = [
+        f"# Benchmark run `{run_id}`",
+        "",
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join(":---" if h in right else "---:" for h in headers) + "|",
+    ]
+    for row in rows:
+        cells = [row["framework"], *(str(row.get(key)) for key in vary)]
+        cells += [_fmt_ms(row["latency_ms_p50"]), _fmt_ms(row["latency_ms_p99"])]
+        cells += [format_ratio(ratios[row["cell_id"]]), _fmt(row["throughput_per_s"], 0)]
+        cells += [_fmt(row["cpu_percent"], 0), _fmt(row["peak_rss_mb"], 0)]
+        cells += [_fmt(row["import_s"], 2), _fmt(row["load_s"], 2), _md_parity(row), _md_status(row)]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", _not_ok_note(rows, vary), ""]
+    warned = [row for row in rows if row.get("warnings")]
+    if warned:
+        lines += ["Figures to read with care:", ""]
+        lines += [f"- {cell_label(row, vary)}: {_md_escape(row['warnings'])}" for row in warned]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_markdown(rows: list[Row], run_dir: Path, baseline: str | None = None) -> Path:
+    """Write summary.md, fit for a CI job page (e.g. $GITHUB_STEP_SUMMARY)."""
+    path = run_dir / "summary.md"
+    io.write_bytes(markdown_summary(rows, run_id_of(rows, run_dir), baseline).encode(), path)
+    return path
+
+
+# --- summary.png ----------------------------------------------------------------------------------
+
+
+def write_png(rows: list[Row], run_dir: Path, baseline: str | None = None) -> Path:
+    """Write summary.png: latency, CPU and peak memory per cell, side by side."""
+    # Imported here: charts imports this module, and matplotlib is only worth loading for a chart.
+    from orchestrator.charts import latency_cpu_memory_chart
+
+    return latency_cpu_memory_chart(rows, run_dir / "summary.png", baseline)
+
+
+EXPORTERS: dict[str, Exporter] = {"csv": write_csv, "md": write_markdown, "png": write_png}
+
+
+def write_reports(
+    rows: list[Row], run_dir: Path, kinds: Iterable[str], baseline: str | None = None
+) -> list[Path]:
+    """Write one report file per kind (``csv``, ``md``, ``png``) into ``run_dir``; their paths.
+
+    Raises ValueError naming an unknown kind before anything is written.
+    """
+    wanted = list(dict.fromkeys(kinds))
+    unknown = [kind for kind in wanted if kind not in EXPORTERS]
+    if unknown:
+        raise ValueError(f"unknown report kind {unknown[0]!r}; expected one of {', '.join(EXPORTERS)}")
+    return [EXPORTERS[kind](rows, Path(run_dir), baseline) for kind in wanted]

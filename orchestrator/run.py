@@ -10,16 +10,19 @@ import secrets
 import signal
 import time
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from orchestrator.aggregate import (
     CellOutcome,
-    interrupted_row,
+    interrupted_outcome,
+    samples_of,
     summarise_cell,
+    summarise_configs,
+    write_cells,
     write_samples,
     write_summary,
 )
@@ -27,7 +30,7 @@ from orchestrator.artifacts import Artifacts, write_artifacts
 from orchestrator.display import Display
 from orchestrator.environment import describe_environment
 from orchestrator.launcher import launch
-from orchestrator.plan import Cell, Plan
+from orchestrator.plan import Cell, Plan, launch_groups
 from schemas import io
 from schemas.job import JobSpec
 from schemas.model import forward_numpy
@@ -35,7 +38,7 @@ from schemas.model import forward_numpy
 
 @dataclass(frozen=True)
 class RunRecord:
-    """A run, finished or cut short: where it lives and one summary row per cell."""
+    """A run, finished or cut short: where it lives and one summary row per configuration."""
 
     run_id: str
     run_dir: Path
@@ -82,11 +85,14 @@ def _job_for(cell: Cell, plan: Plan, artifacts: Artifacts, cell_dir: Path) -> Jo
     return JobSpec(
         cell_id=cell.cell_id,
         framework=cell.framework,
+        scenario=cell.scenario,
+        precision=cell.precision,
         batch_size=cell.batch_size,
         threads=cell.threads,
         cpus=cell.cpus,
         warmup=plan.warmup,
         min_iterations=plan.min_iterations,
+        max_iterations=plan.max_iterations,
         min_time_s=plan.min_time_s,
         inputs_path=str(artifacts.inputs_path.resolve()),
         weights_path=str(artifacts.weights_path.resolve()),
@@ -96,7 +102,7 @@ def _job_for(cell: Cell, plan: Plan, artifacts: Artifacts, cell_dir: Path) -> Jo
 
 
 def execute(plan: Plan, display: Display, inputs: np.ndarray | None = None) -> RunRecord:
-    """Run every cell of ``plan`` in its own subprocess, in order, and write the summary.
+    """Run every cell of ``plan`` in its worker process, in order, and write the summary.
 
     ``inputs`` replaces the seeded random inputs. On SIGINT/SIGTERM (raised as
     :class:`Interrupted`) the running worker is killed, unfinished cells are recorded as
@@ -108,53 +114,82 @@ def execute(plan: Plan, display: Display, inputs: np.ndarray | None = None) -> R
         raise OutputError(f"cannot create a run directory in {plan.output}: {exc.strerror or exc}") from exc
     cells = plan.cells()
     outcomes: list[CellOutcome] = []
+    samples: list[pa.Table] = []
+    summary: dict[str, dict[str, Any]] = {}  # by config_id, in first-run order
 
-    def save(unfinished: tuple[dict[str, Any], ...] = ()) -> list[dict[str, Any]]:
-        rows = [o.row for o in outcomes] + list(unfinished)
-        write_summary(rows, run_dir / "summary.parquet")
-        write_samples(outcomes, run_dir / "samples.parquet")
-        return rows
+    def save(new: list[CellOutcome]) -> list[dict[str, Any]]:
+        """Add ``new`` outcomes and rewrite the three tables; only their configs are re-summarised."""
+        outcomes.extend(new)
+        samples.extend(samples_of(outcome) for outcome in new if outcome.latencies_ns.size)
+        changed = {outcome.cell.config_id for outcome in new}
+        for row in summarise_configs([o for o in outcomes if o.cell.config_id in changed]):
+            summary[row["config_id"]] = row
+        write_cells(outcomes, run_dir / "cells.parquet")
+        write_summary(list(summary.values()), run_dir / "summary.parquet")
+        write_samples(samples, run_dir / "samples.parquet")
+        return list(summary.values())
 
     display.start(cells)
     try:
         io.write_json({"run_id": run_id, **plan.to_dict()}, run_dir / "plan.json")
         io.write_json(describe_environment(), run_dir / "environment.json")
         artifacts = write_artifacts(run_dir, plan.seed, plan.rows, inputs)
-        references: dict[int, np.ndarray] = {}
-        for cell in cells:
-            outcomes.append(_run_cell(run_id, plan, cell, artifacts, run_dir, references, display))
-            save()
+        rows: list[dict[str, Any]] = []
+        for group in launch_groups(cells):
+            rows = save(_run_group(run_id, plan, group, artifacts, run_dir, display))
     except Interrupted as interruption:
         # Finish the bookkeeping even if the user presses Ctrl-C again.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        unfinished = [interrupted_row(run_id, plan, c, str(interruption)) for c in cells[len(outcomes) :]]
-        rows = save(tuple(unfinished))
+        done = {outcome.cell.cell_id for outcome in outcomes}
+        rows = save(
+            [
+                interrupted_outcome(run_id, plan, cell, str(interruption))
+                for cell in cells
+                if cell.cell_id not in done
+            ]
+        )
         raise RunInterrupted(RunRecord(run_id, run_dir, rows), interruption.signum) from None
     finally:
         display.stop()
-    return RunRecord(run_id, run_dir, [o.row for o in outcomes])
+    return RunRecord(run_id, run_dir, rows)
 
 
-def _run_cell(
-    run_id: str,
-    plan: Plan,
-    cell: Cell,
-    artifacts: Artifacts,
-    run_dir: Path,
-    references: dict[int, np.ndarray],
-    display: Display,
-) -> CellOutcome:
-    cell_dir = run_dir / "cells" / cell.cell_id
-    cell_dir.mkdir(parents=True)
-    job = _job_for(cell, plan, artifacts, cell_dir)
-    job_path = cell_dir / "job.json"
-    io.write_bytes(job.to_json().encode(), job_path)
+def _run_group(
+    run_id: str, plan: Plan, group: list[Cell], artifacts: Artifacts, run_dir: Path, display: Display
+) -> list[CellOutcome]:
+    """Run the cells of one worker process; summarise each from its own result file."""
+    job_paths = []
+    for cell in group:
+        cell_dir = run_dir / "cells" / cell.cell_id
+        cell_dir.mkdir(parents=True)
+        job = _job_for(cell, plan, artifacts, cell_dir)
+        io.write_bytes(job.to_json().encode(), cell_dir / "job.json")
+        job_paths.append(cell_dir / "job.json")
 
-    display.event(cell, {"event": "phase", "phase": "starting"})
-    exit = launch(job_path, cell_dir / "stderr.log", plan.timeout_s, partial(display.event, cell))
-    if cell.batch_size not in references:
-        references[cell.batch_size] = forward_numpy(artifacts.layers, artifacts.inputs[: cell.batch_size])
-    outcome = summarise_cell(run_id, plan, cell, Path(job.result_path), exit, references[cell.batch_size])
-    display.finish_cell(cell, outcome.row)
-    return outcome
+    by_id = {cell.cell_id: cell for cell in group}
+
+    def on_event(event: dict[str, Any]) -> None:
+        cell = by_id.get(str(event.get("cell_id")))
+        if cell is not None:
+            display.event(cell, event)
+
+    for cell in group:
+        display.event(cell, {"event": "phase", "phase": "starting"})
+    # The log of a shared worker lives with its first cell.
+    log_path = run_dir / "cells" / group[0].cell_id / "stderr.log"
+    exit = launch(job_paths, log_path, plan.timeout_s * len(group), on_event)
+    outcomes = []
+    for cell in group:
+        reference = _reference(artifacts, cell)
+        result_path = run_dir / "cells" / cell.cell_id / "result.parquet"
+        outcome = summarise_cell(run_id, plan, cell, result_path, exit, reference)
+        display.finish_cell(cell, outcome.row)
+        outcomes.append(outcome)
+    return outcomes
+
+
+def _reference(artifacts: Artifacts, cell: Cell) -> np.ndarray:
+    """The numpy reference outputs for the rows ``cell`` computes."""
+    rows = artifacts.inputs[: cell.batch_size] if cell.scenario == "offline" else artifacts.inputs
+    return forward_numpy(artifacts.layers, rows)

@@ -1,7 +1,9 @@
-"""Worker entry point: ``python -m runners --job CELL/job.json [--events-fd N]``.
+"""Worker entry point: ``python -m runners --job CELL/job.json [--job ...] [--events-fd N]``.
 
 Order matters here. The CPU affinity is set first and the thread environment second, both
 before anything is imported that could start a thread (numpy's BLAS does, on import).
+Several jobs run one after another in this one process (in-process mode); they share the
+affinity and thread count, which the plan guarantees.
 """
 
 from __future__ import annotations
@@ -9,25 +11,27 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from pathlib import Path
 
 from runners.threads import thread_env
 from schemas.job import JobSpec
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the job named on the command line; exit 0 when a result was written as ok/skipped."""
+    """Run the jobs named on the command line; 0 when every result was written as ok/skipped."""
     parser = argparse.ArgumentParser(prog="python -m runners", description=__doc__)
-    parser.add_argument("--job", required=True, help="path of the cell's job.json")
+    parser.add_argument("--job", required=True, action="append", help="path of a cell's job.json")
     parser.add_argument("--events-fd", type=int, default=None, help="pipe for phase events")
     args = parser.parse_args(argv)
 
-    job = JobSpec.from_file(args.job)
-    os.sched_setaffinity(0, job.cpus)
-    os.environ.update(thread_env(job.framework, job.threads))
+    jobs = [JobSpec.from_file(Path(path)) for path in args.job]
+    os.sched_setaffinity(0, jobs[0].cpus)
+    for job in jobs:
+        os.environ.update(thread_env(job.framework, job.threads))
 
     from runners.worker import run_job  # numpy, pyarrow, psutil: only after the two above
 
-    return run_job(job, args.events_fd)
+    return max(run_job(job, args.events_fd) for job in jobs)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """The Runner base class: owns every measurement so that all frameworks are timed alike.
 
-A framework subclass says only how to import itself, set its threads, build the model from
-the shared weights and call it on a numpy array. The stages, their order, the timed loop and
-every probe live here.
+A framework subclass says only how to import itself, set its threads (and precision), build
+the model from the shared weights and call it on a numpy array. The stages, their order, the
+timed loop and every probe live here.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import os
 import time
 import traceback
 from abc import ABC, abstractmethod
+from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -29,6 +30,10 @@ from schemas.model import Layer
 _CHUNK_S = 0.25
 
 
+class UnsupportedPrecision(Exception):
+    """The framework has no honest way to run the asked precision on this CPU."""
+
+
 @dataclass(frozen=True)
 class ModelFiles:
     """The shared model, as each runner may want it: layers in memory, or the ONNX file."""
@@ -41,11 +46,14 @@ class Runner(ABC):
     """One framework's side of a benchmark cell."""
 
     name: ClassVar[str]
+    # False for runners with no model (noop): their outputs are not checked for parity.
+    computes_model: ClassVar[bool] = True
 
     def __init__(self) -> None:
         # Every framework option that can change a figure, recorded in the result.
         self.settings: dict[str, Any] = {}
-        self.precision = "fp32"
+        # The precision the framework really computes in, read back after load.
+        self.precision_effective = "fp32"
 
     @abstractmethod
     def import_framework(self) -> str:
@@ -55,13 +63,18 @@ class Runner(ABC):
     def configure_threads(self, threads: int) -> None:
         """Set the framework's thread pools through its API, right after import."""
 
+    def configure_precision(self, precision: str) -> None:
+        """Prepare to compute in ``precision``; raise UnsupportedPrecision if there is no way."""
+        if precision != "fp32":
+            raise UnsupportedPrecision(f"{self.name} has no {precision} path on CPU in this benchmark")
+
     @abstractmethod
     def load(self, model: ModelFiles, batch_size: int) -> None:
         """Build the framework's native model from the shared weights, for ``batch_size`` rows."""
 
     @abstractmethod
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """One inference: numpy in, numpy out, complete when it returns."""
+        """One inference: numpy float32 in, numpy out, complete when it returns."""
 
     def observed_threads(self) -> int | None:
         """Compute threads as the framework reports them, after the timed loop."""
@@ -84,15 +97,21 @@ class CellResult:
     figures: dict[str, Any] = field(default_factory=dict)
 
 
-def time_calls(predict: Callable[[np.ndarray], Any], x: np.ndarray, count: int) -> list[int]:
-    """Latency in ns of ``count`` back-to-back calls of ``predict(x)``.
+def time_calls(
+    predict: Callable[[np.ndarray], Any], samples: list[np.ndarray], count: int, first: int = 0
+) -> array[int]:
+    """Latency in ns of ``count`` back-to-back calls of ``predict``, cycling through ``samples``.
 
-    Nothing but the call sits between the two clock reads: no I/O, no allocation beyond the
-    preallocated list, no probe.
+    Nothing but the call sits between the two clock reads: the sample is picked before the
+    first read, the store happens after the second; no I/O, no allocation but the list.
     """
     clock = time.perf_counter_ns
-    latencies = [0] * count
+    # An int64 array, not a list: a list would keep one int object (32 bytes) per call alive,
+    # and at a million calls a second that is harness memory in the peak RSS.
+    latencies = array("q", bytes(8 * count))
+    n = len(samples)
     for i in range(count):
+        x = samples[(first + i) % n]
         start = clock()
         predict(x)
         latencies[i] = clock() - start
@@ -104,11 +123,13 @@ def _last_line(exc: BaseException) -> str:
     return lines[-1].strip() if lines else type(exc).__name__
 
 
-def run_cell(runner: Runner, job: JobSpec, x: np.ndarray, model: ModelFiles, events: EventPipe) -> CellResult:
+def run_cell(
+    runner: Runner, job: JobSpec, samples: list[np.ndarray], model: ModelFiles, events: EventPipe
+) -> CellResult:
     """Run every stage of one cell in order and return what was measured.
 
-    An import failure makes the cell ``skipped``; any later exception makes it ``failed``;
-    either way the figures measured so far are kept.
+    An import failure or an unsupported precision makes the cell ``skipped``; any later
+    exception makes it ``failed``; either way the figures measured so far are kept.
     """
     result = CellResult(job.cell_id, job.framework)
     figures = result.figures
@@ -119,22 +140,23 @@ def run_cell(runner: Runner, job: JobSpec, x: np.ndarray, model: ModelFiles, eve
     try:
         figures["framework_version"] = runner.import_framework()
         runner.configure_threads(job.threads)
-    except Exception as exc:  # not installed, or broken on import: not this run's fault
+        runner.configure_precision(job.precision)
+    except Exception as exc:  # not installed, broken on import, or no such precision here
         traceback.print_exc()
         result.status, result.error = "skipped", _last_line(exc)
         return result
     figures["import_s"] = time.perf_counter() - start
-    runner.settings["environment"] = {k: os.environ[k] for k in RECORDED_VARIABLES if k in os.environ}
     figures["rss_mb_import"] = probes.rss_mb()
+    runner.settings["environment"] = {k: os.environ[k] for k in RECORDED_VARIABLES if k in os.environ}
 
     try:
-        _load_and_measure(runner, job, x, model, events, figures)
+        _load_and_measure(runner, job, samples, model, events, figures)
     except Exception as exc:
         traceback.print_exc()
         result.error = _last_line(exc)
         return result
     finally:
-        figures["precision"] = runner.precision
+        figures["precision_effective"] = runner.precision_effective
         figures["settings"] = runner.settings
     result.status = "ok"
     return result
@@ -143,7 +165,7 @@ def run_cell(runner: Runner, job: JobSpec, x: np.ndarray, model: ModelFiles, eve
 def _load_and_measure(
     runner: Runner,
     job: JobSpec,
-    x: np.ndarray,
+    samples: list[np.ndarray],
     model: ModelFiles,
     events: EventPipe,
     figures: dict[str, Any],
@@ -156,27 +178,29 @@ def _load_and_measure(
 
     with runner.session():
         start_ns = time.perf_counter_ns()
-        runner.predict(x)
+        runner.predict(samples[0])
         first_ns = time.perf_counter_ns() - start_ns
         figures["first_inference_ms"] = first_ns / 1e6
 
         events.phase("warming_up", iterations=job.warmup)
-        warm = time_calls(runner.predict, x, job.warmup)
+        warm = time_calls(runner.predict, samples, job.warmup)
         per_call_ns = float(np.median(warm)) if warm else float(first_ns)
 
         probes.reset_peak_rss()
         events.phase("measuring", target=job.min_iterations, min_time_s=job.min_time_s)
-        latencies = _timed_loop(runner, job, x, per_call_ns, figures, events)
+        latencies = _timed_loop(runner, job, samples, per_call_ns, figures, events)
         figures["peak_rss_mb"] = probes.peak_rss_mb()
 
-        # The outputs for the parity check come from one more call, copied outside the loop
-        # (some runtimes hand back a view of a buffer they reuse).
-        outputs = np.array(runner.predict(x), dtype=np.float32, copy=True).ravel()
+        # Outputs for the parity check, from calls outside the timed loop, copied (some
+        # runtimes hand back a view of a buffer they reuse): one per distinct sample.
+        if runner.computes_model:
+            figures["outputs"] = np.concatenate(
+                [np.array(runner.predict(x), dtype=np.float32, copy=True).ravel() for x in samples]
+            )
 
     figures["uss_mb"], figures["pss_mb"] = probes.unique_and_proportional_mb()
-    figures["latencies_ns"] = latencies
+    figures["latencies_ns"] = np.frombuffer(latencies, np.int64)
     figures["iterations"] = len(latencies)
-    figures["outputs"] = outputs
     figures["threads_observed"] = runner.observed_threads()
     figures["os_threads"] = probes.os_thread_count()
     figures["affinity_observed"] = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
@@ -185,36 +209,37 @@ def _load_and_measure(
 def _timed_loop(
     runner: Runner,
     job: JobSpec,
-    x: np.ndarray,
+    samples: list[np.ndarray],
     per_call_ns: float,
     figures: dict[str, Any],
     events: EventPipe,
-) -> list[int]:
-    """Time chunks of calls until both the minimum count and the minimum time are reached."""
+) -> array[int]:
+    """Time chunks of calls until both the minimum count and the minimum time are reached,
+    or the maximum count, whichever comes first."""
     per_call_ns = max(per_call_ns, 1.0)
     chunk = max(1, int(_CHUNK_S * 1e9 / per_call_ns))
-    latencies: list[int] = []
+    latencies: array[int] = array("q")
     cpu_before = probes.CpuSnapshot.take()
     wall_start = time.perf_counter()
     while True:
         elapsed = time.perf_counter() - wall_start
         remaining = job.min_iterations - len(latencies)
-        if remaining <= 0 and elapsed >= job.min_time_s:
+        if (remaining <= 0 and elapsed >= job.min_time_s) or len(latencies) >= job.max_iterations:
             break
         # Enough calls to reach whichever minimum is further away, a chunk at most.
         wanted = max(remaining, math.ceil((job.min_time_s - elapsed) * 1e9 / per_call_ns))
-        latencies.extend(time_calls(runner.predict, x, max(1, min(chunk, wanted))))
-        per_call_ns = max(float(np.median(latencies)), 1.0)
+        wanted = min(wanted, job.max_iterations - len(latencies))
+        latencies.extend(time_calls(runner.predict, samples, max(1, min(chunk, wanted)), len(latencies)))
+        per_call_ns = max(float(np.median(np.frombuffer(latencies, np.int64))), 1.0)
+        elapsed = time.perf_counter() - wall_start
         events.emit(
             "progress",
             done=len(latencies),
             target=job.min_iterations,
-            elapsed_s=time.perf_counter() - wall_start,
+            elapsed_s=elapsed,
             min_time_s=job.min_time_s,
             p50_ms=per_call_ns / 1e6,
-            cpu_percent=100.0
-            * (probes.CpuSnapshot.take().cpu_s - cpu_before.cpu_s)
-            / (time.perf_counter() - wall_start),
+            cpu_percent=100.0 * (probes.CpuSnapshot.take().cpu_s - cpu_before.cpu_s) / elapsed,
             peak_rss_mb=probes.peak_rss_mb(),
         )
     wall_s = time.perf_counter() - wall_start

@@ -11,16 +11,20 @@ from typing import Any
 
 
 class EventPipe:
-    """Writes one JSON object per line to ``fd``; silent when there is no parent to listen."""
+    """Writes one JSON object per line to ``fd``; silent when there is no parent to listen.
 
-    def __init__(self, fd: int | None) -> None:
+    Every event names its cell, since one worker may run several (in-process mode).
+    """
+
+    def __init__(self, fd: int | None, cell_id: str) -> None:
         self._fd = fd
+        self._cell_id = cell_id
 
     def emit(self, event: str, **fields: Any) -> None:
-        """Send ``{"event": event, **fields}``; a closed pipe stops further events."""
+        """Send ``{"event": event, "cell_id": ..., **fields}``; a closed pipe stops further events."""
         if self._fd is None:
             return
-        line = json.dumps({"event": event, **fields}) + "\n"
+        line = json.dumps({"event": event, "cell_id": self._cell_id, **fields}) + "\n"
         try:
             os.write(self._fd, line.encode())
         except OSError:  # the parent went away; the result file is what matters

@@ -56,7 +56,7 @@ class OpenVinoRunner(Runner):
         recorded = {name: _as_text(self._compiled.get_property(name)) for name in _RECORDED_PROPERTIES}
         self.settings.update(recorded, static_shape=[batch_size, features], reuse_infer_request=True)
         precision = recorded["INFERENCE_PRECISION_HINT"]
-        self.precision = "fp32" if precision == "f32" else precision
+        self.precision_effective = "fp32" if precision == "f32" else precision
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         # Shared buffers in and out: copying 1000 x 200 floats costs ~14 % at this size.

@@ -16,6 +16,11 @@ FRAMEWORKS: dict[str, str] = {
     "openvino": "runners.openvino:OpenVinoRunner",
 }
 
+# Runners a user may add to a run: the harness's own cost per call.
+TOOLS: dict[str, str] = {
+    "noop": "runners.noop:NoopRunner",
+}
+
 # Runners that need no framework: the test suite's stand-in, well-behaved or with one fault.
 TEST_RUNNERS: dict[str, str] = {
     "fake": "runners.fake:FakeRunner",
@@ -25,7 +30,7 @@ TEST_RUNNERS: dict[str, str] = {
     },
 }
 
-ALL_RUNNERS: dict[str, str] = {**FRAMEWORKS, **TEST_RUNNERS}
+ALL_RUNNERS: dict[str, str] = {**FRAMEWORKS, **TOOLS, **TEST_RUNNERS}
 
 
 def load_runner_class(name: str) -> type:

@@ -8,4 +8,9 @@ process, which must stay free of them, and by every runner before its framework 
 # column's name, type or meaning, and note the change here.
 #   1 -- first release: job.json, result.parquet, summary.parquet, samples.parquet,
 #        inputs.parquet, weights.parquet.
-SCHEMA_VERSION = 1
+#   2 -- scenarios, repeats, precision and modes: summary gains config_id, scenario,
+#        precision, precision_effective, repeats, repeats_ok, latency_ms_p50_ci_low/high,
+#        latency_ms_p50_spread_pct, warnings; cells.parquet (one row per process) is new;
+#        samples gain config_id, repeat, pid; result gains pid, precision_effective
+#        (was precision); job gains scenario, precision.
+SCHEMA_VERSION = 2

@@ -19,11 +19,14 @@ class JobSpec:
 
     cell_id: str
     framework: str
+    scenario: str  # offline | single-stream
+    precision: str  # fp32 | bf16
     batch_size: int
     threads: int
     cpus: tuple[int, ...]
     warmup: int
     min_iterations: int
+    max_iterations: int
     min_time_s: float
     inputs_path: str
     weights_path: str
@@ -34,7 +37,7 @@ class JobSpec:
     def __post_init__(self) -> None:
         if self.schema_version != SCHEMA_VERSION:
             raise ValueError(f"job schema_version {self.schema_version}, expected {SCHEMA_VERSION}")
-        for name in ("batch_size", "threads", "min_iterations"):
+        for name in ("batch_size", "threads", "min_iterations", "max_iterations"):
             if getattr(self, name) < 1:
                 raise ValueError(f"job field {name} must be at least 1")
         if self.warmup < 0 or self.min_time_s < 0:

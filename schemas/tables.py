@@ -30,8 +30,9 @@ RESULT = pa.schema(
         pa.field("framework", pa.string(), nullable=False),
         pa.field("status", pa.string(), nullable=False),  # ok | failed | skipped
         pa.field("error", pa.string()),
+        pa.field("pid", pa.int64()),
         pa.field("framework_version", pa.string()),
-        pa.field("precision", pa.string()),
+        pa.field("precision_effective", pa.string()),  # as read back from the framework
         pa.field("settings_json", pa.string()),  # every framework option that was set
         pa.field("threads_observed", pa.int64()),  # as the framework reports it
         pa.field("os_threads", pa.int64()),  # threads in the process after the timed loop
@@ -50,50 +51,81 @@ RESULT = pa.schema(
         pa.field("uss_mb", pa.float64()),
         pa.field("pss_mb", pa.float64()),
         pa.field("latencies_ns", pa.list_(pa.int64())),
-        pa.field("outputs", pa.list_(pa.float32())),
+        pa.field("outputs", pa.list_(pa.float32())),  # null when the runner has no model (noop)
     ]
 )
 
 _LATENCY_STATS = ("mean", "p50", "p90", "p95", "p99", "min", "max", "std")
 
-# summary.parquet: one row per cell of the plan.
+# What a cell is: the plan's settings for it.
+_CELL_SETTINGS = [
+    pa.field("run_id", pa.string(), nullable=False),
+    pa.field("config_id", pa.string(), nullable=False),  # the same for every repeat
+    pa.field("framework", pa.string(), nullable=False),
+    pa.field("model", pa.string(), nullable=False),
+    pa.field("scenario", pa.string(), nullable=False),  # offline | single-stream
+    pa.field("batch_size", pa.int64(), nullable=False),
+    pa.field("threads", pa.int64(), nullable=False),
+    pa.field("cpus", pa.string(), nullable=False),
+    pa.field("precision", pa.string(), nullable=False),  # as asked: fp32 | bf16
+    pa.field("mode", pa.string(), nullable=False),  # isolated | in-process (memory shared)
+]
+
+# What was measured in one process, or the median over processes in the summary.
+_MEASURED = [
+    pa.field("status", pa.string(), nullable=False),  # ok | failed | skipped | timeout | interrupted
+    pa.field("error", pa.string()),
+    pa.field("framework_version", pa.string()),
+    pa.field("precision_effective", pa.string()),
+    pa.field("iterations", pa.int64()),
+    *[pa.field(f"latency_ms_{stat}", pa.float64()) for stat in _LATENCY_STATS],
+    pa.field("throughput_per_s", pa.float64()),  # samples per second at the p50 latency
+    pa.field("cpu_percent", pa.float64()),  # 100 = one core busy for the timed loop
+    pa.field("cpus_allowed", pa.int64()),
+    pa.field("ctx_switches_involuntary", pa.int64()),
+    pa.field("rss_mb_baseline", pa.float64()),
+    pa.field("rss_mb_import", pa.float64()),
+    pa.field("rss_mb_load", pa.float64()),
+    pa.field("peak_rss_mb", pa.float64()),
+    pa.field("uss_mb", pa.float64()),
+    pa.field("pss_mb", pa.float64()),
+    pa.field("import_s", pa.float64()),
+    pa.field("load_s", pa.float64()),
+    pa.field("first_inference_ms", pa.float64()),
+    pa.field("timed_s", pa.float64()),
+    pa.field("max_abs_diff", pa.float64()),
+    pa.field("parity_tolerance", pa.float64(), nullable=False),
+    pa.field("parity_ok", pa.bool_()),  # null when the runner computes no model (noop)
+    pa.field("threads_observed", pa.int64()),
+    pa.field("os_threads", pa.int64()),
+    pa.field("affinity_observed", pa.string()),
+    pa.field("settings_json", pa.string()),
+]
+
+# cells.parquet: one row per cell, i.e. per worker process and configuration.
+CELLS = pa.schema(
+    [
+        pa.field("cell_id", pa.string(), nullable=False),
+        pa.field("repeat", pa.int64(), nullable=False),
+        pa.field("pid", pa.int64()),
+        *_CELL_SETTINGS,
+        *_MEASURED,
+    ]
+)
+
+# summary.parquet: one row per configuration. Every measured figure is the median over its
+# repeats (its processes); with --repeats 1 a summary row is its single cell's row.
 SUMMARY = pa.schema(
     [
-        pa.field("run_id", pa.string(), nullable=False),
-        pa.field("cell_id", pa.string(), nullable=False),
-        pa.field("framework", pa.string(), nullable=False),
-        pa.field("framework_version", pa.string()),
-        pa.field("model", pa.string(), nullable=False),
-        pa.field("batch_size", pa.int64(), nullable=False),
-        pa.field("threads", pa.int64(), nullable=False),
-        pa.field("cpus", pa.string(), nullable=False),
-        pa.field("mode", pa.string(), nullable=False),  # isolated
-        pa.field("status", pa.string(), nullable=False),  # ok | failed | skipped | timeout
-        pa.field("error", pa.string()),
-        pa.field("iterations", pa.int64()),
-        *[pa.field(f"latency_ms_{stat}", pa.float64()) for stat in _LATENCY_STATS],
-        pa.field("throughput_per_s", pa.float64()),  # samples per second at the p50 latency
-        pa.field("cpu_percent", pa.float64()),  # 100 = one core busy for the timed loop
-        pa.field("cpus_allowed", pa.int64()),
-        pa.field("ctx_switches_involuntary", pa.int64()),
-        pa.field("rss_mb_baseline", pa.float64()),
-        pa.field("rss_mb_import", pa.float64()),
-        pa.field("rss_mb_load", pa.float64()),
-        pa.field("peak_rss_mb", pa.float64()),
-        pa.field("uss_mb", pa.float64()),
-        pa.field("pss_mb", pa.float64()),
-        pa.field("import_s", pa.float64()),
-        pa.field("load_s", pa.float64()),
-        pa.field("first_inference_ms", pa.float64()),
-        pa.field("timed_s", pa.float64()),
-        pa.field("max_abs_diff", pa.float64()),
-        pa.field("parity_tolerance", pa.float64(), nullable=False),
-        pa.field("parity_ok", pa.bool_()),
-        pa.field("precision", pa.string()),
-        pa.field("threads_observed", pa.int64()),
-        pa.field("os_threads", pa.int64()),
-        pa.field("affinity_observed", pa.string()),
-        pa.field("settings_json", pa.string()),
+        pa.field("cell_id", pa.string(), nullable=False),  # of the first repeat
+        *_CELL_SETTINGS,
+        *_MEASURED,
+        pa.field("repeats", pa.int64(), nullable=False),
+        pa.field("repeats_ok", pa.int64(), nullable=False),
+        pa.field("latency_ms_p50_ci_low", pa.float64()),  # 95 % bootstrap interval of the p50
+        pa.field("latency_ms_p50_ci_high", pa.float64()),
+        pa.field("latency_ms_p50_spread_pct", pa.float64()),  # (max - min) / median over repeats
+        pa.field("warnings", pa.string()),  # "; "-separated reasons to doubt a figure
     ]
 )
 
@@ -102,9 +134,10 @@ SAMPLES = pa.schema(
     [
         pa.field("run_id", pa.string(), nullable=False),
         pa.field("cell_id", pa.string(), nullable=False),
+        pa.field("config_id", pa.string(), nullable=False),
         pa.field("framework", pa.string(), nullable=False),
-        pa.field("batch_size", pa.int64(), nullable=False),
-        pa.field("threads", pa.int64(), nullable=False),
+        pa.field("repeat", pa.int64(), nullable=False),
+        pa.field("pid", pa.int64(), nullable=False),  # the worker process the sample came from
         pa.field("iteration", pa.int64(), nullable=False),
         pa.field("latency_ns", pa.int64(), nullable=False),
     ]

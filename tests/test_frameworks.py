@@ -50,7 +50,7 @@ def test_all_five_frameworks_run_in_isolation_and_agree(tmp_path: Path) -> None:
         assert row["status"] == "ok", (name, row["error"])
         assert row["max_abs_diff"] <= 1e-4, name
         assert row["parity_ok"], name
-        assert row["precision"] == "fp32", name
+        assert row["precision"] == row["precision_effective"] == "fp32", name
         assert row["framework_version"], name
         assert row["iterations"] >= 10, name
         assert set(SUMMARY.names) <= set(row), name

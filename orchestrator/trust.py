@@ -1,0 +1,239 @@
+"""Decides which figures should not be trusted, and says why in one short line each.
+
+``assess`` takes plain values -- a cell's latencies, its repeats' medians, the machine state the
+caller read -- and returns warnings such as ``"noisy: IQR/p50 = 0.21 within the run"``. The text
+before the first colon is a stable code (the ``NOISY`` ... constants) that reports and tests may
+match on; the rest is for people and may change. No warning means no check found a reason for
+doubt, not that the figure is exact: its sampling error is ``stats.bootstrap_ci``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TypedDict
+
+import numpy as np
+
+from orchestrator.stats import spread_across_repeats
+
+NOISY = "noisy"
+HEAVY_TAIL = "heavy-tail"
+UNSTABLE = "unstable"
+FEW_SAMPLES = "few-samples"
+TIMER_RESOLUTION = "timer-resolution"
+BUSY_MACHINE = "busy-machine"
+GOVERNOR = "cpufreq-governor"
+TURBO = "turbo"
+CONTENTION = "contention"
+
+# The percentiles the summary reports (latency_ms_p50 ... latency_ms_p99).
+REPORTED_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
+
+# For a normal distribution the interquartile range is 1.349 standard deviations.
+_IQR_PER_STD = 1.349
+
+_CPU_SYSFS = Path("/sys/devices/system/cpu")
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Where each check starts to warn. Every value must be positive."""
+
+    # noisy: (p75 - p25) / p50. pyperf warns when the standard deviation is >= 10 % of the
+    # mean; the IQR is its robust counterpart (1.349 std for a normal sample), so one 50 ms
+    # stall among 10,000 calls -- which alone can double a std -- does not trip it.
+    max_iqr_over_p50: float = 0.10 * _IQR_PER_STD
+    # heavy-tail: p99 / p50. pyperf flags a maximum >= 50 % above the mean; with thousands of
+    # calls the maximum is one event, so apply the idea to p99 with more room: when 1 % of
+    # calls take twice the median, the tail percentiles measure interruptions, not the model.
+    max_p99_over_p50: float = 2.0
+    # unstable: (max - min) / median of the per-process p50s of a cell's repeats. 5 % is
+    # about the smallest gap between frameworks worth ranking on this workload; a spread
+    # above it means the ranking may be an accident of which process ran when.
+    max_repeat_spread: float = 0.05
+    # few-samples: a percentile q needs this many calls beyond it, i.e. at least
+    # k / (1 - q/100) calls (p99: 1000). A rule of thumb; MLPerf's early-stopping rule is the
+    # rigorous, far stricter version of the same question.
+    min_samples_beyond_percentile: int = 10
+    # timer-resolution: the median call must last this many clock ticks, so one tick is
+    # <= 0.1 % of it. pyperf's cousin of this rule warns when a raw value is under 1 ms.
+    min_resolution_multiple: float = 1000.0
+    # busy-machine: (1-min load average - CPUs the benchmark keeps busy) / allowed CPUs.
+    # A quarter of a CPU of someone else's runnable work per CPU we use is enough to
+    # preempt our threads every few milliseconds; below it, background daemons.
+    max_foreign_load_per_cpu: float = 0.25
+    # contention: involuntary context switches per timed call. Above one in ten, more
+    # calls than the p90 excludes were preempted, so p90 and beyond include scheduler waits.
+    max_involuntary_switches_per_call: float = 0.1
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            if not getattr(self, field.name) > 0:
+                raise ValueError(f"threshold {field.name} must be positive, got {getattr(self, field.name)}")
+
+
+DEFAULT_THRESHOLDS = Thresholds()
+
+
+class CpufreqState(TypedDict):
+    """CPU frequency settings as sysfs shows them; None when a file is absent or unreadable."""
+
+    governor: str | None  # cpu0's scaling_governor, e.g. "performance", "powersave"
+    boost: bool | None  # cpufreq/boost (acpi-cpufreq, amd-pstate): True = boost allowed
+    no_turbo: bool | None  # intel_pstate/no_turbo: True = turbo disabled
+
+
+def read_cpufreq_state(root: Path = _CPU_SYSFS) -> CpufreqState:
+    """Read the governor and boost/turbo switches under ``root`` (``/sys/devices/system/cpu``).
+
+    Virtual machines usually expose none of these files; every value is then None.
+    """
+    return {
+        "governor": _read_text(root / "cpu0" / "cpufreq" / "scaling_governor"),
+        "boost": _read_flag(root / "cpufreq" / "boost"),
+        "no_turbo": _read_flag(root / "intel_pstate" / "no_turbo"),
+    }
+
+
+def perf_counter_resolution_s() -> float:
+    """Resolution of the clock the runners time calls with (``time.perf_counter_ns``)."""
+    return time.get_clock_info("perf_counter").resolution
+
+
+def assess(
+    latencies_ns: np.ndarray,
+    *,
+    percentiles: Sequence[float] = REPORTED_PERCENTILES,
+    repeat_p50s_ms: Sequence[float] = (),
+    clock_resolution_s: float | None = None,
+    load_average_1min: float | None = None,
+    own_busy_cpus: float = 0.0,
+    allowed_cpus: int | None = None,
+    cpufreq: CpufreqState | None = None,
+    ctx_switches_involuntary: int | None = None,
+    thresholds: Thresholds = DEFAULT_THRESHOLDS,
+) -> list[str]:
+    """Warnings about one cell's figures: the samples, then the repeats, then the machine.
+
+    ``latencies_ns`` are the cell's timed calls. Every other input is optional and its check
+    is skipped when it is None (or, for ``repeat_p50s_ms``, has fewer than two values).
+    ``own_busy_cpus`` is how many CPUs the benchmark itself kept busy (``cpu_percent / 100``).
+    """
+    ms = np.asarray(latencies_ns, dtype=np.float64).ravel() / 1e6
+    if ms.size == 0:
+        raise ValueError("no latencies to assess")
+    checks = [
+        _within_run(ms, thresholds),
+        _few_samples(ms.size, percentiles, thresholds),
+        _timer_resolution(ms, clock_resolution_s, thresholds),
+        _across_repeats(repeat_p50s_ms, thresholds),
+        _contention(ctx_switches_involuntary, ms.size, thresholds),
+        _busy_machine(load_average_1min, own_busy_cpus, allowed_cpus, thresholds),
+        _cpufreq(cpufreq),
+    ]
+    return [warning for check in checks for warning in check]
+
+
+def _within_run(ms: np.ndarray, limits: Thresholds) -> list[str]:
+    p25, p50, p75, p99 = np.percentile(ms, [25, 50, 75, 99])
+    if p50 <= 0.0:
+        return []  # calls below the clock's tick: the timer-resolution check speaks for them
+    warnings = []
+    if (p75 - p25) / p50 > limits.max_iqr_over_p50:
+        warnings.append(f"{NOISY}: IQR/p50 = {(p75 - p25) / p50:.2f} within the run")
+    if p99 / p50 > limits.max_p99_over_p50:
+        warnings.append(f"{HEAVY_TAIL}: p99/p50 = {p99 / p50:.1f} within the run")
+    return warnings
+
+
+def _across_repeats(p50s_ms: Sequence[float], limits: Thresholds) -> list[str]:
+    if len(p50s_ms) < 2:
+        return []
+    spread = spread_across_repeats(p50s_ms)
+    if spread["relative_spread"] <= limits.max_repeat_spread:
+        return []
+    return [
+        f"{UNSTABLE}: p50 varies {100 * spread['relative_spread']:.1f} % across {len(p50s_ms)} "
+        f"repeats ({spread['min_ms']:.3g}-{spread['max_ms']:.3g} ms)"
+    ]
+
+
+def samples_needed(q: float, beyond: int) -> int:
+    """Calls needed for ``beyond`` of them to lie above the ``q``-th percentile: k / (1 - q/100)."""
+    if not 0.0 <= q < 100.0:
+        raise ValueError(f"percentile must be within [0, 100), got {q}")
+    # Round before the ceiling: 1000 / (100 - 99.9) is 10000.0000000006 in floating point.
+    return math.ceil(round(beyond * 100.0 / (100.0 - q), 6))
+
+
+def _few_samples(count: int, percentiles: Sequence[float], limits: Thresholds) -> list[str]:
+    short = [
+        f"p{q:g} (needs >= {needed})"
+        for q in sorted(percentiles)
+        if count < (needed := samples_needed(q, limits.min_samples_beyond_percentile))
+    ]
+    if not short:
+        return []
+    return [f"{FEW_SAMPLES}: {count} timed calls, too few for {', '.join(short)}"]
+
+
+def _timer_resolution(ms: np.ndarray, resolution_s: float | None, limits: Thresholds) -> list[str]:
+    if resolution_s is None:
+        return []
+    median_s = float(np.median(ms)) / 1e3
+    if median_s >= limits.min_resolution_multiple * resolution_s:
+        return []
+    return [
+        f"{TIMER_RESOLUTION}: median call {median_s * 1e6:.3g} us is under "
+        f"{limits.min_resolution_multiple:g} x the clock resolution ({resolution_s * 1e9:.3g} ns)"
+    ]
+
+
+def _contention(switches: int | None, calls: int, limits: Thresholds) -> list[str]:
+    if switches is None or switches / calls <= limits.max_involuntary_switches_per_call:
+        return []
+    return [f"{CONTENTION}: {switches / calls:.2f} involuntary context switches per timed call"]
+
+
+def _busy_machine(
+    load_1min: float | None, own_busy_cpus: float, allowed_cpus: int | None, limits: Thresholds
+) -> list[str]:
+    if load_1min is None or not allowed_cpus:
+        return []
+    # The load average counts our own runnable threads too; only the rest competes with us.
+    foreign = load_1min - own_busy_cpus
+    if foreign / allowed_cpus <= limits.max_foreign_load_per_cpu:
+        return []
+    return [
+        f"{BUSY_MACHINE}: load average {load_1min:.2f}, ~{foreign:.2f} of it not this benchmark, "
+        f"on {allowed_cpus} allowed CPUs"
+    ]
+
+
+def _cpufreq(state: CpufreqState | None) -> list[str]:
+    # pyperf's `system tune` sets the "performance" governor and disables Turbo Boost: both
+    # let the clock follow load and temperature, so a figure depends on what ran before it.
+    if state is None:
+        return []
+    warnings = []
+    governor = state["governor"]
+    if governor is not None and governor != "performance":
+        warnings.append(f"{GOVERNOR}: scaling governor is {governor!r}, not 'performance'")
+    if state["boost"] is True or state["no_turbo"] is False:
+        warnings.append(f"{TURBO}: frequency boost/turbo is on; the clock varies with load and heat")
+    return warnings
+
+
+def _read_text(path: Path) -> str | None:
+    try:
+        return path.read_text().strip() or None
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def _read_flag(path: Path) -> bool | None:
+    return {"1": True, "0": False}.get(_read_text(path) or "")

@@ -1,0 +1,277 @@
+"""Report exporters (CSV, Markdown, PNG) and relative latency, on synthetic summary rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.console import Console
+
+from orchestrator.report import (
+    EXPORTERS,
+    read_summary_csv,
+    relative_to,
+    summary_table,
+    write_reports,
+)
+from schemas import tables
+
+Row = dict[str, Any]
+
+RUN_ID = "20260101T000000Z-abc123"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+TIMES = "\N{MULTIPLICATION SIGN}"
+
+
+def summary_row(index: int, framework: str, batch_size: int = 1000, threads: int = 2, **values: Any) -> Row:
+    """A row with every SUMMARY column: the plan's settings, then ``values``; the rest null.
+
+    Built from the schema rather than from a Plan, so it follows the schema as it grows.
+    """
+    settings: Row = {
+        "run_id": RUN_ID,
+        "cell_id": f"{index:03d}-{framework}-b{batch_size}-t{threads}-r0",
+        "config_id": f"{framework}-b{batch_size}-t{threads}",
+        "framework": framework,
+        "model": "spam-mlp",
+        "scenario": "offline",
+        "batch_size": batch_size,
+        "threads": threads,
+        "cpus": "0,1",
+        "cpus_allowed": 2,
+        "precision": "fp32",
+        "mode": "isolated",
+        "parity_tolerance": 1e-4,
+        "repeats": 1,
+        "repeats_ok": 0,
+    }
+    merged = settings | values
+    unknown = set(values) - set(tables.SUMMARY.names)
+    assert not unknown, f"not summary columns: {unknown}"
+    return {name: merged.get(name) for name in tables.SUMMARY.names}
+
+
+def ok_row(
+    index: int, framework: str, p50_ms: float, batch_size: int = 1000, threads: int = 2, **extra: Any
+) -> Row:
+    """A finished cell that agrees with the reference; its figures derive from its median latency."""
+    measured: Row = {
+        "status": "ok",
+        "framework_version": "1.0",
+        "iterations": 200,
+        "latency_ms_mean": p50_ms * 1.1,
+        "latency_ms_p50": p50_ms,
+        "latency_ms_p90": p50_ms * 1.4,
+        "latency_ms_p95": p50_ms * 1.6,
+        "latency_ms_p99": p50_ms * 2.0,
+        "latency_ms_min": p50_ms * 0.9,
+        "latency_ms_max": p50_ms * 3.0,
+        "latency_ms_std": p50_ms * 0.1,
+        "throughput_per_s": batch_size / p50_ms * 1000,
+        "cpu_percent": 150.0 + index,
+        "rss_mb_baseline": 20.0,
+        "rss_mb_import": 100.0 + 10 * index,
+        "rss_mb_load": 120.0 + 10 * index,
+        "peak_rss_mb": 130.0 + 100 * index,
+        "import_s": 0.5,
+        "load_s": 0.01,
+        "first_inference_ms": 3.0,
+        "timed_s": 2.0,
+        "max_abs_diff": 5e-8,
+        "parity_ok": True,
+        "repeats_ok": 1,
+        "settings_json": '{"intra_op": 2, "note": "a, \\"quoted\\" value"}',
+    }
+    # Only the columns this schema version has (precision_effective, repeats_ok ... come and go).
+    measured = {k: v for k, v in measured.items() if k in tables.SUMMARY.names}
+    return summary_row(index, framework, batch_size, threads, **(measured | extra))
+
+
+def skipped_row(index: int, framework: str) -> Row:
+    return summary_row(index, framework, status="skipped", error="No module named 'jax'")
+
+
+@pytest.fixture
+def rows() -> list[dict[str, Any]]:
+    """Four ok cells (one diverged) and a skipped one."""
+    return [
+        ok_row(0, "pytorch", 0.5),
+        ok_row(1, "tensorflow", 1.0),
+        skipped_row(2, "jax"),
+        ok_row(3, "onnxruntime", 0.4),
+        ok_row(4, "openvino", 0.3, max_abs_diff=0.03, parity_ok=False),
+    ]
+
+
+def ratios_by_framework(rows: list[dict[str, Any]], baseline: str | None) -> dict[str, float | None]:
+    ratios = relative_to(rows, baseline)
+    return {row["framework"]: ratios[row["cell_id"]] for row in rows}
+
+
+# --- relative_to ----------------------------------------------------------------------------------
+
+
+def test_relative_to_an_explicit_baseline(rows: list[dict[str, Any]]) -> None:
+    ratios = ratios_by_framework(rows, "pytorch")
+    assert ratios["pytorch"] == pytest.approx(1.0)
+    assert ratios["tensorflow"] == pytest.approx(2.0)
+    assert ratios["onnxruntime"] == pytest.approx(0.8)
+    assert ratios["jax"] is None
+
+
+def test_relative_to_the_fastest_agreeing_cell_by_default(rows: list[dict[str, Any]]) -> None:
+    # openvino is faster but diverged, so onnxruntime is the yardstick; openvino still gets a ratio.
+    ratios = ratios_by_framework(rows, None)
+    assert ratios["onnxruntime"] == pytest.approx(1.0)
+    assert ratios["pytorch"] == pytest.approx(1.25)
+    assert ratios["openvino"] == pytest.approx(0.75)
+    assert ratios["jax"] is None
+
+
+def test_relative_to_a_missing_or_not_ok_baseline_is_all_none(rows: list[dict[str, Any]]) -> None:
+    assert set(relative_to(rows, "no-such-framework").values()) == {None}
+    assert set(relative_to(rows, "jax").values()) == {None}  # the baseline was skipped
+
+
+def test_relative_to_matches_batch_size_and_threads() -> None:
+    rows = [
+        ok_row(0, "pytorch", 1.0, batch_size=1),
+        ok_row(1, "onnxruntime", 0.5, batch_size=1),
+        ok_row(2, "pytorch", 10.0, batch_size=1000),
+        ok_row(3, "onnxruntime", 40.0, batch_size=1000),
+        ok_row(4, "onnxruntime", 8.0, batch_size=1000, threads=1),
+    ]
+    ratios = relative_to(rows, "pytorch")
+    assert [ratios[row["cell_id"]] for row in rows] == pytest.approx([1.0, 0.5, 1.0, 4.0, None])
+    fastest = relative_to(rows, None)
+    assert [fastest[row["cell_id"]] for row in rows] == pytest.approx([2.0, 1.0, 1.0, 4.0, 1.0])
+
+
+def test_relative_to_ignores_rows_without_a_median() -> None:
+    rows = [ok_row(0, "pytorch", 1.0), ok_row(1, "jax", 2.0, latency_ms_p50=None)]
+    assert ratios_by_framework(rows, None) == {"pytorch": 1.0, "jax": None}
+    assert relative_to([], None) == {}
+
+
+# --- console table --------------------------------------------------------------------------------
+
+
+def render(table: Any) -> str:
+    console = Console(record=True, width=200)
+    console.print(table)
+    return console.export_text()
+
+
+def test_summary_table_with_a_baseline_shows_ratios(rows: list[dict[str, Any]]) -> None:
+    text = render(summary_table(rows, baseline="tensorflow"))
+    assert TIMES + " tensorflow" in text
+    assert "1.00x" in text and "0.50x" in text  # tensorflow itself, then pytorch
+
+
+def test_summary_table_relative_to_fastest(rows: list[dict[str, Any]]) -> None:
+    text = render(summary_table(rows, relative=True))
+    assert TIMES + " fastest" in text and "1.00x" in text and "1.25x" in text
+
+
+def test_summary_table_without_baseline_is_unchanged(rows: list[dict[str, Any]]) -> None:
+    text = render(summary_table(rows, "a title"))
+    assert "a title" in text and TIMES not in text
+    assert all(row["framework"] in text for row in rows)
+
+
+# --- exporters ------------------------------------------------------------------------------------
+
+
+def same_value(written: Any, read: Any) -> bool:
+    """Exactly equal and of the same Python type (so 1 is not 1.0 and None is not "")."""
+    return bool(written == read) and type(written) is type(read)
+
+
+def test_csv_parses_back_to_the_same_rows(rows: list[dict[str, Any]], tmp_path: Path) -> None:
+    rows[1]["error"] = 'a "quoted", multi-line\nwarning'
+    rows[1]["affinity_observed"] = ""  # an empty string must not come back as null
+    path = EXPORTERS["csv"](rows, tmp_path, None)
+    assert path == tmp_path / "summary.csv"
+    header = path.read_text().splitlines()[0]
+    assert header == ",".join(f'"{name}"' for name in tables.SUMMARY.names)
+    back = read_summary_csv(path)
+    assert len(back) == len(rows)
+    for written, read in zip(rows, back):
+        assert list(read) == tables.SUMMARY.names
+        different = [k for k in tables.SUMMARY.names if not same_value(written[k], read[k])]
+        assert not different, [(k, written[k], read[k]) for k in different]
+    assert back[2]["latency_ms_p50"] is None and back[2]["parity_ok"] is None
+    assert back[4]["parity_ok"] is False
+
+
+def test_markdown_lists_every_cell_ratio_and_problem(rows: list[dict[str, Any]], tmp_path: Path) -> None:
+    path = EXPORTERS["md"](rows, tmp_path, "pytorch")
+    assert path == tmp_path / "summary.md"
+    text = path.read_text()
+    assert text.startswith(f"# Benchmark run `{RUN_ID}`")
+    table_lines = [line for line in text.splitlines() if line.startswith("|")]
+    assert len(table_lines) == 2 + len(rows)  # header, alignment, one per cell
+    assert TIMES + " pytorch" in table_lines[0]
+    for row in rows:
+        assert any(f"| {row['framework']} |" in line for line in table_lines)
+    for ratio in ("1.00x", "2.00x", "0.80x", "0.60x"):
+        assert ratio in text
+    assert "**DIVERGED** 3.0e-02" in text
+    assert "**skipped** No module named 'jax'" in text
+    assert "Not ok: jax (skipped), openvino (parity DIVERGED)." in text
+
+
+def test_markdown_shows_varying_batch_and_escapes_pipes(tmp_path: Path) -> None:
+    rows = [ok_row(0, "pytorch", 1.0, batch_size=1), ok_row(1, "pytorch", 9.0, batch_size=64)]
+    rows[1].update(status="failed", error="bad | value\nsecond line")
+    text = EXPORTERS["md"](rows, tmp_path, None).read_text()
+    assert "| framework | batch | p50 ms |" in text
+    assert "**failed** bad \\| value second line" in text
+    assert "Not ok: pytorch b64 (failed)." in text
+
+
+def test_markdown_when_all_ok(tmp_path: Path) -> None:
+    text = EXPORTERS["md"]([ok_row(0, "pytorch", 1.0)], tmp_path, None).read_text()
+    assert "All 1 cells ok." in text and TIMES + " fastest" in text
+
+
+def read_png(path: Path) -> Any:
+    import matplotlib.image
+
+    assert path.read_bytes()[:8] == PNG_SIGNATURE
+    return matplotlib.image.imread(path)
+
+
+def test_png_is_a_wide_image(rows: list[dict[str, Any]], tmp_path: Path) -> None:
+    path = EXPORTERS["png"](rows, tmp_path, None)
+    assert path == tmp_path / "summary.png"
+    image = read_png(path)
+    height, width = image.shape[:2]
+    assert width > height > 100
+    assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left no temporary behind
+
+
+def test_png_with_nothing_to_plot(tmp_path: Path) -> None:
+    path = EXPORTERS["png"]([skipped_row(0, "jax")], tmp_path, "pytorch")
+    height, width = read_png(path).shape[:2]
+    assert width > height
+
+
+def test_write_reports_writes_each_kind(rows: list[dict[str, Any]], tmp_path: Path) -> None:
+    paths = write_reports(rows, tmp_path, ["md", "csv", "png", "md"], baseline="pytorch")
+    assert paths == [tmp_path / "summary.md", tmp_path / "summary.csv", tmp_path / "summary.png"]
+    assert all(path.stat().st_size > 0 for path in paths)
+
+
+def test_write_reports_refuses_an_unknown_kind_before_writing(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="'html'"):
+        write_reports([ok_row(0, "pytorch", 1.0)], tmp_path, ["csv", "html"])
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_png_across_batch_sizes(tmp_path: Path) -> None:
+    # Medians three decades apart: the chart must still draw every cell (on a log axis).
+    rows = [ok_row(i, "pytorch", 0.002 * b, batch_size=b) for i, b in enumerate((1, 16, 1000))]
+    height, width = read_png(EXPORTERS["png"](rows, tmp_path, "pytorch")).shape[:2]
+    assert width > height
