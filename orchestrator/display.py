@@ -126,8 +126,12 @@ class LiveDisplay:
                 _fmt(state.peak_rss_mb, ".0f"),
                 f"{state.elapsed():.1f} s",
             )
-        overall = f"{finished}/{len(self._cells)} cells finished"
-        return Group(table, ProgressBar(total=len(self._cells), completed=finished, width=40), overall)
+        overall = Table.grid(padding=(0, 1))
+        overall.add_row(
+            ProgressBar(total=len(self._cells), completed=finished, width=40),
+            f"{finished}/{len(self._cells)} cells finished",
+        )
+        return Group(table, overall)
 
 
 class PlainDisplay:

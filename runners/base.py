@@ -119,8 +119,11 @@ def time_calls(
 
 
 def _last_line(exc: BaseException) -> str:
-    lines = traceback.format_exception_only(type(exc), exc)
-    return lines[-1].strip() if lines else type(exc).__name__
+    """``Type: message``, as the last line of a traceback shows it, without the module path."""
+    if isinstance(exc, UnsupportedPrecision):
+        return str(exc)
+    message = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {message[-1]}" if message else type(exc).__name__
 
 
 def run_cell(
@@ -151,6 +154,10 @@ def run_cell(
 
     try:
         _load_and_measure(runner, job, samples, model, events, figures)
+    except UnsupportedPrecision as exc:  # found out only when the model was compiled
+        traceback.print_exc()
+        result.status, result.error = "skipped", _last_line(exc)
+        return result
     except Exception as exc:
         traceback.print_exc()
         result.error = _last_line(exc)

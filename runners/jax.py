@@ -29,21 +29,30 @@ class JaxRunner(Runner):
             threads_from="XLA_FLAGS" if threads == 1 else "affinity mask",
         )
 
+    def configure_precision(self, precision: str) -> None:
+        self._dtype = {"fp32": self.jax.numpy.float32, "bf16": self.jax.numpy.bfloat16}[precision]
+
     def observed_threads(self) -> int | None:
         return self._threads
 
     def load(self, model: ModelFiles, batch_size: int) -> None:
         jax, jnp = self.jax, self.jax.numpy
-        self._params = [(jnp.asarray(lay.weight), jnp.asarray(lay.bias)) for lay in model.layers]
+        dtype = self._dtype
+        self._params = [
+            (jnp.asarray(lay.weight, dtype), jnp.asarray(lay.bias, dtype)) for lay in model.layers
+        ]
         activations = [jax.nn.relu if lay.activation == "relu" else jax.nn.sigmoid for lay in model.layers]
 
         def forward(params: Any, x: Any) -> Any:
+            x = x.astype(dtype)  # float32 in, like every framework; cast inside the compiled call
             for (weight, bias), activation in zip(params, activations):
                 x = activation(x @ weight + bias)
-            return x
+            return x.astype(jnp.float32)
 
         self._forward = jax.jit(forward)
+        self.precision_effective = {"float32": "fp32", "bfloat16": "bf16"}[jnp.dtype(dtype).name]
         self.settings.update(
+            dtype=jnp.dtype(dtype).name,
             mode="jax.jit, block_until_ready",
             backend=jax.default_backend(),
             x64=bool(jax.config.jax_enable_x64),

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from runners.base import ModelFiles, Runner
+from runners.base import ModelFiles, Runner, UnsupportedPrecision
 
 # Read back from the compiled model and recorded: each can change a figure.
 _RECORDED_PROPERTIES = (
@@ -36,6 +36,10 @@ class OpenVinoRunner(Runner):
     def configure_threads(self, threads: int) -> None:
         self._threads = threads  # applied at compile time, below
 
+    def configure_precision(self, precision: str) -> None:
+        self._precision_hint = {"fp32": "f32", "bf16": "bf16"}[precision]
+        self._precision_asked = precision
+
     def observed_threads(self) -> int | None:
         return int(self._compiled.get_property("INFERENCE_NUM_THREADS"))
 
@@ -49,14 +53,18 @@ class OpenVinoRunner(Runner):
             "NUM_STREAMS": 1,
             "PERFORMANCE_HINT": "LATENCY",
             # On CPUs with bf16 units OpenVINO silently runs bfloat16 unless told otherwise.
-            "INFERENCE_PRECISION_HINT": "f32",
+            "INFERENCE_PRECISION_HINT": self._precision_hint,
         }
         self._compiled = core.compile_model(network, "CPU", config)
         self._request = self._compiled.create_infer_request()
         recorded = {name: _as_text(self._compiled.get_property(name)) for name in _RECORDED_PROPERTIES}
         self.settings.update(recorded, static_shape=[batch_size, features], reuse_infer_request=True)
         precision = recorded["INFERENCE_PRECISION_HINT"]
-        self.precision_effective = "fp32" if precision == "f32" else precision
+        self.precision_effective = {"f32": "fp32", "bf16": "bf16"}.get(precision, precision)
+        if self.precision_effective != self._precision_asked:
+            raise UnsupportedPrecision(
+                f"OpenVINO compiled for {precision}, not {self._precision_asked}, on this CPU"
+            )
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         # Shared buffers in and out: copying 1000 x 200 floats costs ~14 % at this size.

@@ -30,6 +30,11 @@ class PyTorchRunner(Runner):
             parallel_backend=torch.__config__.parallel_info().splitlines()[0],
         )
 
+    def configure_precision(self, precision: str) -> None:
+        # bf16 weights and activations (oneDNN uses AVX512-BF16/AMX where the CPU has them);
+        # float32 numpy in and out, the casts counted in the call like any framework's.
+        self.dtype = {"fp32": self.torch.float32, "bf16": self.torch.bfloat16}[precision]
+
     def observed_threads(self) -> int | None:
         return int(self.torch.get_num_threads())
 
@@ -43,8 +48,10 @@ class PyTorchRunner(Runner):
                 linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(layer.weight.T)))
                 linear.bias.copy_(torch.from_numpy(layer.bias))
             modules += [linear, nn.ReLU() if layer.activation == "relu" else nn.Sigmoid()]
-        self.model = nn.Sequential(*modules).eval()
-        self.settings.update(mode="eager nn.Module, eval(), inference_mode", dtype="float32")
+        self.model = nn.Sequential(*modules).eval().to(self.dtype)
+        dtype = next(self.model.parameters()).dtype
+        self.precision_effective = {torch.float32: "fp32", torch.bfloat16: "bf16"}.get(dtype, str(dtype))
+        self.settings.update(mode="eager nn.Module, eval(), inference_mode", dtype=str(dtype))
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
@@ -53,4 +60,6 @@ class PyTorchRunner(Runner):
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         # from_numpy shares the buffer: no copy in, and .numpy() shares the result out.
-        return self.model(self.torch.from_numpy(x)).numpy()  # type: ignore[no-any-return]
+        if self.dtype is self.torch.float32:
+            return self.model(self.torch.from_numpy(x)).numpy()  # type: ignore[no-any-return]
+        return self.model(self.torch.from_numpy(x).to(self.dtype)).float().numpy()  # type: ignore[no-any-return]

@@ -33,12 +33,17 @@ class TensorFlowRunner(Runner):
             inter_op_parallelism_threads=threading.get_inter_op_parallelism_threads(),
         )
 
+    def configure_precision(self, precision: str) -> None:
+        # Keras's mixed policy: bf16 compute, float32 variables; the output is cast back.
+        self._policy = {"fp32": "float32", "bf16": "mixed_bfloat16"}[precision]
+
     def observed_threads(self) -> int | None:
         return int(self.tf.config.threading.get_intra_op_parallelism_threads())
 
     def load(self, model: ModelFiles, batch_size: int) -> None:
         tf, keras = self.tf, self.tf.keras
         features = model.layers[0].weight.shape[0]
+        keras.mixed_precision.set_global_policy(self._policy)
         keras_model = keras.Sequential(
             [keras.Input(shape=(features,), dtype="float32")]
             + [
@@ -50,13 +55,18 @@ class TensorFlowRunner(Runner):
             dense.set_weights([layer.weight, layer.bias])  # Dense computes x @ kernel + bias
         signature = [tf.TensorSpec(shape=(batch_size, features), dtype=tf.float32)]
         self._call = tf.function(
-            lambda x: keras_model(x, training=False), input_signature=signature, jit_compile=True
+            lambda x: tf.cast(keras_model(x, training=False), tf.float32),
+            input_signature=signature,
+            jit_compile=True,
         )
+        compute = keras_model.layers[0].compute_dtype
+        self.precision_effective = {"float32": "fp32", "bfloat16": "bf16"}.get(compute, compute)
         self._model = keras_model
         self.settings.update(
             mode="keras.Sequential via tf.function, fixed input signature",
             jit_compile=True,
             keras_version=keras.__version__,
+            dtype_policy=self._policy,
         )
 
     def predict(self, x: np.ndarray) -> np.ndarray:

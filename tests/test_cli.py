@@ -91,6 +91,7 @@ def test_a_fake_run_writes_the_contract_files(tmp_path: Path) -> None:
     assert row["mode"] == "isolated" and row["batch_size"] == 1000
     assert f"results/{run_dir.name}" in proc.stdout
     assert "fake" in proc.stdout and "ok" in proc.stdout
+    assert "\x1b" not in proc.stdout + proc.stderr  # piped: plain lines, no control codes
 
 
 def test_exit_status_is_1_when_a_cell_is_not_ok(tmp_path: Path) -> None:

@@ -111,3 +111,18 @@ def test_settings_are_recorded(tmp_path: Path, framework: str) -> None:
     assert row["status"] == "ok", row["error"]
     settings = json.loads(row["settings_json"])
     assert {key: settings.get(key) for key in expected} == expected
+
+
+def test_bf16_where_a_framework_has_it_and_skipped_where_not(tmp_path: Path) -> None:
+    report, proc = run_parent(
+        ["--output", str(tmp_path), "--quiet", "--precision", "bf16", *QUICK], cwd=tmp_path
+    )
+    rows = summary_rows(only_run_dir(tmp_path))
+    skipped = rows.pop("onnxruntime")
+    assert skipped["status"] == "skipped"
+    assert skipped["error"] == "onnxruntime has no bf16 path on CPU in this benchmark"
+    for name, row in rows.items():
+        assert row["status"] == "ok", (name, row["error"])
+        assert row["precision"] == row["precision_effective"] == "bf16", name
+        assert row["parity_tolerance"] == 2e-2 and row["parity_ok"], (name, row["max_abs_diff"])
+    assert report["status"] == 0, proc.stderr
