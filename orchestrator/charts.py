@@ -18,6 +18,7 @@ from orchestrator.report import (
     run_id_of,
     varying_keys,
 )
+from runners.registry import TOOLS
 from schemas import io
 
 if TYPE_CHECKING:
@@ -222,3 +223,303 @@ def _footnote(rows: list[Row], vary: list[str]) -> str:
         return ""
     text = "Not plotted: " + "; ".join(" ".join(item.split()) for item in missing)
     return "\n".join(textwrap.wrap(text, _FOOTNOTE_WIDTH_CHARS))
+
+
+# --- sweep.png: latency against batch size, throughput against threads -------------------------
+
+_SWEEP_PANEL_WIDTH_IN = 6.4
+_SWEEP_PANEL_HEIGHT_IN = 4.6
+_TITLE_CHARS_PER_IN = 10
+_LINE_STYLES = ("-", "--", ":", "-.")
+_MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+def sweep_panels(rows: list[Row]) -> tuple[list[Row], list[str]]:
+    """The rows a sweep chart draws, and its panels: ``batch_size`` and/or ``threads``.
+
+    Rows are the ok offline cells with a median, of the isolated mode unless only in-process
+    ones exist, without the harness floor (noop computes nothing, so its figures would only
+    stretch the axes). A panel applies when its x variable takes at least two values there.
+    """
+    ok = [
+        row
+        for row in rows
+        if row.get("scenario", "offline") == "offline"
+        and row["status"] == "ok"
+        and row["latency_ms_p50"] is not None
+        and row["framework"] not in TOOLS
+    ]
+    drawn = [row for row in ok if row.get("mode") != "in-process"] or ok
+    panels = [key for key in ("batch_size", "threads") if len({row[key] for row in drawn}) > 1]
+    return drawn, panels
+
+
+def sweep_chart(rows: list[Row], path: Path) -> Path | None:
+    """Draw p50 latency against batch size and throughput against threads, one line per framework.
+
+    Only the panels that apply are drawn (see :func:`sweep_panels`); when none does, nothing
+    is written and None is returned. Otherwise the PNG is written atomically to ``path``,
+    which is returned.
+    """
+    drawn, panels = sweep_panels(rows)
+    if not panels:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display here; must precede the pyplot import
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    width_in = len(panels) * _SWEEP_PANEL_WIDTH_IN
+    footnote = _sweep_footnote(rows, drawn, int(_FOOTNOTE_WIDTH_CHARS * width_in / (3 * _PANEL_WIDTH_IN)))
+    # Strips below the panels, bottom up: the footnote, then the framework legend.
+    footnote_in = 0.2 * (footnote.count("\n") + 1.6) if footnote else 0.05
+    colours = dict(zip(_frameworks(drawn), _colours(_frameworks(drawn))))
+    diverged = any(row["parity_ok"] is False for row in drawn)
+    handles = _framework_handles(colours, diverged)
+    legend_cols = _legend_columns([str(handle.get_label()) for handle in handles], width_in)
+    legend_in = 0.3 * -(-len(handles) // legend_cols) + 0.1
+    height_in = _SWEEP_PANEL_HEIGHT_IN + footnote_in + legend_in
+    fig, axes = plt.subplots(1, len(panels), figsize=(width_in, height_in), squeeze=False)
+    try:
+        bottom = (footnote_in + legend_in) / height_in
+        fig.set_layout_engine("constrained", rect=(0, bottom, 1, 1 - bottom))
+        letters = iter("ab")
+        for ax, panel in zip(axes[0], panels):
+            if panel == "batch_size":
+                _latency_by_batch(ax, drawn, colours, next(letters))
+            else:
+                _throughput_by_threads(ax, drawn, colours, next(letters))
+        legend = fig.legend(
+            handles=handles,
+            loc="lower center",
+            bbox_to_anchor=(0.5, footnote_in / height_in),
+            ncols=legend_cols,
+            fontsize=9,
+            frameon=False,
+        )
+        legend.set_in_layout(False)  # placed by hand in its strip
+        title = _sweep_title(drawn, run_id_of(rows, path.parent))
+        fig.suptitle(textwrap.fill(title, int(width_in * _TITLE_CHARS_PER_IN)), fontweight="bold")
+        if footnote:
+            fig.text(0.01, 0.02, footnote, fontsize=8.5, color="0.25", va="bottom", ha="left")
+        buffer = bytes_io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=110)
+    finally:
+        plt.close(fig)
+    io.write_bytes(buffer.getvalue(), path)
+    return path
+
+
+def _latency_by_batch(ax: Axes, rows: list[Row], colours: dict[str, str], letter: str) -> None:
+    """Log-log p50 latency against batch size; error bars from the p50's bootstrap interval."""
+    lines = _lines(rows, "batch_size", "threads")
+    with_ci = False
+    for (framework, *series), points in lines.items():
+        x = [row["batch_size"] for row in points]
+        y = [row["latency_ms_p50"] for row in points]
+        low = [max(mid - (row["latency_ms_p50_ci_low"] or mid), 0.0) for row, mid in zip(points, y)]
+        high = [max((row["latency_ms_p50_ci_high"] or mid) - mid, 0.0) for row, mid in zip(points, y)]
+        with_ci = with_ci or any(low) or any(high)
+        style = _series_style(lines, series)
+        ax.errorbar(x, y, yerr=[low, high], color=colours[framework], capsize=3, lw=1.6, ms=5, **style)
+        _mark_diverged(ax, points, x, y)
+    ax.set_xscale("log")
+    _log_y(ax)
+    _value_ticks(ax, sorted({row["batch_size"] for row in rows}))
+    ax.set_xlabel("batch size, rows per call (log scale)")
+    ax.set_ylabel("p50 latency per call, ms (log scale)")
+    interval = "; bars: 95 % interval of the p50" if with_ci else ""
+    ax.set_title(
+        f"({letter}) latency against batch size — lower is better{interval}", loc="left", fontsize=10
+    )
+    _sweep_axes(ax, lines, "threads")
+
+
+def _throughput_by_threads(ax: Axes, rows: list[Row], colours: dict[str, str], letter: str) -> None:
+    """Samples per second against the thread count, one line per framework (and batch size)."""
+    from matplotlib.ticker import EngFormatter
+
+    lines = _lines(rows, "threads", "batch_size")
+    for (framework, *series), points in lines.items():
+        x = [row["threads"] for row in points]
+        y = [row["throughput_per_s"] or 0.0 for row in points]
+        ax.plot(x, y, color=colours[framework], lw=1.6, ms=5, **_series_style(lines, series))
+        _mark_diverged(ax, points, x, y)
+    values = [row["throughput_per_s"] for row in rows if row["throughput_per_s"]]
+    if values and max(values) / min(values) > _LOG_SCALE_SPAN:
+        _log_y(ax)
+        scale = " (log scale)"
+    else:
+        ax.set_ylim(0, max(values, default=1.0) * 1.15)
+        scale = ""
+    ax.yaxis.set_major_formatter(EngFormatter(sep=""))
+    threads = sorted({row["threads"] for row in rows})
+    ax.set_xticks(threads, [str(n) for n in threads])
+    ax.set_xlim(
+        threads[0] - 0.25 * (threads[-1] - threads[0]), threads[-1] + 0.25 * (threads[-1] - threads[0])
+    )
+    ax.set_xlabel("compute threads")
+    ax.set_ylabel(f"throughput, samples/s at the p50{scale}")
+    ax.set_title(f"({letter}) throughput against threads — higher is better", loc="left", fontsize=10)
+    _sweep_axes(ax, lines, "batch_size")
+
+
+def _frameworks(rows: list[Row]) -> list[str]:
+    return list(dict.fromkeys(row["framework"] for row in rows))
+
+
+def _lines(rows: list[Row], x_key: str, series_key: str) -> dict[tuple[Any, ...], list[Row]]:
+    """The rows of each line, sorted along x: one per framework, per ``series_key`` and precision.
+
+    A line's key is (framework, series value, precision); the last two are None when the rows
+    share them, so they need no telling apart.
+    """
+    keys = [key if len({row.get(key) for row in rows}) > 1 else None for key in (series_key, "precision")]
+    order = _frameworks(rows)
+
+    def line_key(row: Row) -> tuple[Any, ...]:
+        return (row["framework"], *(row.get(key) if key else None for key in keys))
+
+    lines: dict[tuple[Any, ...], list[Row]] = {}
+    for row in sorted(
+        rows, key=lambda r: (order.index(r["framework"]), *map(str, line_key(r)[1:]), r[x_key])
+    ):
+        lines.setdefault(line_key(row), []).append(row)
+    return lines
+
+
+def _series_values(lines: dict[tuple[Any, ...], list[Row]]) -> list[tuple[Any, ...]]:
+    return sorted({tuple(series) for _, *series in lines}, key=lambda s: tuple(str(v).zfill(8) for v in s))
+
+
+def _series_style(lines: dict[tuple[Any, ...], list[Row]], series: list[Any]) -> dict[str, Any]:
+    """Line style and marker telling a framework's lines apart (its colour is the framework's)."""
+    index = _series_values(lines).index(tuple(series))
+    return {"linestyle": _LINE_STYLES[index % len(_LINE_STYLES)], "marker": _MARKERS[index % len(_MARKERS)]}
+
+
+def _mark_diverged(ax: Axes, rows: list[Row], x: list[Any], y: list[Any]) -> None:
+    """A red ring round every point whose cell diverged from the reference."""
+    bad = [(a, b) for row, a, b in zip(rows, x, y) if row["parity_ok"] is False]
+    if bad:
+        ax.scatter(
+            [a for a, _ in bad],
+            [b for _, b in bad],
+            s=110,
+            facecolors="none",
+            edgecolors=_DIVERGED_COLOUR,
+            lw=1.8,
+            zorder=4,
+        )
+
+
+def _log_y(ax: Axes) -> None:
+    """A log y axis ticked at 1-2-5 steps, in plain numbers (0.05, 0.1, 0.2, not 10^-1)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_minor_locator(NullLocator())
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.6g}"))
+
+
+def _value_ticks(ax: Axes, values: list[int]) -> None:
+    """Ticks at exactly the swept values, written out (1, 8, 64, 512), on a log axis."""
+    from matplotlib.ticker import FixedLocator, NullLocator
+
+    ax.xaxis.set_major_locator(FixedLocator(values))
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.set_xticklabels([f"{value:,}" for value in values])
+    ax.set_xlim(values[0] / 1.6, values[-1] * 1.6)
+
+
+def _sweep_axes(ax: Axes, lines: dict[tuple[Any, ...], list[Row]], key: str) -> None:
+    """Grid, spines, and a legend below the axis telling the line styles (series) apart."""
+    from matplotlib.lines import Line2D
+
+    ax.grid(True, which="major", color="0.88")
+    ax.set_axisbelow(True)
+    ax.spines[["top", "right"]].set_visible(False)
+    series = _series_values(lines)
+    if len(series) < 2:
+        return
+    handles = [
+        Line2D(
+            [],
+            [],
+            color="0.3",
+            lw=1.4,
+            label=_series_label(values, key),
+            **_series_style(lines, list(values)),
+        )
+        for values in series
+    ]
+    ax.legend(
+        handles=handles,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.14),
+        ncols=_legend_columns([str(handle.get_label()) for handle in handles], _SWEEP_PANEL_WIDTH_IN),
+        fontsize=8.5,
+        frameon=False,
+        handlelength=2.6,
+        columnspacing=1.4,
+    )
+
+
+def _legend_columns(labels: list[str], width_in: float) -> int:
+    """How many legend entries fit side by side in ``width_in`` at font size 8.5-9."""
+    entry_in = 0.5 + 0.075 * max(len(label) for label in labels)  # the handle, then the text
+    return max(1, min(len(labels), int((width_in - 0.4) / entry_in)))
+
+
+def _framework_handles(colours: dict[str, str], diverged: bool) -> list[Any]:
+    """Legend entries shared by both panels: a colour per framework, and the diverged mark."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=colour, lw=3, label=name) for name, colour in colours.items()]
+    if diverged:
+        ring = Line2D([], [], linestyle="none", marker="o", ms=9, mfc="none", mec=_DIVERGED_COLOUR)
+        ring.set_label("diverged from the reference")
+        handles.append(ring)
+    return handles
+
+
+def _series_label(values: tuple[Any, ...], key: str) -> str:
+    """``2 threads``, ``batch 64``, ``1 thread bf16``: the parts of a line key besides framework."""
+    value, precision = values
+    parts = []
+    if value is not None:
+        parts.append(f"batch {value:,}" if key == "batch_size" else f"{value} thread{'s' * (value != 1)}")
+    if precision is not None:
+        parts.append(str(precision))
+    return " ".join(parts)
+
+
+def _sweep_title(rows: list[Row], run_id: str) -> str:
+    """The summary chart's title for the drawn rows, flagging a shared (in-process) worker."""
+    title = _title(rows, run_id)
+    if rows and "threads" in varying_keys(rows):  # else _title names the CPUs with the threads
+        title += f" · CPUs {rows[0]['cpus']}"
+    if rows and rows[0].get("mode") == "in-process":
+        title += " (all frameworks in one shared worker)"
+    return title
+
+
+def _sweep_footnote(rows: list[Row], drawn: list[Row], width: int) -> str:
+    """Offline cells left out and why, and what else the run holds that this chart does not show."""
+    mode = drawn[0].get("mode") if drawn else None
+    offline = [row for row in rows if row.get("scenario", "offline") == "offline" and row.get("mode") == mode]
+    parts = [_footnote(offline, varying_keys(offline))]
+    floor = [row for row in offline if row["framework"] in TOOLS and row["status"] == "ok"]
+    if floor:
+        names = ", ".join(dict.fromkeys(row["framework"] for row in floor))
+        parts.append(f"Left out: {names}, the harness floor, which computes nothing.")
+    others = sorted(
+        {f"{row['scenario']} scenario" for row in rows if row.get("scenario", "offline") != "offline"}
+        | {f"{row['mode']} mode" for row in rows if row.get("mode") != mode}
+    )
+    if others:
+        parts.append("Not in this chart: " + ", ".join(others) + " cells (see summary.png).")
+    text = " ".join(part for part in parts if part)
+    return "\n".join(textwrap.wrap(text, width))

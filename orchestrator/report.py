@@ -2,7 +2,10 @@
 
 Every exporter takes the summary rows (one dict per cell, the columns of
 ``schemas.tables.SUMMARY``), the run directory and an optional baseline framework, writes one
-file into the run directory atomically and returns its path.
+file into the run directory atomically and returns its path. A kind may also have companions
+(:data:`COMPANIONS`): same arguments, but each writes its file only when the rows call for it
+and returns its path, or None when it wrote nothing -- the png kind adds sweep.png when the
+run sweeps batch sizes or thread counts. :func:`write_reports` runs both and lists every file.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from schemas import io, tables
 
 Row = dict[str, Any]
 Exporter = Callable[[list[Row], Path, str | None], Path]
+Companion = Callable[[list[Row], Path, str | None], Path | None]
 
 # The plan's dimensions besides the framework. Each gets a column (and a place in labels) only
 # when it differs between rows; read with .get() so rows from before a dimension existed work too.
@@ -319,18 +323,41 @@ def write_png(rows: list[Row], run_dir: Path, baseline: str | None = None) -> Pa
     return latency_cpu_memory_chart(rows, run_dir / "summary.png", baseline)
 
 
+def write_sweep_png(rows: list[Row], run_dir: Path, baseline: str | None = None) -> Path | None:
+    """Write sweep.png when the offline cells sweep batch sizes or threads; else nothing, None.
+
+    Latency against batch size and throughput against threads, one line per framework.
+    """
+    from orchestrator.charts import sweep_chart
+
+    del baseline  # the sweep shows absolute figures, one line per framework
+    return sweep_chart(rows, run_dir / "sweep.png")
+
+
 EXPORTERS: dict[str, Exporter] = {"csv": write_csv, "md": write_markdown, "png": write_png}
+# Extra files of a kind, written after its exporter's only when the rows call for them.
+COMPANIONS: dict[str, tuple[Companion, ...]] = {"png": (write_sweep_png,)}
 
 
 def write_reports(
     rows: list[Row], run_dir: Path, kinds: Iterable[str], baseline: str | None = None
 ) -> list[Path]:
-    """Write one report file per kind (``csv``, ``md``, ``png``) into ``run_dir``; their paths.
+    """Write the report files of each kind (``csv``, ``md``, ``png``) into ``run_dir``.
 
+    Returns the path of every file written, in order: each kind's exporter's, then any of its
+    companions' (``png`` adds sweep.png on a batch-size or threads sweep).
     Raises ValueError naming an unknown kind before anything is written.
     """
     wanted = list(dict.fromkeys(kinds))
     unknown = [kind for kind in wanted if kind not in EXPORTERS]
     if unknown:
         raise ValueError(f"unknown report kind {unknown[0]!r}; expected one of {', '.join(EXPORTERS)}")
-    return [EXPORTERS[kind](rows, Path(run_dir), baseline) for kind in wanted]
+    run_dir = Path(run_dir)
+    paths: list[Path] = []
+    for kind in wanted:
+        paths.append(EXPORTERS[kind](rows, run_dir, baseline))
+        for companion in COMPANIONS.get(kind, ()):
+            path = companion(rows, run_dir, baseline)
+            if path is not None:
+                paths.append(path)
+    return paths
