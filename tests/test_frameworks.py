@@ -126,3 +126,35 @@ def test_bf16_where_a_framework_has_it_and_skipped_where_not(tmp_path: Path) -> 
         assert row["precision"] == row["precision_effective"] == "bf16", name
         assert row["parity_tolerance"] == 2e-2 and row["parity_ok"], (name, row["max_abs_diff"])
     assert report["status"] == 0, proc.stderr
+
+
+def test_in_process_carries_memory_over_and_isolated_does_not(tmp_path: Path) -> None:
+    report, proc = run_parent(
+        [
+            "--output",
+            str(tmp_path),
+            "--quiet",
+            "--frameworks",
+            "onnxruntime,openvino",
+            "--compare-isolation",
+            *QUICK,
+        ],
+        cwd=tmp_path,
+    )
+    assert report == {"status": 0, "loaded": []}, proc.stderr
+    rows = {(row["framework"], row["mode"]): row for row in summary_rows_list(only_run_dir(tmp_path))}
+    first_isolated, first_shared = rows["onnxruntime", "isolated"], rows["onnxruntime", "in-process"]
+    later_isolated, later_shared = rows["openvino", "isolated"], rows["openvino", "in-process"]
+    # The first framework of the shared worker starts as clean as an isolated one ...
+    assert abs(first_shared["rss_mb_baseline"] - first_isolated["rss_mb_baseline"]) < 30
+    # ... the next one starts with the first one's import and model already in memory.
+    carried = later_shared["rss_mb_baseline"] - later_isolated["rss_mb_baseline"]
+    assert carried > 0.5 * (first_isolated["rss_mb_load"] - first_isolated["rss_mb_baseline"])
+    assert later_shared["peak_rss_mb"] > later_isolated["peak_rss_mb"]
+    assert "in-process against isolated" in proc.stdout
+
+
+def summary_rows_list(run_dir: Path) -> list[dict[str, object]]:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(run_dir / "summary.parquet").to_pylist()
