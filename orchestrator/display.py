@@ -39,7 +39,7 @@ class _CellState:
 
     def update(self, event: dict[str, Any]) -> None:
         if event.get("event") == "phase":
-            self.phase = str(event.get("phase", self.phase))
+            self.phase = str(event.get("phase", self.phase)).replace("_", " ")
             if self.phase == "starting":
                 self.started = time.monotonic()
         elif event.get("event") == "progress":
@@ -150,7 +150,7 @@ class PlainDisplay:
 
     def event(self, cell: Cell, event: dict[str, Any]) -> None:
         if event.get("event") == "phase" and event.get("phase") not in ("done", "failed", "skipped"):
-            self._line(cell, str(event.get("phase")))
+            self._line(cell, str(event.get("phase")).replace("_", " "))
 
     def finish_cell(self, cell: Cell, row: dict[str, Any]) -> None:
         if row["status"] == "ok":
