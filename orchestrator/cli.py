@@ -17,10 +17,13 @@ from typing import Any, NoReturn
 
 from rich.console import Console
 
+from orchestrator.config import ConfigError, load_config
 from orchestrator.contamination import isolation_table
-from orchestrator.display import make_display
+from orchestrator.display import make_console, make_display
+from orchestrator.history import HistoryError
 from orchestrator.inputs import InputError, load_inputs
 from orchestrator.plan import MODES, PARITY_TOLERANCE, SCENARIOS, Plan, PlanError, allowed_cpus, format_cpus
+from orchestrator.regressions import compare_main, record_and_compare
 from orchestrator.report import EXPORTERS, summary_table, write_reports
 from orchestrator.run import Interrupted, OutputError, RunInterrupted, RunRecord, execute
 from runners.registry import FRAMEWORKS
@@ -81,6 +84,7 @@ _positive_int = _typed(int, lambda v: v >= 1, "a positive integer")
 _count = _typed(int, lambda v: v >= 0, "zero or a positive integer")
 _seconds = _typed(float, lambda v: v >= 0 and v != float("inf"), "zero or more seconds")
 _positive_seconds = _typed(float, lambda v: 0 < v < float("inf"), "a positive number of seconds")
+_percent = _typed(float, lambda v: 0 <= v < float("inf"), "a percentage, 0 or more")
 _report_kinds = _typed(
     lambda text: tuple(part.strip() for part in text.split(",")),
     lambda kinds: all(kind in EXPORTERS for kind in kinds),
@@ -245,11 +249,36 @@ def build_parser() -> argparse.ArgumentParser:
         help="relative columns against this framework (default: the fastest)",
     )
     out.add_argument(
+        "--history",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="append the run to this Parquet history (hive-partitioned by date and host) and "
+        "compare it with the latest run there from a comparable host",
+    )
+    out.add_argument(
+        "--fail-on-regression",
+        type=_percent,
+        default=None,
+        metavar="PCT",
+        help="with --history: exit 1 when a cell got significantly slower, or uses more "
+        "memory, by PCT %% or more",
+    )
+    out.add_argument(
         "--strict",
         action="store_true",
         help="treat a skipped framework (not installed, fails to import) as a failure: exit 1",
     )
     out.add_argument("--quiet", action="store_true", help="print only the final table")
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="read any of these options from a TOML file (keys named like the flags, e.g. "
+        "batch-size = [1, 1000]); flags on the command line override it. "
+        "See also: python -m orchestrator compare --help",
+    )
     return parser
 
 
@@ -297,12 +326,28 @@ def _plan_from(args: argparse.Namespace, input_rows: int | None) -> Plan:
     return plan
 
 
+def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
+    """Flags, over the --config file's values, over the defaults."""
+    first, _ = parser.parse_known_args(argv)
+    if first.config is not None:
+        try:
+            parser.set_defaults(**load_config(first.config, parser))
+        except ConfigError as exc:
+            parser.exit(EXIT_USAGE, f"{parser.prog}: error: --config {exc}\n")
+    return parser.parse_args(argv)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``python -m orchestrator``; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "compare":
+        return compare_main(argv[1:])
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = _parse(parser, argv)
     inputs = None
     try:
+        if args.fail_on_regression is not None and args.history is None:
+            raise PlanError("--fail-on-regression", "needs --history, the runs to compare with")
         if args.inputs is not None:
             inputs = load_inputs(args.inputs)
         plan = _plan_from(args, None if inputs is None else len(inputs))
@@ -312,9 +357,7 @@ def main(argv: list[str] | None = None) -> int:
     except PlanError as exc:
         parser.error(f"argument {exc}")
 
-    console = Console()
-    if not console.is_terminal:  # a log or a pipe: do not squeeze the table into 80 columns
-        console = Console(width=max(console.width, 160))
+    console = make_console()
     assert plan.threads is not None and plan.cpus is not None
     if max(plan.threads) > len(plan.cpus):
         print(
@@ -324,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     _raise_on_signals()
     try:
-        record = execute(plan, make_display(console, args.quiet), inputs)
+        record = execute(plan, make_display(console, args.quiet), inputs, args.config)
     except OutputError as exc:
         parser.exit(EXIT_USAGE, f"{parser.prog}: error: argument --output: {exc}\n")
     except RunInterrupted as stop:
@@ -342,7 +385,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         for path in write_reports(record.rows, record.run_dir, args.report, args.baseline):
             console.print(f"report: {path}")
-    return exit_status(record.rows, strict=args.strict)
+    status = exit_status(record.rows, strict=args.strict)
+    if args.history is not None:
+        try:
+            regressed = record_and_compare(
+                record.run_dir, args.history, args.report, args.fail_on_regression, console
+            )
+        except (HistoryError, OSError) as exc:
+            print(f"{parser.prog}: error: --history {args.history}: {exc}", file=sys.stderr)
+            return EXIT_CELLS_NOT_OK
+        status = max(status, regressed)
+    return status
 
 
 def exit_status(rows: list[dict[str, Any]], strict: bool) -> int:

@@ -182,6 +182,14 @@ class QuietDisplay:
         pass
 
 
+def make_console() -> Console:
+    """The console for results: the terminal's width, or a wide one for logs and pipes."""
+    console = Console()
+    if not console.is_terminal:  # a log or a pipe: do not squeeze tables into 80 columns
+        console = Console(width=max(console.width, 160))
+    return console
+
+
 def make_display(console: Console, quiet: bool) -> Display:
     """The display that fits ``console``: live on a terminal, plain lines elsewhere."""
     if quiet:

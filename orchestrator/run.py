@@ -101,10 +101,13 @@ def _job_for(cell: Cell, plan: Plan, artifacts: Artifacts, cell_dir: Path) -> Jo
     )
 
 
-def execute(plan: Plan, display: Display, inputs: np.ndarray | None = None) -> RunRecord:
+def execute(
+    plan: Plan, display: Display, inputs: np.ndarray | None = None, config: Path | None = None
+) -> RunRecord:
     """Run every cell of ``plan`` in its worker process, in order, and write the summary.
 
-    ``inputs`` replaces the seeded random inputs. On SIGINT/SIGTERM (raised as
+    ``inputs`` replaces the seeded random inputs; ``config`` is recorded with the environment.
+    On SIGINT/SIGTERM (raised as
     :class:`Interrupted`) the running worker is killed, unfinished cells are recorded as
     ``interrupted`` and :class:`RunInterrupted` is raised.
     """
@@ -132,7 +135,7 @@ def execute(plan: Plan, display: Display, inputs: np.ndarray | None = None) -> R
     display.start(cells)
     try:
         io.write_json({"run_id": run_id, **plan.to_dict()}, run_dir / "plan.json")
-        io.write_json(describe_environment(), run_dir / "environment.json")
+        io.write_json(describe_environment(config), run_dir / "environment.json")
         artifacts = write_artifacts(run_dir, plan.seed, plan.rows, inputs)
         rows: list[dict[str, Any]] = []
         for group in launch_groups(cells):

@@ -1,0 +1,409 @@
+"""Compare two runs cell by cell: what got slower, faster or bigger, and what cannot be compared.
+
+Cells match on (framework, scenario, batch_size, threads, cpus, precision, mode, model). Only
+cells that are ``ok`` in both runs, agree with the reference, and were measured on hardware
+with the same fingerprint are compared; every other cell is listed with the reason it was not.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from rich.markup import escape
+from rich.table import Table
+
+Row = dict[str, Any]
+
+# What makes two summary rows the same cell. Read with .get(): older rows may lack a key.
+KEY_COLUMNS = ("framework", "scenario", "batch_size", "threads", "cpus", "precision", "mode", "model")
+_LABEL_PREFIXES = {"batch_size": "b", "threads": "t", "cpus": "cpus "}
+
+# Below this growth of the peak RSS a percentage is noise (allocator arenas, page rounding).
+MIN_MEMORY_GROWTH_MB = 5.0
+
+SLOWER, FASTER, SAME = "slower", "faster", "same"
+MORE_MEMORY = "more memory"
+
+
+def mann_whitney_u(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided p-value of the Mann-Whitney U test that ``a`` and ``b`` come from one distribution.
+
+    The normal approximation with the tie correction of the variance and a continuity
+    correction of 0.5 -- the same as ``scipy.stats.mannwhitneyu(a, b, method="asymptotic")``.
+    Numpy only. Raises ValueError for an empty or non-finite sample.
+    """
+    x = np.asarray(a, dtype=np.float64).ravel()
+    y = np.asarray(b, dtype=np.float64).ravel()
+    if x.size == 0 or y.size == 0:
+        raise ValueError("both samples need at least one value")
+    both = np.concatenate([x, y])
+    if not np.all(np.isfinite(both)):
+        raise ValueError("samples must be finite")
+    n1, n2 = float(x.size), float(y.size)
+    n = n1 + n2
+    # Average ranks (1-based): a group of t equal values spanning ranks k+1 .. k+t gets k + (t+1)/2.
+    _, inverse, counts = np.unique(both, return_inverse=True, return_counts=True)
+    counts = counts.astype(np.float64)
+    average_rank = np.cumsum(counts) - (counts - 1.0) / 2.0
+    rank_sum_a = float(average_rank[inverse[: x.size]].sum())
+    u_a = rank_sum_a - n1 * (n1 + 1.0) / 2.0
+    mean = n1 * n2 / 2.0
+    tie_term = float(np.sum(counts**3 - counts))
+    variance = n1 * n2 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0))) if n > 1 else 0.0
+    if variance <= 0.0:  # every value equal: nothing tells the samples apart
+        return 1.0
+    z = (abs(u_a - mean) - 0.5) / math.sqrt(variance)
+    return float(min(1.0, max(0.0, math.erfc(z / math.sqrt(2.0)))))
+
+
+def _key(row: Row) -> tuple[Any, ...]:
+    return tuple(row.get(column) for column in KEY_COLUMNS)
+
+
+def _number(value: Any) -> float | None:
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def pct_change(base: Any, new: Any) -> float | None:
+    """``(new - base) / base`` in percent; None when either is missing or base is 0."""
+    old, now = _number(base), _number(new)
+    if old is None or now is None or old == 0.0:
+        return None
+    return (now - old) / abs(old) * 100.0
+
+
+def _latencies_by_config(samples: pa.Table) -> dict[str, np.ndarray]:
+    """``latency_ns`` of every timed call, grouped by ``config_id`` (all repeats together)."""
+    if samples.num_rows == 0:
+        return {}
+    ids = pa.concat_arrays(samples.column("config_id").chunks).dictionary_encode()
+    codes = ids.indices.to_numpy(zero_copy_only=False)
+    latencies = samples.column("latency_ns").to_numpy()
+    order = np.argsort(codes, kind="stable")
+    bounds = np.cumsum(np.bincount(codes, minlength=len(ids.dictionary)))
+    groups = np.split(latencies[order], bounds[:-1])
+    return {str(config_id): group for config_id, group in zip(ids.dictionary.to_pylist(), groups)}
+
+
+@dataclass(frozen=True)
+class CellComparison:
+    """One cell measured in both runs. Changes are percent of the base run's figure."""
+
+    key: tuple[Any, ...]
+    base: Row
+    new: Row
+    p50_change_pct: float | None
+    p99_change_pct: float | None
+    throughput_change_pct: float | None
+    cpu_change_pct: float | None
+    peak_rss_change_pct: float | None
+    peak_rss_change_mb: float | None
+    p_value: float
+    base_spread_pct: float | None  # the wider between-process p50 spread of the two runs
+    latency_verdict: str  # slower | faster | same
+    more_memory: bool
+
+    @property
+    def verdict(self) -> str:
+        """``slower``, ``faster``, ``more memory``, ``slower, more memory`` ... or ``same``."""
+        parts = [self.latency_verdict] if self.latency_verdict != SAME else []
+        parts += [MORE_MEMORY] if self.more_memory else []
+        return ", ".join(parts) or SAME
+
+
+@dataclass(frozen=True)
+class NotCompared:
+    """A cell of either run that was not compared, and why."""
+
+    key: tuple[Any, ...]
+    reason: str
+
+
+@dataclass(frozen=True)
+class ComparisonReport:
+    """Every cell of two runs: compared ones with their changes and verdicts, the rest with reasons."""
+
+    base_run_id: str | None
+    new_run_id: str | None
+    compared: list[CellComparison]
+    not_compared: list[NotCompared]
+    min_effect_pct: float
+    alpha: float
+    labels: dict[tuple[Any, ...], str] = field(default_factory=dict, repr=False)
+
+    def regressions(self, threshold_pct: float) -> list[CellComparison]:
+        """Cells judged slower by at least ``threshold_pct`` on the p50, or judged to use more
+        memory by at least ``threshold_pct`` of peak RSS."""
+        return [
+            cell
+            for cell in self.compared
+            if (
+                cell.latency_verdict == SLOWER
+                and cell.p50_change_pct is not None
+                and cell.p50_change_pct >= threshold_pct
+            )
+            or (
+                cell.more_memory
+                and cell.peak_rss_change_pct is not None
+                and cell.peak_rss_change_pct >= threshold_pct
+            )
+        ]
+
+    def label(self, key: tuple[Any, ...]) -> str:
+        """The cell's name: its framework plus the dimensions that vary across both runs."""
+        return self.labels.get(key) or str(key[0])
+
+    def _lines(self) -> Iterable[tuple[str, list[str], str]]:
+        """(label, figure cells, verdict or reason) for every cell, compared ones first."""
+        for cell in self.compared:
+            figures = [
+                _fmt_ms(cell.base.get("latency_ms_p50")),
+                _fmt_ms(cell.new.get("latency_ms_p50")),
+                _fmt_pct(cell.p50_change_pct),
+                _fmt_pct(cell.p99_change_pct),
+                _fmt_pct(cell.throughput_change_pct),
+                _fmt_pct(cell.cpu_change_pct),
+                _fmt_pct(cell.peak_rss_change_pct),
+                f"{cell.p_value:.2g}",
+                "-" if not cell.base_spread_pct else f"{cell.base_spread_pct:.1f} %",
+            ]
+            yield self.label(cell.key), figures, cell.verdict
+        for missing in self.not_compared:
+            yield self.label(missing.key), ["-"] * len(_FIGURE_HEADERS), f"not compared: {missing.reason}"
+
+    def to_table(self) -> Table:
+        """A Rich table: one line per cell, compared cells first, then the others with reasons."""
+        title = f"{self.base_run_id or 'base'} -> {self.new_run_id or 'new'}"
+        table = Table(title=title, title_justify="left")
+        table.add_column("cell")
+        for header in _FIGURE_HEADERS:
+            table.add_column(header, justify="right")
+        table.add_column("verdict", overflow="fold")
+        colours = {SLOWER: "bold red", MORE_MEMORY: "bold red", FASTER: "green", SAME: "default"}
+        for label, figures, verdict in self._lines():
+            colour = colours.get(verdict.split(",")[0], "yellow")
+            table.add_row(escape(label), *figures, f"[{colour}]{escape(verdict)}[/]")
+        return table
+
+    def to_markdown(self) -> str:
+        """The comparison as Markdown (for a CI job page), with the rule behind the verdicts."""
+        headers = ["cell", *_FIGURE_HEADERS, "verdict"]
+        lines = [
+            f"# Comparison `{self.base_run_id or 'base'}` -> `{self.new_run_id or 'new'}`",
+            "",
+            f"Slower / faster: Mann-Whitney p < {self.alpha:g}, p50 changed by at least "
+            f"{self.min_effect_pct:g} % and by more than either run's p50 spread across processes. "
+            f"More memory: peak RSS up by at least {self.min_effect_pct:g} % "
+            f"and {MIN_MEMORY_GROWTH_MB:g} MB.",
+            "",
+            "| " + " | ".join(headers) + " |",
+            "|:---|" + "---:|" * len(_FIGURE_HEADERS) + ":---|",
+        ]
+        for label, figures, verdict in self._lines():
+            text = (
+                verdict
+                if verdict in (SAME, FASTER) or verdict.startswith("not compared")
+                else f"**{verdict}**"
+            )
+            lines.append("| " + " | ".join([_md_escape(label), *figures, _md_escape(text)]) + " |")
+        lines.append("")
+        return "\n".join(lines)
+
+
+_FIGURE_HEADERS = (
+    "base p50 ms",
+    "new p50 ms",
+    "p50 %",
+    "p99 %",
+    "samples/s %",
+    "CPU %",
+    "peak MB %",
+    "p-value",
+    "spread",
+)
+
+
+def _fmt_ms(value: Any) -> str:
+    number = _number(value)
+    if number is None:
+        return "-"
+    return f"{number:.4g}" if abs(number) < 0.1 else f"{number:,.3f}"
+
+
+def _fmt_pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:+.1f}"
+
+
+def _md_escape(text: str) -> str:
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def _labels(keys: Iterable[tuple[Any, ...]]) -> dict[tuple[Any, ...], str]:
+    keys = list(keys)
+    varying = [i for i in range(1, len(KEY_COLUMNS)) if len({key[i] for key in keys}) > 1]
+    return {
+        key: " ".join([str(key[0]), *(f"{_LABEL_PREFIXES.get(KEY_COLUMNS[i], '')}{key[i]}" for i in varying)])
+        for key in keys
+    }
+
+
+def _index(rows: list[Row]) -> tuple[dict[tuple[Any, ...], Row], dict[tuple[Any, ...], int]]:
+    """Rows by cell key (first wins), and how often each key occurred."""
+    by_key: dict[tuple[Any, ...], Row] = {}
+    counts: dict[tuple[Any, ...], int] = {}
+    for row in rows:
+        key = _key(row)
+        by_key.setdefault(key, row)
+        counts[key] = counts.get(key, 0) + 1
+    return by_key, counts
+
+
+def _status_reason(row: Row, run: str) -> str | None:
+    if row.get("status") != "ok":
+        return f"status {row.get('status')} in {run} run"
+    if row.get("parity_ok") is False:
+        return f"parity DIVERGED in {run} run"
+    if _number(row.get("latency_ms_p50")) is None:
+        return f"no p50 in {run} run"
+    return None
+
+
+def _run_id(rows: list[Row]) -> str | None:
+    return str(rows[0]["run_id"]) if rows and rows[0].get("run_id") is not None else None
+
+
+def compare_runs(
+    base_rows: list[Row],
+    base_samples: pa.Table,
+    new_rows: list[Row],
+    new_samples: pa.Table,
+    base_fingerprint: str | None,
+    new_fingerprint: str | None,
+    min_effect_pct: float = 5.0,
+    alpha: float = 0.01,
+) -> ComparisonReport:
+    """Compare every cell of ``new_rows`` with the same cell of ``base_rows``.
+
+    Rows are summary rows (``schemas.tables.SUMMARY``); samples are samples tables, matched to
+    a row by ``config_id``. A cell is compared only when it is in both runs, ``ok`` and within
+    the parity tolerance in both, has latency samples in both, and both fingerprints are known
+    and equal; otherwise it is listed in ``not_compared`` with the reason. Cells are listed in
+    the new run's order, then the base run's cells missing from the new one.
+
+    Latency verdict ("slower" / "faster"): the Mann-Whitney p-value on the per-call latencies is
+    below ``alpha``, the p50 moved by at least ``min_effect_pct``, and by more than the base
+    run's own p50 spread across processes (``latency_ms_p50_spread_pct``, when above 0).
+    Memory verdict ("more memory"): peak RSS grew by at least ``min_effect_pct`` and by at least
+    :data:`MIN_MEMORY_GROWTH_MB`.
+    """
+    base_by_key, base_counts = _index(base_rows)
+    new_by_key, new_counts = _index(new_rows)
+    keys = list(new_by_key) + [key for key in base_by_key if key not in new_by_key]
+    base_latencies = _latencies_by_config(base_samples)
+    new_latencies = _latencies_by_config(new_samples)
+    if base_fingerprint is None or new_fingerprint is None:
+        which = "base" if base_fingerprint is None else "new"
+        host_reason: str | None = f"host fingerprint unknown in {which} run"
+    elif base_fingerprint != new_fingerprint:
+        host_reason = f"host fingerprint differs ({base_fingerprint} vs {new_fingerprint})"
+    else:
+        host_reason = None
+
+    compared: list[CellComparison] = []
+    not_compared: list[NotCompared] = []
+    for key in keys:
+        base, new = base_by_key.get(key), new_by_key.get(key)
+        if base is None or new is None:
+            not_compared.append(NotCompared(key, "not in base run" if base is None else "not in new run"))
+            continue
+        reasons = [
+            f"{count} rows in {run} run"
+            for run, count in (("base", base_counts[key]), ("new", new_counts[key]))
+            if count > 1
+        ]
+        reasons += [host_reason] if host_reason else []
+        reasons += [reason for reason in (_status_reason(new, "new"), _status_reason(base, "base")) if reason]
+        base_ns = base_latencies.get(str(base.get("config_id")))
+        new_ns = new_latencies.get(str(new.get("config_id")))
+        if not reasons:
+            reasons += ["no latency samples in base run"] if base_ns is None or base_ns.size == 0 else []
+            reasons += ["no latency samples in new run"] if new_ns is None or new_ns.size == 0 else []
+        if reasons or base_ns is None or new_ns is None:
+            not_compared.append(NotCompared(key, "; ".join(reasons)))
+            continue
+        compared.append(_compare_cell(key, base, new, base_ns, new_ns, min_effect_pct, alpha))
+    return ComparisonReport(
+        base_run_id=_run_id(base_rows),
+        new_run_id=_run_id(new_rows),
+        compared=compared,
+        not_compared=not_compared,
+        min_effect_pct=min_effect_pct,
+        alpha=alpha,
+        labels=_labels(keys),
+    )
+
+
+def _compare_cell(
+    key: tuple[Any, ...],
+    base: Row,
+    new: Row,
+    base_ns: np.ndarray,
+    new_ns: np.ndarray,
+    min_effect_pct: float,
+    alpha: float,
+) -> CellComparison:
+    p50_change = pct_change(base.get("latency_ms_p50"), new.get("latency_ms_p50"))
+    p_value = mann_whitney_u(base_ns, new_ns)
+    spreads = [_number(row.get("latency_ms_p50_spread_pct")) for row in (base, new)]
+    # The wider of the two runs' spreads: a real regression moves every process of the new
+    # run, so its spread stays small; a mix of fast and slow processes widens it.
+    spread = max((value for value in spreads if value is not None), default=None)
+    # Why the p-value alone is not enough. The test treats every timed call as an independent
+    # draw, but the calls of one process share that process's state: where its memory landed,
+    # which cores its threads settled on, what its neighbours on the VM were doing. On a shared
+    # VM two processes of the same framework and settings can differ by tens of percent, and
+    # with thousands of calls per process the test calls any such difference significant. So
+    # the process is the honest unit of noise: a change must also exceed how far the base run's
+    # own processes disagreed (its p50 spread across repeats), and the new run's. With one
+    # process per cell that
+    # spread is unknown (0), and only the p-value and the minimum effect guard the verdict.
+    latency_verdict = SAME
+    if (
+        p50_change is not None
+        and p_value < alpha
+        and abs(p50_change) >= min_effect_pct
+        and (spread is None or spread <= 0.0 or abs(p50_change) > spread)
+    ):
+        latency_verdict = SLOWER if p50_change > 0 else FASTER
+    base_peak, new_peak = _number(base.get("peak_rss_mb")), _number(new.get("peak_rss_mb"))
+    peak_change_mb = None if base_peak is None or new_peak is None else new_peak - base_peak
+    peak_change_pct = pct_change(base_peak, new_peak)
+    more_memory = (
+        peak_change_pct is not None
+        and peak_change_mb is not None
+        and peak_change_pct >= min_effect_pct
+        and peak_change_mb >= MIN_MEMORY_GROWTH_MB
+    )
+    return CellComparison(
+        key=key,
+        base=base,
+        new=new,
+        p50_change_pct=p50_change,
+        p99_change_pct=pct_change(base.get("latency_ms_p99"), new.get("latency_ms_p99")),
+        throughput_change_pct=pct_change(base.get("throughput_per_s"), new.get("throughput_per_s")),
+        cpu_change_pct=pct_change(base.get("cpu_percent"), new.get("cpu_percent")),
+        peak_rss_change_pct=peak_change_pct,
+        peak_rss_change_mb=peak_change_mb,
+        p_value=p_value,
+        base_spread_pct=spread,
+        latency_verdict=latency_verdict,
+        more_memory=more_memory,
+    )

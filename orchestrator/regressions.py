@@ -1,0 +1,140 @@
+"""Run history and regression checks: ``compare BASE NEW``, and the nightly step after a run.
+
+A nightly run appends itself to ``--history``, is compared with the latest earlier run from a
+comparable host, and -- with ``--fail-on-regression PCT`` -- turns a significant slow-down or
+memory growth beyond PCT into exit status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from rich.console import Console
+
+from orchestrator.compare import ComparisonReport, compare_runs
+from orchestrator.display import make_console
+from orchestrator.history import (
+    HistoryError,
+    append_run,
+    latest_comparable,
+    load_history_run,
+    load_run_dir,
+    read_history,
+    run_ids,
+)
+from orchestrator.trend import trend_chart
+from schemas import io
+
+
+@dataclass(frozen=True)
+class StoredRun:
+    """A run to compare: its summary rows, its per-call samples and its host fingerprint."""
+
+    name: str
+    rows: list[dict[str, Any]]
+    samples: pa.Table
+    fingerprint: str | None
+
+
+def load_run(spec: str) -> StoredRun:
+    """A run named as a run directory, ``HISTORY_DIR`` (its latest run) or ``HISTORY_DIR@RUN_ID``."""
+    location, _, run_id = spec.partition("@")
+    path = Path(location)
+    if (path / "summary.parquet").is_file() and not run_id:
+        rows, samples, fingerprint = load_run_dir(path)
+        return StoredRun(spec, rows, samples, fingerprint)
+    if (path / "summary").is_dir():
+        run_id = run_id or max(run_ids(path), default="")
+        if not run_id:
+            raise HistoryError(f"{path}: the history holds no run")
+        rows, samples = load_history_run(path, run_id)
+        return StoredRun(f"{path}@{run_id}", rows, samples, rows[0].get("fingerprint") if rows else None)
+    raise HistoryError(f"{spec}: expected a run directory, a history directory, or HISTORY@RUN_ID")
+
+
+def compare_main(argv: list[str]) -> int:
+    """``python -m orchestrator compare BASE NEW``: per-cell changes; exit 1 on a regression."""
+    parser = argparse.ArgumentParser(
+        prog="python -m orchestrator compare",
+        description="Compare two runs cell by cell: p50, p99, throughput, CPU and peak memory, with a "
+        "Mann-Whitney test on the per-call samples. Only cells of the same configuration on "
+        "comparable hosts are compared; the others are listed with the reason.",
+    )
+    parser.add_argument("base", help="run directory, history directory (its latest run) or HISTORY@RUN_ID")
+    parser.add_argument("new", help="the same forms as BASE")
+    parser.add_argument(
+        "--fail-on-regression",
+        type=float,
+        default=None,
+        metavar="PCT",
+        help="exit 1 when a cell is significantly slower, or uses more memory, by PCT %% or more",
+    )
+    parser.add_argument(
+        "--min-effect",
+        type=float,
+        default=5.0,
+        metavar="PCT",
+        help="smallest change called slower/faster, in %% (default: 5)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        base, new = load_run(args.base), load_run(args.new)
+    except (HistoryError, io.SchemaError, OSError) as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
+    report = compare_runs(
+        base.rows, base.samples, new.rows, new.samples, base.fingerprint, new.fingerprint, args.min_effect
+    )
+    console = make_console()
+    console.print(f"base {base.name}\nnew  {new.name}")
+    console.print(report.to_table())
+    return _verdict(console, report, args.fail_on_regression)
+
+
+def _verdict(console: Console, report: ComparisonReport, fail_pct: float | None) -> int:
+    if fail_pct is None:
+        return 0
+    regressions = report.regressions(fail_pct)
+    if regressions:
+        console.print(f"[bold red]{len(regressions)} regression(s) of {fail_pct:g} % or more[/]")
+        return 1
+    console.print(f"no regression of {fail_pct:g} % or more")
+    return 0
+
+
+def record_and_compare(
+    run_dir: Path, history_dir: Path, kinds: tuple[str, ...], fail_pct: float | None, console: Console
+) -> int:
+    """Compare a finished run with the latest comparable one in ``history_dir``, then append it.
+
+    Writes compare.md / trend.md and trend.png into the run directory when those report kinds
+    were asked for. Returns 1 when ``fail_pct`` is set and a regression reaches it, else 0.
+    """
+    new = load_run(str(run_dir))
+    status = 0
+    base_id = (
+        latest_comparable(history_dir, new.fingerprint, before_run_id=run_dir.name)
+        if new.fingerprint
+        else None
+    )
+    if base_id is None:
+        console.print(f"history {history_dir}: no earlier run from a comparable host to compare with")
+    else:
+        base = load_run(f"{history_dir}@{base_id}")
+        report = compare_runs(
+            base.rows, base.samples, new.rows, new.samples, base.fingerprint, new.fingerprint
+        )
+        console.print(f"compared with {base.name}")
+        console.print(report.to_table())
+        if "md" in kinds:
+            io.write_bytes(report.to_markdown().encode(), run_dir / "compare.md")
+        status = _verdict(console, report, fail_pct)
+    append_run(history_dir, run_dir)
+    if "png" in kinds:
+        path = trend_chart(read_history(history_dir).to_pylist(), run_dir / "trend.png")
+        if path is not None:
+            console.print(f"report: {path}")
+    return status

@@ -1,0 +1,70 @@
+"""Trend report over the run history: each configuration's p50 (with its confidence band) and
+peak memory, run after run, as one chart fit for a CI job page."""
+
+from __future__ import annotations
+
+import io as bytes_io
+from pathlib import Path
+from typing import Any
+
+from schemas import io
+
+# A configuration's identity across runs (config_id holds the same fields as one string).
+_KEY = ("framework", "scenario", "batch_size", "threads", "precision", "mode")
+
+
+def _label(row: dict[str, Any], varying: list[str]) -> str:
+    parts = [str(row["framework"])]
+    parts += [f"{key}={row[key]}" for key in varying]
+    return " ".join(parts)
+
+
+def trend_chart(rows: list[dict[str, Any]], path: Path) -> Path | None:
+    """Write ``path`` (PNG): p50 with its 95 % band and peak RSS per configuration over runs.
+
+    ``rows`` are history summary rows (any order); only ok rows are drawn. Returns None and
+    writes nothing when the history holds fewer than two runs.
+    """
+    ok = [row for row in rows if row["status"] == "ok" and row["latency_ms_p50"] is not None]
+    run_ids = sorted({row["run_id"] for row in ok})
+    if len(run_ids) < 2:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on CI machines
+    import matplotlib.pyplot as plt
+
+    varying = [key for key in _KEY[1:] if len({row[key] for row in ok}) > 1]
+    position = {run_id: index for index, run_id in enumerate(run_ids)}
+    series: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in ok:
+        series.setdefault(tuple(row[key] for key in _KEY), []).append(row)
+
+    figure, (latency_axis, memory_axis) = plt.subplots(1, 2, figsize=(14, 5.5))
+    for points in series.values():
+        points.sort(key=lambda row: row["run_id"])
+        x = [position[row["run_id"]] for row in points]
+        label = _label(points[0], varying)
+        line = latency_axis.plot(x, [row["latency_ms_p50"] for row in points], marker="o", label=label)[0]
+        low = [row["latency_ms_p50_ci_low"] or row["latency_ms_p50"] for row in points]
+        high = [row["latency_ms_p50_ci_high"] or row["latency_ms_p50"] for row in points]
+        latency_axis.fill_between(x, low, high, color=line.get_color(), alpha=0.2)
+        memory_axis.plot(x, [row["peak_rss_mb"] for row in points], marker="o", color=line.get_color())
+    for axis, title, unit in (
+        (latency_axis, "p50 latency (95 % band)", "ms"),
+        (memory_axis, "peak RSS", "MB"),
+    ):
+        axis.set_title(title)
+        axis.set_ylabel(unit)
+        axis.set_xticks(range(len(run_ids)))
+        axis.set_xticklabels([run_id[:15] for run_id in run_ids], rotation=45, ha="right", fontsize=7)
+        axis.grid(alpha=0.3)
+    latency_axis.set_yscale("log")
+    latency_axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0, -0.3), ncol=3)
+    figure.suptitle(f"history: {len(run_ids)} runs")
+    figure.tight_layout()
+    buffer = bytes_io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(figure)
+    io.write_bytes(buffer.getvalue(), path)
+    return path

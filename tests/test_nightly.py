@@ -1,0 +1,123 @@
+"""The nightly path through the real CLI: config file, history, compare, regression exit status."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+
+from conftest import QUICK, run_cli
+
+CONFIG = """
+frameworks = ["fake", "noop"]
+repeats = 2
+warmup = 3
+min-iterations = 200
+min-time = 0
+output = "runs"
+history = "history"
+report = ["md", "png"]
+"""
+
+
+def run_dirs(output: Path) -> list[Path]:
+    return sorted(p for p in output.iterdir() if p.is_dir())
+
+
+def test_two_nightly_runs_build_a_history_and_compare(tmp_path: Path) -> None:
+    (tmp_path / "nightly.toml").write_text(CONFIG)
+    first = run_cli(["--config", "nightly.toml"], cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "no earlier run from a comparable host" in first.stdout
+    second = run_cli(["--config", "nightly.toml"], cwd=tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "compared with" in second.stdout
+    newest = run_dirs(tmp_path / "runs")[-1]
+    assert (newest / "compare.md").is_file() and (newest / "trend.png").is_file()
+    # The history is a plain hive-partitioned Parquet dataset.
+    summary = ds.dataset(tmp_path / "history" / "summary", format="parquet", partitioning="hive").to_table()
+    assert set(summary.column("run_id").to_pylist()) == {d.name for d in run_dirs(tmp_path / "runs")}
+    assert {"date", "host", "fingerprint", "git_commit"} <= set(summary.column_names)
+    samples = ds.dataset(tmp_path / "history" / "samples", format="parquet", partitioning="hive").to_table()
+    assert samples.num_rows > 0
+
+
+def test_flags_override_the_config_file(tmp_path: Path) -> None:
+    (tmp_path / "nightly.toml").write_text(CONFIG)
+    proc = run_cli(["--config", "nightly.toml", "--repeats", "1", "--frameworks", "fake"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (run_dir,) = run_dirs(tmp_path / "runs")
+    rows = pq.read_table(run_dir / "summary.parquet").to_pylist()
+    assert [(row["framework"], row["repeats"]) for row in rows] == [("fake", 1)]
+    environment = json.loads((run_dir / "environment.json").read_text())
+    assert environment["config"]["text"] == CONFIG
+
+
+def test_a_bad_config_key_is_one_line_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "nightly.toml").write_text('frameworks = ["fake"]\nbatchsize = 8\n')
+    proc = run_cli(["--config", "nightly.toml"], cwd=tmp_path)
+    assert proc.returncode == 2
+    assert len(proc.stderr.strip().splitlines()) == 1 and "batchsize" in proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_fail_on_regression_needs_a_history(tmp_path: Path) -> None:
+    proc = run_cli(["--frameworks", "fake", "--fail-on-regression", "10", *QUICK], cwd=tmp_path)
+    assert proc.returncode == 2 and "--fail-on-regression" in proc.stderr
+
+
+def slowed_copy(run_dir: Path, factor: float) -> Path:
+    """The same run with every latency ``factor`` times longer (a synthetic regression)."""
+    slow = run_dir.parent / (run_dir.name[:-6] + "ffffff")
+    shutil.copytree(run_dir, slow)
+    samples = pq.read_table(slow / "samples.parquet")
+    scaled = pc.cast(pc.round(pc.multiply(samples.column("latency_ns"), factor)), pa.int64())
+    samples = samples.set_column(samples.schema.get_field_index("latency_ns"), "latency_ns", scaled)
+    pq.write_table(
+        samples.replace_schema_metadata(pq.read_schema(slow / "samples.parquet").metadata),
+        slow / "samples.parquet",
+    )
+    summary = pq.read_table(slow / "summary.parquet")
+    for name in summary.column_names:
+        if name.startswith("latency_ms_") and not name.endswith("spread_pct"):
+            column = pc.multiply(summary.column(name), factor)
+            summary = summary.set_column(summary.schema.get_field_index(name), name, column)
+    pq.write_table(summary, slow / "summary.parquet")
+    return slow
+
+
+def test_compare_flags_a_slowdown_and_not_a_rerun(tmp_path: Path) -> None:
+    assert (
+        run_cli(
+            ["--frameworks", "fake", "--repeats", "2", "--output", "runs", *QUICK], cwd=tmp_path
+        ).returncode
+        == 0
+    )
+    (base,) = run_dirs(tmp_path / "runs")
+    slow = slowed_copy(base, 1.5)
+    same = run_cli(["compare", str(base), str(base), "--fail-on-regression", "10"], cwd=tmp_path)
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert "no regression" in same.stdout
+    slower = run_cli(["compare", str(base), str(slow), "--fail-on-regression", "10"], cwd=tmp_path)
+    assert slower.returncode == 1, slower.stdout + slower.stderr
+    assert "slower" in slower.stdout and "regression" in slower.stdout
+
+
+def test_runs_from_another_host_are_not_compared(tmp_path: Path) -> None:
+    assert run_cli(["--frameworks", "fake", "--output", "runs", *QUICK], cwd=tmp_path).returncode == 0
+    (base,) = run_dirs(tmp_path / "runs")
+    other = slowed_copy(base, 2.0)
+    environment = json.loads((other / "environment.json").read_text())
+    environment["fingerprint"] = "0000000000000000"
+    (other / "environment.json").write_text(json.dumps(environment))
+    proc = run_cli(["compare", str(base), str(other), "--fail-on-regression", "10"], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout
+    assert "fingerprint" in proc.stdout
+
+
+def test_compare_names_a_missing_run(tmp_path: Path) -> None:
+    proc = run_cli(["compare", "nowhere", "nowhere"], cwd=tmp_path)
+    assert proc.returncode == 2 and "nowhere" in proc.stderr
