@@ -11,6 +11,8 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from schemas import tables
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # A budget small enough for CI, large enough for every stage to run.
@@ -44,6 +46,38 @@ def only_run_dir(output: Path) -> Path:
 def summary_rows(run_dir: Path) -> dict[str, dict[str, Any]]:
     """summary.parquet as {framework: row}."""
     return {row["framework"]: row for row in pq.read_table(run_dir / "summary.parquet").to_pylist()}
+
+
+Row = dict[str, Any]
+RUN_ID = "20260101T000000Z-abc123"
+
+
+def summary_row(index: int, framework: str, batch_size: int = 1000, threads: int = 2, **values: Any) -> Row:
+    """A row with every SUMMARY column: the plan's settings, then ``values``; the rest null.
+
+    Built from the schema rather than from a Plan, so it follows the schema as it grows.
+    """
+    settings: Row = {
+        "run_id": RUN_ID,
+        "cell_id": f"{index:03d}-{framework}-b{batch_size}-t{threads}-r0",
+        "config_id": f"{framework}-b{batch_size}-t{threads}",
+        "framework": framework,
+        "model": "spam-mlp",
+        "scenario": "offline",
+        "batch_size": batch_size,
+        "threads": threads,
+        "cpus": "0,1",
+        "cpus_allowed": 2,
+        "precision": "fp32",
+        "mode": "isolated",
+        "parity_tolerance": 1e-4,
+        "repeats": 1,
+        "repeats_ok": 0,
+    }
+    merged = settings | values
+    unknown = set(values) - set(tables.SUMMARY.names)
+    assert not unknown, f"not summary columns: {unknown}"
+    return {name: merged.get(name) for name in tables.SUMMARY.names}
 
 
 @pytest.fixture

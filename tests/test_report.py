@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from conftest import RUN_ID, Row, summary_row
 from orchestrator.report import (
     EXPORTERS,
     read_summary_csv,
@@ -17,39 +18,8 @@ from orchestrator.report import (
 )
 from schemas import tables
 
-Row = dict[str, Any]
-
-RUN_ID = "20260101T000000Z-abc123"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TIMES = "\N{MULTIPLICATION SIGN}"
-
-
-def summary_row(index: int, framework: str, batch_size: int = 1000, threads: int = 2, **values: Any) -> Row:
-    """A row with every SUMMARY column: the plan's settings, then ``values``; the rest null.
-
-    Built from the schema rather than from a Plan, so it follows the schema as it grows.
-    """
-    settings: Row = {
-        "run_id": RUN_ID,
-        "cell_id": f"{index:03d}-{framework}-b{batch_size}-t{threads}-r0",
-        "config_id": f"{framework}-b{batch_size}-t{threads}",
-        "framework": framework,
-        "model": "spam-mlp",
-        "scenario": "offline",
-        "batch_size": batch_size,
-        "threads": threads,
-        "cpus": "0,1",
-        "cpus_allowed": 2,
-        "precision": "fp32",
-        "mode": "isolated",
-        "parity_tolerance": 1e-4,
-        "repeats": 1,
-        "repeats_ok": 0,
-    }
-    merged = settings | values
-    unknown = set(values) - set(tables.SUMMARY.names)
-    assert not unknown, f"not summary columns: {unknown}"
-    return {name: merged.get(name) for name in tables.SUMMARY.names}
 
 
 def ok_row(

@@ -5,40 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from conftest import Row, summary_row
 from orchestrator.charts import sweep_panels
 from orchestrator.report import COMPANIONS, EXPORTERS, write_reports
-from schemas import tables
 
-Row = dict[str, Any]
-
-RUN_ID = "20260101T000000Z-abc123"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FRAMEWORKS = ("pytorch", "onnxruntime")
-
-
-def summary_row(index: int, framework: str, batch_size: int, threads: int, **values: Any) -> Row:
-    """A row with every SUMMARY column: the plan's settings, then ``values``; the rest null."""
-    settings: Row = {
-        "run_id": RUN_ID,
-        "cell_id": f"{index:03d}-{framework}-b{batch_size}-t{threads}-r0",
-        "config_id": f"{framework}-b{batch_size}-t{threads}",
-        "framework": framework,
-        "model": "spam-mlp",
-        "scenario": "offline",
-        "batch_size": batch_size,
-        "threads": threads,
-        "cpus": "0,1",
-        "cpus_allowed": 2,
-        "precision": "fp32",
-        "mode": "isolated",
-        "parity_tolerance": 1e-4,
-        "repeats": 1,
-        "repeats_ok": 0,
-    }
-    merged = settings | values
-    unknown = set(values) - set(tables.SUMMARY.names)
-    assert not unknown, f"not summary columns: {unknown}"
-    return {name: merged.get(name) for name in tables.SUMMARY.names}
 
 
 def ok_row(index: int, framework: str, batch_size: int, threads: int, **extra: Any) -> Row:
