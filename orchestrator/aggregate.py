@@ -59,15 +59,28 @@ class CellOutcome:
 
 
 def summarise_cell(
-    run_id: str, plan: Plan, cell: Cell, result_path: Path, exit: Exit, reference: np.ndarray
+    run_id: str,
+    plan: Plan,
+    cell: Cell,
+    result_path: Path,
+    exit: Exit,
+    reference: np.ndarray,
+    started: bool = True,
 ) -> CellOutcome:
-    """Build the cell's row from its result file and how its worker process ended."""
+    """Build the cell's row from its result file and how its worker process ended.
+
+    ``started`` is False for a cell of a shared (in-process) worker that never announced a
+    phase: the worker ended before reaching it, and the cell is reported as not run.
+    """
     row = cell_row(run_id, plan, cell)
     latencies = np.empty(0, dtype=np.int64)
     load = os.getloadavg()[0]
     result = _read_result(result_path)
     if isinstance(result, str):
-        if exit.timed_out:
+        if not started:
+            ended = "timed out" if exit.timed_out else _why_no_result(exit, "").rstrip("; ")
+            row.update(status="failed", error=f"not run: the shared worker ended first ({ended})")
+        elif exit.timed_out:
             row.update(status="timeout", error=f"no result within --timeout {plan.timeout_s:g} s")
         else:
             row.update(status="failed", error=_why_no_result(exit, result))
@@ -165,11 +178,19 @@ def _summarise_config(group: list[CellOutcome]) -> dict[str, Any]:
         summary["max_abs_diff"] = max(diffs)
         summary["parity_ok"] = all(row["parity_ok"] for row in ok_rows)
 
-    p50s = [row["latency_ms_p50"] for row in ok_rows]
+    p50s: list[float] = [row["latency_ms_p50"] for row in ok_rows]
+    # Samples per second at the summary's own p50, as documented: not a median of throughputs.
+    summary["throughput_per_s"] = throughput_per_s(ok[0].cell.batch_size, statistics.median(p50s))
+    low: float | None
+    high: float | None
     if len(ok) == 1:
         low, high = bootstrap_ci(ok[0].latencies_ns, q=50.0)
-    else:  # the processes are the units that vary: resample them, not pooled calls
+    elif len(ok) >= _PROCESSES_FOR_CI:  # the processes are what varies: resample them
         low, high = bootstrap_ci(np.asarray(p50s) * 1e6, q=50.0)
+    else:
+        # Resampling 2-5 process medians gives [min, max], which covers the true median far
+        # less often than 95 % (75 % for 3). No interval, then; the spread column says it.
+        low = high = None
     summary.update(
         latency_ms_p50_ci_low=low,
         latency_ms_p50_ci_high=high,
@@ -211,6 +232,9 @@ def _warnings(ok: list[CellOutcome], p50s: list[float]) -> list[str]:
 # A reduced-precision cell closer than this to the float32 reference is not fully reduced.
 _FP32_AGREEMENT = 1e-4
 
+
+# Fewest processes whose bootstrap interval of the median is near its nominal 95 %.
+_PROCESSES_FOR_CI = 6
 
 # Measured figures a summary row takes as the median over its ok repeats.
 _MEDIAN_OVER_REPEATS = frozenset(

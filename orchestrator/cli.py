@@ -379,6 +379,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{parser.prog}: error: writing the run failed, earlier files are intact: {exc}", file=sys.stderr
         )
         return EXIT_CELLS_NOT_OK
+    finally:
+        _default_signals()
     _show(console, record, args.baseline)
     if args.compare_isolation:
         console.print(isolation_table(record.rows))
@@ -412,6 +414,12 @@ def _show(console: Console, record: RunRecord, baseline: str | None) -> None:
     console.print(f"run {record.run_id}")
     console.print(summary_table(record.rows, baseline=baseline, relative=True))
     console.print(f"results: {record.run_dir}")
+
+
+def _default_signals() -> None:
+    """Ctrl-C and SIGTERM as Python handles them by default, once the run is saved."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _raise_on_signals() -> None:

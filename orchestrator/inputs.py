@@ -41,7 +41,10 @@ def load_inputs(path: Path) -> np.ndarray:
     for field in schema:
         if field.type != pa.float32():
             raise fail(f"column {field.name!r} is {field.type}, expected float (float32)")
-    table = parquet.read()
+    try:
+        table = parquet.read()
+    except (pa.ArrowInvalid, OSError) as exc:  # a valid footer over corrupt pages
+        raise fail(f"is not a readable Parquet file ({str(exc).splitlines()[0]})") from exc
     if table.num_rows == 0:
         raise fail("has no rows, expected at least one")
     for name, column in zip(table.column_names, table.columns):

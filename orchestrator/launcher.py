@@ -98,12 +98,13 @@ def launch(job_paths: list[Path], log_path: Path, timeout_s: float, on_event: Ev
                 process.wait(timeout=max(0.0, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:  # closed its pipe but kept running
                 timed_out = True
-        if timed_out:
-            _kill_group(process)
     except BaseException:
         _kill_group(process)
         raise
     finally:
+        # Also after a normal exit: anything the runner left behind would hold the benchmark
+        # CPUs during every later cell.
+        _kill_group(process)
         os.close(read_fd)
     return Exit(process.returncode, timed_out, time.monotonic() - started)
 

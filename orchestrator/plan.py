@@ -7,8 +7,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from runners.registry import ALL_RUNNERS, FRAMEWORKS
-from schemas.model import MODEL_NAME
+from schemas.model import FEATURES, MODEL_NAME
 
 DEFAULT_ROWS = 1000
 
@@ -121,10 +123,20 @@ class Plan:
             raise PlanError("--warmup", f"expected zero or more iterations, got {self.warmup}")
         if self.min_time_s < 0:
             raise PlanError("--min-time", f"expected zero or more seconds, got {self.min_time_s}")
-        if self.input_rows is not None and max(self.batch_sizes) > self.input_rows:
+        offline = "offline" in self.scenarios
+        if offline and self.input_rows is not None and max(self.batch_sizes) > self.input_rows:
             raise PlanError(
                 "--batch-size",
                 f"{max(self.batch_sizes)} exceeds the {self.input_rows} rows of --inputs {self.inputs}",
+            )
+        # Inputs, reference and the runner's copies: a few times the batch; refuse what cannot fit.
+        need_mb = 4 * self.rows * FEATURES * 4 / 2**20
+        available_mb = psutil.virtual_memory().available / 2**20
+        if need_mb > available_mb:
+            raise PlanError(
+                "--batch-size",
+                f"{max(self.batch_sizes)} rows need ~{need_mb:,.0f} MB, more than the "
+                f"{available_mb:,.0f} MB available",
             )
         if not self.timeout_s > 0:
             raise PlanError("--timeout", f"expected a positive number of seconds, got {self.timeout_s}")
@@ -143,8 +155,12 @@ class Plan:
 
     @property
     def rows(self) -> int:
-        """Rows of inputs: the user's, or the article's 1000 (more if a batch needs them)."""
-        return self.input_rows or max(DEFAULT_ROWS, *self.batch_sizes)
+        """Rows of inputs: the user's, or the article's 1000 (more if an offline batch needs them)."""
+        if self.input_rows:
+            return self.input_rows
+        if "offline" not in self.scenarios:
+            return DEFAULT_ROWS
+        return max(DEFAULT_ROWS, *self.batch_sizes)
 
     def cells(self) -> list[Cell]:
         """Every cell, in run order.
@@ -192,16 +208,17 @@ class Plan:
 def launch_groups(cells: list[Cell]) -> list[list[Cell]]:
     """The cells each worker process runs, in run order.
 
-    An isolated cell has a process to itself; the in-process cells of one repeat and thread
-    count share one worker, in plan order.
+    An isolated cell has a process to itself; the in-process cells of one repeat, scenario,
+    batch size and thread count -- every framework at one configuration -- share one worker,
+    in plan order. (A worker cannot change PyTorch's or TensorFlow's thread pools once set.)
     """
     groups: list[list[Cell]] = []
-    shared: dict[tuple[int, int], list[Cell]] = {}
+    shared: dict[tuple[int, str, int, int], list[Cell]] = {}
     for cell in cells:
         if cell.mode == "isolated":
             groups.append([cell])
             continue
-        key = (cell.repeat, cell.threads)
+        key = (cell.repeat, cell.scenario, cell.batch_size, cell.threads)
         if key not in shared:
             shared[key] = []
             groups.append(shared[key])

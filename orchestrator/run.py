@@ -33,7 +33,7 @@ from orchestrator.launcher import launch
 from orchestrator.plan import Cell, Plan, launch_groups
 from schemas import io
 from schemas.job import JobSpec
-from schemas.model import forward_numpy
+from schemas.model import SINGLE_STREAM_ROWS, forward_numpy
 
 
 @dataclass(frozen=True)
@@ -171,10 +171,12 @@ def _run_group(
         job_paths.append(cell_dir / "job.json")
 
     by_id = {cell.cell_id: cell for cell in group}
+    started: set[str] = set()  # cells that announced a phase: the worker reached them
 
     def on_event(event: dict[str, Any]) -> None:
         cell = by_id.get(str(event.get("cell_id")))
         if cell is not None:
+            started.add(cell.cell_id)
             display.event(cell, event)
 
     for cell in group:
@@ -186,7 +188,8 @@ def _run_group(
     for cell in group:
         reference = _reference(artifacts, cell)
         result_path = run_dir / "cells" / cell.cell_id / "result.parquet"
-        outcome = summarise_cell(run_id, plan, cell, result_path, exit, reference)
+        reached = cell is group[0] or cell.cell_id in started  # the worker starts on its first cell
+        outcome = summarise_cell(run_id, plan, cell, result_path, exit, reference, reached)
         display.finish_cell(cell, outcome.row)
         outcomes.append(outcome)
     return outcomes
@@ -194,5 +197,6 @@ def _run_group(
 
 def _reference(artifacts: Artifacts, cell: Cell) -> np.ndarray:
     """The numpy reference outputs for the rows ``cell`` computes."""
-    rows = artifacts.inputs[: cell.batch_size] if cell.scenario == "offline" else artifacts.inputs
+    count = cell.batch_size if cell.scenario == "offline" else SINGLE_STREAM_ROWS
+    rows = artifacts.inputs[:count]
     return forward_numpy(artifacts.layers, rows)

@@ -24,8 +24,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events-fd", type=int, default=None, help="pipe for phase events")
     args = parser.parse_args(argv)
 
+    if args.events_fd is not None:  # ours alone: a child of the framework must not hold it open
+        os.set_inheritable(args.events_fd, False)
     jobs = [JobSpec.from_file(Path(path)) for path in args.job]
-    os.sched_setaffinity(0, jobs[0].cpus)
+    cpus = jobs[0].cpus
+    if len(jobs) == 1 and jobs[0].framework == "jax" and 1 < jobs[0].threads < len(cpus):
+        # JAX has no thread-count API; its pool follows the affinity mask, so the mask is what
+        # holds it to --threads. Recorded as affinity_observed.
+        cpus = cpus[: jobs[0].threads]
+    os.sched_setaffinity(0, cpus)
     for job in jobs:
         os.environ.update(thread_env(job.framework, job.threads))
 

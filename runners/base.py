@@ -103,7 +103,7 @@ def time_calls(
     """Latency in ns of ``count`` back-to-back calls of ``predict``, cycling through ``samples``.
 
     Nothing but the call sits between the two clock reads: the sample is picked before the
-    first read, the store happens after the second; no I/O, no allocation but the list.
+    first read, the store happens after the second; no I/O, no allocation but the array.
     """
     clock = time.perf_counter_ns
     # An int64 array, not a list: a list would keep one int object (32 bytes) per call alive,
@@ -142,11 +142,20 @@ def run_cell(
     start = time.perf_counter()
     try:
         figures["framework_version"] = runner.import_framework()
-        runner.configure_threads(job.threads)
-        runner.configure_precision(job.precision)
-    except Exception as exc:  # not installed, broken on import, or no such precision here
+    except Exception as exc:  # not installed, or broken on import: not this run's fault
         traceback.print_exc()
         result.status, result.error = "skipped", _last_line(exc)
+        return result
+    try:
+        runner.configure_threads(job.threads)
+        runner.configure_precision(job.precision)
+    except UnsupportedPrecision as exc:
+        traceback.print_exc()
+        result.status, result.error = "skipped", _last_line(exc)
+        return result
+    except Exception as exc:  # e.g. a thread pool that can no longer be resized
+        traceback.print_exc()
+        result.error = _last_line(exc)
         return result
     figures["import_s"] = time.perf_counter() - start
     figures["rss_mb_import"] = probes.rss_mb()
@@ -224,10 +233,9 @@ def _timed_loop(
     """Time chunks of calls until both the minimum count and the minimum time are reached,
     or the maximum count, whichever comes first."""
     per_call_ns = max(per_call_ns, 1.0)
-    chunk = max(1, int(_CHUNK_S * 1e9 / per_call_ns))
     latencies: array[int] = array("q")
     cpu_before = probes.CpuSnapshot.take()
-    wall_start = time.perf_counter()
+    wall_start = time.perf_counter()  # right after the CPU-time read: one window for both
     while True:
         elapsed = time.perf_counter() - wall_start
         remaining = job.min_iterations - len(latencies)
@@ -236,8 +244,12 @@ def _timed_loop(
         # Enough calls to reach whichever minimum is further away, a chunk at most.
         wanted = max(remaining, math.ceil((job.min_time_s - elapsed) * 1e9 / per_call_ns))
         wanted = min(wanted, job.max_iterations - len(latencies))
-        latencies.extend(time_calls(runner.predict, samples, max(1, min(chunk, wanted)), len(latencies)))
-        per_call_ns = max(float(np.median(np.frombuffer(latencies, np.int64))), 1.0)
+        # Re-sized every pass from the last chunk: a first call inflated by compilation must
+        # not leave the loop reporting (and paying for a report) after every call.
+        chunk = max(1, int(_CHUNK_S * 1e9 / per_call_ns))
+        calls = time_calls(runner.predict, samples, max(1, min(chunk, wanted)), len(latencies))
+        latencies.extend(calls)
+        per_call_ns = max(float(np.median(np.frombuffer(calls, np.int64))), 1.0)
         elapsed = time.perf_counter() - wall_start
         events.emit(
             "progress",
@@ -250,7 +262,7 @@ def _timed_loop(
             peak_rss_mb=probes.peak_rss_mb(),
         )
     wall_s = time.perf_counter() - wall_start
-    cpu_after = probes.CpuSnapshot.take()
+    cpu_after = probes.CpuSnapshot.take(cpu_first=True)
     figures["timed_s"] = wall_s
     figures["cpu_percent"] = 100.0 * (cpu_after.cpu_s - cpu_before.cpu_s) / wall_s
     figures["ctx_switches_involuntary"] = cpu_after.involuntary_switches - cpu_before.involuntary_switches

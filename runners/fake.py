@@ -18,6 +18,7 @@ from typing import ClassVar
 import numpy as np
 
 from runners.base import ModelFiles, Runner
+from runners.registry import FAKE_FAULTS
 from schemas.job import JobSpec
 
 # In the command line of the hanging runner's grandchild, so tests can look for survivors.
@@ -82,5 +83,4 @@ def _with_fault(fault: str) -> type[FakeRunner]:
     return type(f"Fake_{fault.replace('-', '_')}", (FakeRunner,), {"fault": fault, "name": f"fake-{fault}"})
 
 
-FAULTS = ("raise", "segfault", "oom-kill", "hang", "exit", "garbage", "import-error", "diverge")
-FAULTY_RUNNERS = {fault: _with_fault(fault) for fault in FAULTS}
+FAULTY_RUNNERS = {fault: _with_fault(fault) for fault in FAKE_FAULTS}

@@ -49,10 +49,17 @@ class CpuSnapshot:
     involuntary_switches: int
 
     @classmethod
-    def take(cls) -> CpuSnapshot:
-        # CLOCK_PROCESS_CPUTIME_ID: all threads, ns resolution. psutil's cpu_times() counts in
-        # scheduler ticks (10 ms), too coarse for a short timed loop.
-        return cls(time.process_time(), psutil.Process().num_ctx_switches().involuntary)
+    def take(cls, cpu_first: bool = False) -> CpuSnapshot:
+        """Read both; the CPU time last (first with ``cpu_first``), next to the wall-clock read.
+
+        CLOCK_PROCESS_CPUTIME_ID: all threads, ns resolution. psutil's cpu_times() counts in
+        scheduler ticks (10 ms), too coarse for a short timed loop.
+        """
+        if cpu_first:
+            cpu_s = time.process_time()
+            return cls(cpu_s, psutil.Process().num_ctx_switches().involuntary)
+        switches = psutil.Process().num_ctx_switches().involuntary
+        return cls(time.process_time(), switches)
 
 
 def os_thread_count() -> int:

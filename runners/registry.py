@@ -21,13 +21,13 @@ TOOLS: dict[str, str] = {
     "noop": "runners.noop:NoopRunner",
 }
 
+# The faults the fake runner can be told to commit, as framework "fake-<fault>".
+FAKE_FAULTS = ("raise", "segfault", "oom-kill", "hang", "exit", "garbage", "import-error", "diverge")
+
 # Runners that need no framework: the test suite's stand-in, well-behaved or with one fault.
 TEST_RUNNERS: dict[str, str] = {
     "fake": "runners.fake:FakeRunner",
-    **{
-        f"fake-{fault}": f"runners.fake:FAULTY_RUNNERS.{fault}"
-        for fault in ("raise", "segfault", "oom-kill", "hang", "exit", "garbage", "import-error", "diverge")
-    },
+    **{f"fake-{fault}": f"runners.fake:FAULTY_RUNNERS.{fault}" for fault in FAKE_FAULTS},
 }
 
 ALL_RUNNERS: dict[str, str] = {**FRAMEWORKS, **TOOLS, **TEST_RUNNERS}

@@ -15,18 +15,18 @@ from runners.events import EventPipe
 from runners.registry import load_runner_class
 from schemas import io, tables
 from schemas.job import JobSpec
-from schemas.model import aligned_copy, read_inputs, read_weights
+from schemas.model import SINGLE_STREAM_ROWS, aligned_copy, read_inputs, read_weights
 
 
 def load_samples(job: JobSpec) -> list[np.ndarray]:
     """The arrays the timed loop feeds to the model, each C-contiguous and 64-byte aligned.
 
-    offline: one [batch, features] array, called every time. single-stream: every input row
-    as its own [1, features] array, called in turn.
+    offline: one [batch, features] array, called every time. single-stream: each of the first
+    (up to) 1000 input rows as its own [1, features] array, called in turn.
     """
     if job.scenario == "offline":
         return [read_inputs(Path(job.inputs_path), rows=job.batch_size)]
-    rows = read_inputs(Path(job.inputs_path))
+    rows = read_inputs(Path(job.inputs_path), rows=SINGLE_STREAM_ROWS)
     return [aligned_copy(rows[i : i + 1]) for i in range(len(rows))]
 
 

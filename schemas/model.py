@@ -18,6 +18,8 @@ from schemas import io, tables
 MODEL_NAME = "spam-mlp-200-128-64-32-16-8-1"
 LAYER_SIZES = (200, 128, 64, 32, 16, 8, 1)
 FEATURES = LAYER_SIZES[0]
+# The single-stream scenario calls the model on each of (up to) this many input rows in turn.
+SINGLE_STREAM_ROWS = 1000
 
 
 @dataclass(frozen=True)

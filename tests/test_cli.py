@@ -51,6 +51,7 @@ def test_help_explains_every_flag_and_the_exit_status(tmp_path: Path) -> None:
         (["--seed", "x"], "--seed"),
         (["--timeout", "0"], "--timeout"),
         (["--no-such-flag"], "--no-such-flag"),
+        (["--batch-size", "1000000000"], "--batch-size"),  # inputs that cannot fit in memory
     ],
 )
 def test_a_bad_value_is_one_line_naming_the_flag(tmp_path: Path, args: list[str], flag: str) -> None:
