@@ -58,12 +58,17 @@ def latency_cpu_memory_chart(rows: list[Row], path: Path, baseline: str | None =
         fig.set_layout_engine("constrained", rect=(0, bottom, 1, 1 - bottom))
         _draw(list(axes), rows, plotted, baseline)
         fig.suptitle(_title(rows, run_id_of(rows, path.parent)), fontweight="bold")
-        if footnote:
-            fig.text(0.01, 0.02, footnote, fontsize=8.5, color="0.25", va="bottom", ha="left")
-        buffer = bytes_io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110)
+        return save_figure(fig, path, footnote)
     finally:
         plt.close(fig)
+
+
+def save_figure(fig: Any, path: Path, footnote: str = "") -> Path:
+    """Write ``fig`` to ``path`` as a PNG, atomically, with ``footnote`` in its bottom strip."""
+    if footnote:
+        fig.text(0.01, 0.02, footnote, fontsize=8.5, color="0.25", va="bottom", ha="left")
+    buffer = bytes_io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
     io.write_bytes(buffer.getvalue(), path)
     return path
 
@@ -301,14 +306,9 @@ def sweep_chart(rows: list[Row], path: Path) -> Path | None:
         legend.set_in_layout(False)  # placed by hand in its strip
         title = _sweep_title(drawn, run_id_of(rows, path.parent))
         fig.suptitle(textwrap.fill(title, int(width_in * _TITLE_CHARS_PER_IN)), fontweight="bold")
-        if footnote:
-            fig.text(0.01, 0.02, footnote, fontsize=8.5, color="0.25", va="bottom", ha="left")
-        buffer = bytes_io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=110)
+        return save_figure(fig, path, footnote)
     finally:
         plt.close(fig)
-    io.write_bytes(buffer.getvalue(), path)
-    return path
 
 
 def _latency_by_batch(ax: Axes, rows: list[Row], colours: dict[str, str], letter: str) -> None:

@@ -3,11 +3,10 @@ peak memory, run after run, as one chart fit for a CI job page."""
 
 from __future__ import annotations
 
-import io as bytes_io
 from pathlib import Path
 from typing import Any
 
-from schemas import io
+from orchestrator.charts import save_figure
 
 # A configuration's identity across runs (config_id holds the same fields as one string).
 _KEY = ("framework", "scenario", "batch_size", "threads", "precision", "mode")
@@ -66,8 +65,7 @@ def trend_chart(rows: list[dict[str, Any]], path: Path) -> Path | None:
     figure.suptitle(f"history: {len(run_ids)} runs")
     legend_rows = -(-len(labels) // columns)
     figure.tight_layout(rect=(0, min(0.45, 0.05 + 0.035 * legend_rows), 1, 1))
-    buffer = bytes_io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
-    plt.close(figure)
-    io.write_bytes(buffer.getvalue(), path)
-    return path
+    try:
+        return save_figure(figure, path)
+    finally:
+        plt.close(figure)
