@@ -17,6 +17,8 @@ import pyarrow as pa
 from rich.markup import escape
 from rich.table import Table
 
+from orchestrator.report import format_ms, md_escape
+
 Row = dict[str, Any]
 
 # What makes two summary rows the same cell. Read with .get(): older rows may lack a key.
@@ -183,8 +185,8 @@ class ComparisonReport:
         """(label, figure cells, verdict or reason) for every cell, compared ones first."""
         for cell in self.compared:
             figures = [
-                _fmt_ms(cell.base.get("latency_ms_p50")),
-                _fmt_ms(cell.new.get("latency_ms_p50")),
+                format_ms(cell.base.get("latency_ms_p50")),
+                format_ms(cell.new.get("latency_ms_p50")),
                 _fmt_pct(cell.p50_change_pct),
                 _fmt_pct(cell.p99_change_pct),
                 _fmt_pct(cell.throughput_change_pct),
@@ -244,7 +246,7 @@ class ComparisonReport:
                 if verdict in (SAME, FASTER) or verdict.startswith("not compared")
                 else f"**{verdict}**"
             )
-            lines.append("| " + " | ".join([_md_escape(label), *figures, _md_escape(text)]) + " |")
+            lines.append("| " + " | ".join([md_escape(label), *figures, md_escape(text)]) + " |")
         lines.append("")
         return "\n".join(lines)
 
@@ -262,19 +264,8 @@ _FIGURE_HEADERS = (
 )
 
 
-def _fmt_ms(value: Any) -> str:
-    number = _number(value)
-    if number is None:
-        return "-"
-    return f"{number:.4g}" if abs(number) < 0.1 else f"{number:,.3f}"
-
-
 def _fmt_pct(value: float | None) -> str:
     return "-" if value is None else f"{value:+.1f}"
-
-
-def _md_escape(text: str) -> str:
-    return " ".join(text.split()).replace("|", "\\|")
 
 
 def _labels(keys: Iterable[tuple[Any, ...]]) -> dict[tuple[Any, ...], str]:

@@ -41,7 +41,7 @@ def _fmt(value: float | None, digits: int) -> str:
     return f"{value:,.{digits}f}"
 
 
-def _fmt_ms(value: float | None) -> str:
+def format_ms(value: float | None) -> str:
     """Milliseconds to three decimals, or to four significant digits below 0.1 ms (noop)."""
     if value is not None and not math.isnan(value) and abs(value) < 0.1:
         return f"{value:.4g}"
@@ -191,7 +191,7 @@ def summary_table(
     for row in rows:
         cells = [row["framework"]]
         cells += [str(row.get(key)) for key in vary]
-        cells += [_fmt_ms(row["latency_ms_p50"]), _fmt_ms(row["latency_ms_p99"])]
+        cells += [format_ms(row["latency_ms_p50"]), format_ms(row["latency_ms_p99"])]
         cells += [format_ratio(ratios[row["cell_id"]])] if show_relative else []
         cells += [
             _fmt(row["throughput_per_s"], 0),
@@ -248,7 +248,7 @@ def read_summary_csv(path: Path) -> list[Row]:
 # --- summary.md -----------------------------------------------------------------------------------
 
 
-def _md_escape(text: str) -> str:
+def md_escape(text: str) -> str:
     """Text safe inside one Markdown table cell."""
     return " ".join(text.split()).replace("|", "\\|")
 
@@ -262,7 +262,7 @@ def _md_parity(row: Row) -> str:
 
 def _md_status(row: Row) -> str:
     status = row["status"] if row["status"] == "ok" else f"**{row['status']}**"
-    return f"{status} {_md_escape(row['error'])}" if row["error"] else status
+    return f"{status} {md_escape(row['error'])}" if row["error"] else status
 
 
 def _not_ok_note(rows: list[Row], vary: list[str]) -> str:
@@ -291,7 +291,7 @@ def markdown_summary(rows: list[Row], run_id: str, baseline: str | None = None) 
     ]
     for row in rows:
         cells = [row["framework"], *(str(row.get(key)) for key in vary)]
-        cells += [_fmt_ms(row["latency_ms_p50"]), _fmt_ms(row["latency_ms_p99"])]
+        cells += [format_ms(row["latency_ms_p50"]), format_ms(row["latency_ms_p99"])]
         cells += [format_ratio(ratios[row["cell_id"]]), _fmt(row["throughput_per_s"], 0)]
         cells += [_fmt(row["cpu_percent"], 0), _fmt(row["peak_rss_mb"], 0)]
         cells += [_fmt(row["import_s"], 2), _fmt(row["load_s"], 2), _md_parity(row), _md_status(row)]
@@ -300,7 +300,7 @@ def markdown_summary(rows: list[Row], run_id: str, baseline: str | None = None) 
     warned = [row for row in rows if row.get("warnings")]
     if warned:
         lines += ["Figures to read with care:", ""]
-        lines += [f"- {cell_label(row, vary)}: {_md_escape(row['warnings'])}" for row in warned]
+        lines += [f"- {cell_label(row, vary)}: {md_escape(row['warnings'])}" for row in warned]
         lines.append("")
     return "\n".join(lines)
 

@@ -137,9 +137,11 @@ def execute(
         io.write_json({"run_id": run_id, **plan.to_dict()}, run_dir / "plan.json")
         io.write_json(describe_environment(config), run_dir / "environment.json")
         artifacts = write_artifacts(run_dir, plan.seed, plan.rows, inputs)
+        # Row by row independent: one pass over every input row serves every cell's rows.
+        reference = forward_numpy(artifacts.layers, artifacts.inputs)
         rows: list[dict[str, Any]] = []
         for group in launch_groups(cells):
-            rows = save(_run_group(run_id, plan, group, artifacts, run_dir, display))
+            rows = save(_run_group(run_id, plan, group, artifacts, reference, run_dir, display))
     except Interrupted as interruption:
         # Finish the bookkeeping even if the user presses Ctrl-C again.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -159,7 +161,13 @@ def execute(
 
 
 def _run_group(
-    run_id: str, plan: Plan, group: list[Cell], artifacts: Artifacts, run_dir: Path, display: Display
+    run_id: str,
+    plan: Plan,
+    group: list[Cell],
+    artifacts: Artifacts,
+    reference: np.ndarray,
+    run_dir: Path,
+    display: Display,
 ) -> list[CellOutcome]:
     """Run the cells of one worker process; summarise each from its own result file."""
     job_paths = []
@@ -186,17 +194,16 @@ def _run_group(
     exit = launch(job_paths, log_path, plan.timeout_s * len(group), on_event)
     outcomes = []
     for cell in group:
-        reference = _reference(artifacts, cell)
+        cell_reference = _reference_rows(reference, cell)
         result_path = run_dir / "cells" / cell.cell_id / "result.parquet"
         reached = cell is group[0] or cell.cell_id in started  # the worker starts on its first cell
-        outcome = summarise_cell(run_id, plan, cell, result_path, exit, reference, reached)
+        outcome = summarise_cell(run_id, plan, cell, result_path, exit, cell_reference, reached)
         display.finish_cell(cell, outcome.row)
         outcomes.append(outcome)
     return outcomes
 
 
-def _reference(artifacts: Artifacts, cell: Cell) -> np.ndarray:
-    """The numpy reference outputs for the rows ``cell`` computes."""
+def _reference_rows(reference: np.ndarray, cell: Cell) -> np.ndarray:
+    """The reference outputs for the rows ``cell`` computes."""
     count = cell.batch_size if cell.scenario == "offline" else SINGLE_STREAM_ROWS
-    rows = artifacts.inputs[:count]
-    return forward_numpy(artifacts.layers, rows)
+    return reference[:count]
