@@ -21,7 +21,8 @@ from runners.base import ModelFiles, Runner
 from runners.registry import FAKE_FAULTS
 from schemas.job import JobSpec
 
-# In the command line of the hanging runner's grandchild, so tests can look for survivors.
+# In the command line of the hanging runner's grandchild, with its job's path, so that a test
+# can find the survivors of its own run and of no other suite's on the same machine.
 HANG_MARKER = "fake-hang-grandchild"
 
 # Calls made before a fault strikes: past the first inference and the warm-up of a test budget.
@@ -68,7 +69,8 @@ def _strike(fault: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)  # what the kernel's out-of-memory killer sends
     if fault == "hang":
         # A grandchild too, so that only a kill of the whole process group leaves nothing.
-        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)", HANG_MARKER])
+        job_path = sys.argv[sys.argv.index("--job") + 1]
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)", HANG_MARKER, job_path])
         time.sleep(3600)
     if fault == "exit":
         os._exit(3)  # gone without a result

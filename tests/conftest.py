@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pyarrow.parquet as pq
 import pytest
 
@@ -17,6 +18,32 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # A budget small enough for CI, large enough for every stage to run.
 QUICK = ["--warmup", "3", "--min-iterations", "10", "--min-time", "0"]
+
+# The CPUs this test process may use, whatever their number and ids (CI machines differ):
+# tests pin to these, never to CPU 0 or 1 by number.
+ALLOWED_CPUS = tuple(sorted(os.sched_getaffinity(0)))
+FIRST_CPU = ALLOWED_CPUS[0]
+# Up to two allowed CPUs, for tests that want more than one thread where the machine has them.
+TWO_CPUS = ALLOWED_CPUS[:2]
+
+
+def cpu_list(cpus: tuple[int, ...]) -> str:
+    """CPUs as --cpus takes them and the results record them: "3" or "3,5"."""
+    return ",".join(str(cpu) for cpu in cpus)
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has bfloat16 arithmetic (AVX512-BF16, AMX-BF16 or AVX-NE-CONVERT).
+
+    The same test as OpenVINO's CPU plugin for a native bf16 path; without it OpenVINO
+    compiles f32 whatever it is asked.
+    """
+    flags: set[str] = set()
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("flags"):
+            flags.update(line.split(":", 1)[1].split())
+            break
+    return bool(flags & {"avx512_bf16", "amx_bf16", "avx_ne_convert"})
 
 
 def run_cli(
@@ -66,7 +93,7 @@ def summary_row(index: int, framework: str, batch_size: int = 1000, threads: int
         "scenario": "offline",
         "batch_size": batch_size,
         "threads": threads,
-        "cpus": "0,1",
+        "cpus": "0,1",  # a recorded value, never used to pin anything
         "cpus_allowed": 2,
         "precision": "fp32",
         "mode": "isolated",
@@ -83,3 +110,18 @@ def summary_row(index: int, framework: str, batch_size: int = 1000, threads: int
 @pytest.fixture
 def output(tmp_path: Path) -> Path:
     return tmp_path / "results"
+
+
+def survivors(root: Path) -> list[psutil.Process]:
+    """Live runners of a run under ``root``, and their children: every process whose command
+    line names a job.json there (the orchestrator itself names only the directory).
+
+    Scoped to one test's directory, so that two suites on one machine never see each other's.
+    """
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        cmdline = process.info["cmdline"] or []
+        jobs = [part for part in cmdline if part.startswith(str(root)) and part.endswith("job.json")]
+        if jobs and process.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(process)
+    return found

@@ -11,7 +11,8 @@ def test_the_fingerprint_follows_the_hardware_not_the_software() -> None:
     assert environment["fingerprint"] == host_fingerprint(host)
     assert host_fingerprint(dict(host)) == host_fingerprint(host)  # stable
     assert host_fingerprint(host | {"cpu_model": "another CPU"}) != host_fingerprint(host)
-    assert host_fingerprint(host | {"allowed_cpus": [0]}) != host_fingerprint(host)
+    one_more_cpu = [*host["allowed_cpus"], max(host["allowed_cpus"]) + 1]
+    assert host_fingerprint(host | {"allowed_cpus": one_more_cpu}) != host_fingerprint(host)
     # Load and kernel come and go between nights; they do not make runs incomparable.
     assert host_fingerprint(host | {"load_average": [9, 9, 9], "kernel": "other"}) == host_fingerprint(host)
 

@@ -5,21 +5,9 @@ Each case runs the faulty cell first and a healthy one after it, through the rea
 
 from pathlib import Path
 
-import psutil
 import pytest
 
-from conftest import QUICK, only_run_dir, run_cli, summary_rows
-from runners.fake import HANG_MARKER
-
-
-def survivors() -> list[psutil.Process]:
-    """Processes left over from a fake runner, anywhere on the machine."""
-    found = []
-    for process in psutil.process_iter(["cmdline"]):
-        cmdline = process.info["cmdline"] or []
-        if HANG_MARKER in cmdline or any("fake-hang" in part for part in cmdline[-4:]):
-            found.append(process)
-    return found
+from conftest import QUICK, only_run_dir, run_cli, summary_rows, survivors
 
 
 @pytest.mark.parametrize(
@@ -52,7 +40,7 @@ def test_a_fault_in_one_cell_costs_only_that_cell(
     assert reason in proc.stdout  # the table says why, too
     log = run_dir / "cells" / faulty["cell_id"] / "stderr.log"
     assert log.is_file()
-    assert not survivors()
+    assert not survivors(tmp_path)
 
 
 def test_a_segfault_leaves_a_python_stack_in_the_cell_log(tmp_path: Path) -> None:

@@ -11,7 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PROJECT_ROOT, QUICK, only_run_dir, summary_rows
+from conftest import (
+    FIRST_CPU,
+    PROJECT_ROOT,
+    QUICK,
+    TWO_CPUS,
+    cpu_has_bf16,
+    cpu_list,
+    only_run_dir,
+    summary_rows,
+)
 from runners.registry import FRAMEWORKS
 from schemas.tables import SUMMARY
 
@@ -68,27 +77,33 @@ def test_all_five_frameworks_run_in_isolation_and_agree(tmp_path: Path) -> None:
 
 def test_pinned_to_one_cpu_with_one_thread(tmp_path: Path) -> None:
     report, proc = run_parent(
-        ["--output", str(tmp_path), "--quiet", "--cpus", "0", "--threads", "1", *QUICK], cwd=tmp_path
+        ["--output", str(tmp_path), "--quiet", "--cpus", str(FIRST_CPU), "--threads", "1", *QUICK],
+        cwd=tmp_path,
     )
     assert report["status"] == 0, proc.stdout
     rows = summary_rows(only_run_dir(tmp_path))
     assert list(rows) == list(FRAMEWORKS)
     for name, row in rows.items():
         assert row["status"] == "ok", (name, row["error"])
-        assert row["affinity_observed"] == "0", name
+        assert row["affinity_observed"] == str(FIRST_CPU), name
         assert row["threads_observed"] == 1, name
-        assert row["cpus"] == "0" and row["threads"] == 1, name
+        assert row["cpus"] == str(FIRST_CPU) and row["threads"] == 1, name
 
 
 @pytest.mark.parametrize("framework", list(FRAMEWORKS))
 def test_settings_are_recorded(tmp_path: Path, framework: str) -> None:
     """Each runner records the options that can change its figures."""
+    threads = len(TWO_CPUS)  # two where the machine allows two, else one
     expected = {
-        "pytorch": {"num_threads": 2, "num_interop_threads": 1},
-        "tensorflow": {"intra_op_parallelism_threads": 2, "inter_op_parallelism_threads": 1},
-        "jax": {"intra_op_threads": 2},
-        "onnxruntime": {"intra_op_num_threads": 2, "inter_op_num_threads": 1},
-        "openvino": {"INFERENCE_NUM_THREADS": "2", "NUM_STREAMS": "1", "INFERENCE_PRECISION_HINT": "f32"},
+        "pytorch": {"num_threads": threads, "num_interop_threads": 1},
+        "tensorflow": {"intra_op_parallelism_threads": threads, "inter_op_parallelism_threads": 1},
+        "jax": {"intra_op_threads": threads},
+        "onnxruntime": {"intra_op_num_threads": threads, "inter_op_num_threads": 1},
+        "openvino": {
+            "INFERENCE_NUM_THREADS": str(threads),
+            "NUM_STREAMS": "1",
+            "INFERENCE_PRECISION_HINT": "f32",
+        },
     }[framework]
     run_parent(
         [
@@ -98,9 +113,9 @@ def test_settings_are_recorded(tmp_path: Path, framework: str) -> None:
             "--frameworks",
             framework,
             "--cpus",
-            "0,1",
+            cpu_list(TWO_CPUS),
             "--threads",
-            "2",
+            str(threads),
             "--batch-size",
             "8",
             *QUICK,
@@ -114,6 +129,8 @@ def test_settings_are_recorded(tmp_path: Path, framework: str) -> None:
 
 
 def test_bf16_where_a_framework_has_it_and_skipped_where_not(tmp_path: Path) -> None:
+    """bf16 runs where the framework has a path for it on this CPU, and is skipped with the
+    reason where it has none; which of the two OpenVINO does depends on the hardware."""
     report, proc = run_parent(
         ["--output", str(tmp_path), "--quiet", "--precision", "bf16", *QUICK], cwd=tmp_path
     )
@@ -121,6 +138,13 @@ def test_bf16_where_a_framework_has_it_and_skipped_where_not(tmp_path: Path) -> 
     skipped = rows.pop("onnxruntime")
     assert skipped["status"] == "skipped"
     assert skipped["error"] == "onnxruntime has no bf16 path on CPU in this benchmark"
+    openvino = rows.pop("openvino")
+    if cpu_has_bf16():
+        assert openvino["status"] == "ok", openvino["error"]
+        assert openvino["precision_effective"] == "bf16" and openvino["parity_ok"]
+    else:  # OpenVINO compiles f32 whatever it is asked: not a bf16 figure, so not ranked as one
+        assert openvino["status"] == "skipped"
+        assert openvino["error"] == "OpenVINO compiled for f32, not bf16, on this CPU"
     for name, row in rows.items():
         assert row["status"] == "ok", (name, row["error"])
         assert row["precision"] == row["precision_effective"] == "bf16", name

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import psutil
 import pytest
-from test_faults import survivors
 
-from conftest import PROJECT_ROOT, QUICK, summary_rows
+from conftest import PROJECT_ROOT, QUICK, summary_rows, survivors
+from runners.fake import HANG_MARKER
 
 
 def wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], timeout: float = 60.0) -> None:
@@ -48,7 +48,7 @@ def test_an_interrupted_run_keeps_what_finished(tmp_path: Path, signum: int, exi
     try:
         # Wait until the first cell is saved and the hanging runner has spawned its grandchild.
         wait_for(lambda: output.exists() and any(output.glob("*/summary.parquet")), parent)
-        wait_for(lambda: bool(survivors()), parent)
+        wait_for(lambda: any(HANG_MARKER in p.cmdline() for p in survivors(output)), parent)
         workers = parent_and_children(parent.pid)
         parent.send_signal(signum)
         stdout, stderr = parent.communicate(timeout=60)
@@ -66,7 +66,7 @@ def test_an_interrupted_run_keeps_what_finished(tmp_path: Path, signum: int, exi
     assert "interrupted" in stdout
     time.sleep(0.2)
     assert not [p for p in workers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
-    assert not survivors()
+    assert not survivors(output)
 
 
 def parent_and_children(pid: int) -> list[psutil.Process]:

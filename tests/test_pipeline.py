@@ -8,7 +8,7 @@ import psutil
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import only_run_dir, summary_rows
+from conftest import FIRST_CPU, only_run_dir, summary_rows
 from orchestrator.display import QuietDisplay
 from orchestrator.plan import Plan, PlanError
 from orchestrator.run import execute
@@ -23,13 +23,13 @@ def quick_plan(output: Path, **overrides: object) -> Plan:
 
 
 def test_fake_run_end_to_end(output: Path) -> None:
-    record = execute(quick_plan(output, batch_sizes=(64,), threads=(1,), cpus=(0,)), QuietDisplay())
+    record = execute(quick_plan(output, batch_sizes=(64,), threads=(1,), cpus=(FIRST_CPU,)), QuietDisplay())
     run_dir = only_run_dir(output)
     assert record.run_dir == run_dir
     row = summary_rows(run_dir)["fake"]
     assert row["status"] == "ok", row["error"]
-    assert row["batch_size"] == 64 and row["threads"] == 1 and row["cpus"] == "0"
-    assert row["affinity_observed"] == "0"
+    assert row["batch_size"] == 64 and row["threads"] == 1 and row["cpus"] == str(FIRST_CPU)
+    assert row["affinity_observed"] == str(FIRST_CPU)
     assert row["iterations"] >= 7
     assert row["latency_ms_min"] <= row["latency_ms_p50"] <= row["latency_ms_p99"] <= row["latency_ms_max"]
     assert row["max_abs_diff"] <= 1e-4 and row["parity_ok"]
@@ -43,7 +43,7 @@ def test_fake_run_end_to_end(output: Path) -> None:
     assert all(s["latency_ns"] > 0 and s["cell_id"] == row["cell_id"] for s in samples)
 
     job = json.loads((run_dir / "cells" / row["cell_id"] / "job.json").read_text())
-    assert job["cpus"] == [0] and job["threads"] == 1 and job["batch_size"] == 64
+    assert job["cpus"] == [FIRST_CPU] and job["threads"] == 1 and job["batch_size"] == 64
     plan = json.loads((run_dir / "plan.json").read_text())
     assert plan["run_id"] == record.run_id and plan["cells"][0]["cell_id"] == row["cell_id"]
     environment = json.loads((run_dir / "environment.json").read_text())
@@ -71,7 +71,7 @@ def test_the_batch_size_may_exceed_the_default_rows(output: Path) -> None:
 
 
 def test_threads_default_to_the_cpus_asked_for() -> None:
-    assert Plan(cpus=(0,)).threads == (1,)
+    assert Plan(cpus=(FIRST_CPU,)).threads == (1,)
     assert Plan().threads == (len(os.sched_getaffinity(0)),)
 
 

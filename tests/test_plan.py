@@ -1,15 +1,16 @@
 """How a plan expands: scenarios, sweeps, repeats (interleaved), modes and worker groups."""
 
+from conftest import FIRST_CPU
 from orchestrator.plan import Plan, launch_groups
 
 
 def test_sweeps_are_the_matrix_of_cells() -> None:
-    plan = Plan(frameworks=("fake", "noop"), batch_sizes=(1, 8, 64), threads=(1, 2), cpus=(0,))
+    plan = Plan(frameworks=("fake", "noop"), batch_sizes=(1, 8, 64), threads=(1, 2), cpus=(FIRST_CPU,))
     cells = plan.cells()
     assert len(cells) == 2 * 3 * 2
     assert {(c.batch_size, c.threads) for c in cells} == {(b, t) for b in (1, 8, 64) for t in (1, 2)}
     assert len({c.cell_id for c in cells}) == len(cells)
-    assert all(c.scenario == "offline" and c.cpus == (0,) for c in cells)
+    assert all(c.scenario == "offline" and c.cpus == (FIRST_CPU,) for c in cells)
 
 
 def test_single_stream_calls_one_sample_whatever_the_batch_sizes() -> None:
