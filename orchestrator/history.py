@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import json
 import re
+import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -113,11 +115,34 @@ def load_run_dir(run_dir: Path) -> tuple[list[Row], pa.Table, str | None]:
     return summary.to_pylist(), samples, fingerprint_of(read_environment(run_dir))
 
 
+def _report_skipped(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+# Where a skipped history file is reported: one line each, so the user knows what to clean up.
+# Tests replace it to capture the lines.
+report_skipped: Callable[[str], None] = _report_skipped
+_reported: set[Path] = set()  # each unreadable file is named once per process, not per read
+
+
 def _summary_files(history_dir: Path, run_id: str = "*") -> list[Path]:
+    """The history's summary files that can be read as Parquet; the others are named and skipped."""
     root = Path(history_dir) / "summary"
-    return sorted(
+    candidates = sorted(
         path for path in root.glob(f"date=*/host=*/{run_id}.parquet") if not path.name.startswith(".")
     )
+    readable = []
+    for path in candidates:
+        try:
+            pq.read_schema(path)
+        except (pa.ArrowException, OSError) as exc:
+            if path not in _reported:
+                _reported.add(path)
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                report_skipped(f"history: skipped {path}: not a readable Parquet file ({reason})")
+            continue
+        readable.append(path)
+    return readable
 
 
 def append_run(history_dir: Path, run_dir: Path) -> list[Path]:

@@ -71,31 +71,67 @@ def worker_env() -> dict[str, str]:
     return env
 
 
+# The runner's own deadline trails the parent's --timeout by this much, so that the parent's
+# kill (and its "timeout" status) comes first; the runner's is for when the parent is gone.
+_RUNNER_DEADLINE_GRACE_S = 5.0
+
+
+class _Deadline:
+    """``timeout_s`` from the start of each job: a shared worker's jobs get one budget each."""
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self.at = time.monotonic() + timeout_s
+        self._job: object = None
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        """A job's first event starts its budget."""
+        job = event.get("cell_id")
+        if job is not None and job != self._job:
+            if self._job is not None:
+                self.at = time.monotonic() + self.timeout_s
+            self._job = job
+
+
 def launch(job_paths: list[Path], log_path: Path, timeout_s: float, on_event: EventHandler) -> Exit:
     """Run ``python -m runners --job ...`` to completion or timeout; return how it ended.
 
-    One worker process runs every job given, in order; ``timeout_s`` bounds the whole process.
+    One worker process runs every job given, in order; each job may take ``timeout_s``.
+    The runner holds the read end of a lifeline pipe whose write end only this process holds:
+    if this process dies, however it dies, the runner sees end-of-file and kills itself and
+    its children (see ``runners.lifeline``).
     """
     read_fd, write_fd = os.pipe()
+    lifeline_read, lifeline_write = os.pipe()
     started = time.monotonic()
-    deadline = started + timeout_s
+    deadline = _Deadline(timeout_s)
     jobs = [arg for path in job_paths for arg in ("--job", str(path))]
-    with open(log_path, "wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "runners", *jobs, "--events-fd", str(write_fd)],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=log,
-            env=worker_env(),
-            pass_fds=(write_fd,),
-            start_new_session=True,  # its own process group, so a kill reaches every child
-        )
-    os.close(write_fd)
+    command = [sys.executable, "-m", "runners", *jobs, "--events-fd", str(write_fd)]
+    command += ["--lifeline-fd", str(lifeline_read), "--budget", f"{timeout_s + _RUNNER_DEADLINE_GRACE_S:g}"]
     try:
-        timed_out = not _pump_events(read_fd, deadline, on_event)
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
+                env=worker_env(),
+                pass_fds=(write_fd, lifeline_read),
+                start_new_session=True,  # its own process group, so a kill reaches every child
+            )
+    finally:
+        os.close(write_fd)
+        os.close(lifeline_read)
+
+    def handle(event: dict[str, Any]) -> None:
+        deadline.on_event(event)
+        on_event(event)
+
+    try:
+        timed_out = not _pump_events(read_fd, deadline, handle)
         if not timed_out:
             try:
-                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+                process.wait(timeout=max(0.0, deadline.at - time.monotonic()))
             except subprocess.TimeoutExpired:  # closed its pipe but kept running
                 timed_out = True
     except BaseException:
@@ -106,16 +142,17 @@ def launch(job_paths: list[Path], log_path: Path, timeout_s: float, on_event: Ev
         # CPUs during every later cell.
         _kill_group(process)
         os.close(read_fd)
+        os.close(lifeline_write)
     return Exit(process.returncode, timed_out, time.monotonic() - started)
 
 
-def _pump_events(read_fd: int, deadline: float, on_event: EventHandler) -> bool:
+def _pump_events(read_fd: int, deadline: _Deadline, on_event: EventHandler) -> bool:
     """Pass each event line to ``on_event`` until the pipe closes (True) or the deadline (False)."""
     pending = b""
     with selectors.DefaultSelector() as selector:
         selector.register(read_fd, selectors.EVENT_READ)
         while True:
-            remaining = deadline - time.monotonic()
+            remaining = deadline.at - time.monotonic()
             if remaining <= 0:
                 return False
             if not selector.select(timeout=remaining):

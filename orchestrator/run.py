@@ -191,7 +191,7 @@ def _run_group(
         display.event(cell, {"event": "phase", "phase": "starting"})
     # The log of a shared worker lives with its first cell.
     log_path = run_dir / "cells" / group[0].cell_id / "stderr.log"
-    exit = launch(job_paths, log_path, plan.timeout_s * len(group), on_event)
+    exit = launch(job_paths, log_path, plan.timeout_s, on_event)
     outcomes = []
     for cell in group:
         cell_reference = _reference_rows(reference, cell)

@@ -13,6 +13,7 @@ import os
 import sys
 from pathlib import Path
 
+from runners.lifeline import start_watchdog
 from runners.threads import thread_env
 from schemas.job import JobSpec
 
@@ -22,10 +23,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runners", description=__doc__)
     parser.add_argument("--job", required=True, action="append", help="path of a cell's job.json")
     parser.add_argument("--events-fd", type=int, default=None, help="pipe for phase events")
+    parser.add_argument(
+        "--lifeline-fd", type=int, default=None, help="pipe whose end-of-file means the parent is gone"
+    )
+    parser.add_argument(
+        "--budget", type=float, default=None, help="seconds each job may take before the runner kills itself"
+    )
     args = parser.parse_args(argv)
 
-    if args.events_fd is not None:  # ours alone: a child of the framework must not hold it open
-        os.set_inheritable(args.events_fd, False)
+    for fd in (args.events_fd, args.lifeline_fd):  # ours alone: a framework's child must not hold it
+        if fd is not None:
+            os.set_inheritable(fd, False)
+    # First: the parent may already be gone. Forked while no thread exists (only safe then).
+    watchdog = start_watchdog(args.lifeline_fd, args.budget, keep_fds=_given(args.events_fd))
     jobs = [JobSpec.from_file(Path(path)) for path in args.job]
     cpus = jobs[0].cpus
     if len(jobs) == 1 and jobs[0].framework == "jax" and 1 < jobs[0].threads < len(cpus):
@@ -38,7 +48,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from runners.worker import run_job  # numpy, pyarrow, psutil: only after the two above
 
-    return max(run_job(job, args.events_fd) for job in jobs)
+    status = 0
+    for job in jobs:
+        watchdog.extend(args.budget)  # each job of a shared worker has a budget of its own
+        status = max(status, run_job(job, args.events_fd))
+    return status
+
+
+def _given(fd: int | None) -> tuple[int, ...]:
+    return () if fd is None else (fd,)
 
 
 if __name__ == "__main__":

@@ -20,16 +20,38 @@ class SchemaError(ValueError):
     """A file does not match the schema it is supposed to carry."""
 
 
+def current_umask() -> int:
+    """This process's umask, read without changing it.
+
+    ``os.umask`` can only be read by setting it, which races with any other thread creating a
+    file at that moment; Linux shows it in /proc/self/status (4.7+), so read it there.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, write: Any) -> None:
     """Write through a temporary file in the same directory, then rename over ``path``.
 
     A reader sees either the old file or the complete new one, never a torn write; a
-    failure (disk full, permission) leaves whatever was at ``path`` untouched.
+    failure (disk full, permission) leaves whatever was at ``path`` untouched. The file gets
+    the mode an ordinary new file gets under the umask (0644 under 022), not the private
+    0600 of the temporary file: results are read by other users and services.
     """
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
     try:
+        try:
+            os.fchmod(fd, 0o666 & ~current_umask())
+        finally:
+            os.close(fd)
         write(tmp)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())

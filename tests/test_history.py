@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import schemas.io
+from conftest import PROJECT_ROOT
 from orchestrator import history
 from schemas import io, tables
 
@@ -295,3 +299,22 @@ def test_polars_reads_the_history(hist: Path) -> None:
     frame = pl.read_parquet(str(hist / "samples" / "**" / "*.parquet"), hive_partitioning=True)
     assert frame.height == 3 * len(FRAMEWORKS) * SAMPLES_PER_CELL
     assert set(frame["host"].cast(pl.Utf8).to_list()) == {"bench-1", "other_host"}
+
+
+def test_an_unreadable_file_in_the_history_is_named_and_skipped(hist: Path, tmp_path: Path) -> None:
+    """Random bytes where a summary should be: the reader names the file, once, and goes on."""
+    bad = hist / "summary" / "date=2026-11-29" / "host=bench-1" / "part.parquet"
+    bad.write_bytes(os.urandom(3000))
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "compare", str(hist), str(hist)],
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    skipped = [line for line in proc.stderr.splitlines() if "skipped" in line]
+    assert len(skipped) == 1, proc.stderr  # once, however many times the history is read
+    assert skipped[0].startswith(f"history: skipped {bad}: not a readable Parquet file (")
+    assert "magic bytes" in skipped[0]
+    assert history.run_ids(hist) == [RUN_A, RUN_B, RUN_C]  # the readable runs are all still there

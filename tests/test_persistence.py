@@ -2,6 +2,7 @@
 
 import errno
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -101,3 +102,26 @@ def test_a_stray_thread_setting_in_the_shell_does_not_reach_the_runner(tmp_path:
     settings = json.loads(summary_rows(run_dir)["fake"]["settings_json"])
     assert settings["environment"]["OMP_NUM_THREADS"] == "1"
     assert settings["environment"]["OPENBLAS_NUM_THREADS"] == "1"
+
+
+@pytest.mark.parametrize(("umask", "file_mode", "dir_mode"), [("022", 0o644, 0o755), ("077", 0o600, 0o700)])
+def test_results_get_the_modes_the_umask_gives(
+    tmp_path: Path, umask: str, file_mode: int, dir_mode: int
+) -> None:
+    """Every file and directory a run writes is as readable as the user's umask says, no less."""
+    output = tmp_path / "results"
+    command = [sys.executable, "-m", "orchestrator", "--frameworks", "fake", "--report", "csv,md,png", *QUICK]
+    proc = subprocess.run(
+        ["sh", "-c", f"umask {umask} && exec {shlex.join(command)}"],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    written = list(output.rglob("*"))
+    assert any(path.name == "summary.png" for path in written)
+    modes = {path.relative_to(output): path.stat().st_mode & 0o777 for path in written}
+    expected = {path.relative_to(output): dir_mode if path.is_dir() else file_mode for path in written}
+    assert modes == expected
