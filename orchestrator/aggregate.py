@@ -15,9 +15,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from models.spec import Tolerance
+from orchestrator.artifacts import PreparedModel
+from orchestrator.environments import Environment
 from orchestrator.launcher import Exit
-from orchestrator.plan import Cell, Plan, allowed_cpus, format_cpus
-from orchestrator.stats import bootstrap_ci, latency_stats, max_abs_diff, throughput_per_s
+from orchestrator.plan import Cell, Plan, allowed_cpus
+from orchestrator.stats import bootstrap_ci, latency_stats, throughput_per_s
 from orchestrator.trust import assess, perf_counter_resolution_s, read_cpufreq_state
 from schemas import io, tables
 
@@ -42,6 +45,8 @@ _COPIED = (
     "peak_rss_mb",
     "uss_mb",
     "pss_mb",
+    "python",
+    "modules_json",
 )
 
 # Statuses, worst first: the status a configuration reports when its repeats disagree.
@@ -50,12 +55,22 @@ _SEVERITY = ("failed", "timeout", "interrupted", "skipped", "ok")
 
 @dataclass(frozen=True)
 class CellOutcome:
-    """A finished cell: its row in cells.parquet and its per-call latencies."""
+    """A finished cell: its row in cells.parquet, its per-call latencies and its outputs."""
 
     cell: Cell
     row: dict[str, Any]
     latencies_ns: np.ndarray
     load_average_1min: float | None = None  # of the machine, read as the cell ended
+    outputs: np.ndarray | None = None  # one row per distinct sample, for a model with no reference
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What a cell's outputs are checked against: values of the first rows, and the tolerance."""
+
+    values: np.ndarray  # [rows, *output shape of one sample]
+    kind: str
+    tolerance: Tolerance | None  # None: the model declares none at this precision (compare only)
 
 
 def summarise_cell(
@@ -64,7 +79,9 @@ def summarise_cell(
     cell: Cell,
     result_path: Path,
     exit: Exit,
-    reference: np.ndarray,
+    reference: Reference | None,
+    prepared: PreparedModel,
+    environment: Environment,
     started: bool = True,
 ) -> CellOutcome:
     """Build the cell's row from its result file and how its worker process ended.
@@ -72,7 +89,7 @@ def summarise_cell(
     ``started`` is False for a cell of a shared (in-process) worker that never announced a
     phase: the worker ended before reaching it, and the cell is reported as not run.
     """
-    row = cell_row(run_id, plan, cell)
+    row = cell_row(run_id, cell, prepared, environment)
     latencies = np.empty(0, dtype=np.int64)
     load = os.getloadavg()[0]
     result = _read_result(result_path)
@@ -87,42 +104,98 @@ def summarise_cell(
         return CellOutcome(cell, row, latencies, load)
     row.update({name: result[name] for name in _COPIED}, pid=result["pid"])
     row.update(status=result["status"], error=result["error"])
+    outputs = None
     if result["status"] == "ok":
         latencies = np.asarray(result["latencies_ns"], dtype=np.int64)
         stats = latency_stats(latencies)
         row.update(stats.columns(), throughput_per_s=throughput_per_s(cell.batch_size, stats.p50))
         if result["outputs"] is not None:
-            diff = max_abs_diff(np.asarray(result["outputs"], np.float32), reference)
-            row.update(max_abs_diff=diff, parity_ok=diff <= plan.parity_tolerance)
-    return CellOutcome(cell, row, latencies, load)
+            outputs = np.asarray(result["outputs"], np.float32)
+            if reference is not None:
+                row.update(parity(outputs, reference))
+            else:
+                row.update(
+                    parity_reference=f"{cell.framework_label}: the first to run it, the reference of the rest"
+                )
+            outputs = _by_sample(outputs, _samples_in(cell, prepared))
+    return CellOutcome(cell, row, latencies, load, outputs)
+
+
+def _samples_in(cell: Cell, prepared: PreparedModel) -> int:
+    """Distinct samples whose outputs a cell returns: the batch, or the single-stream samples."""
+    if cell.scenario == "offline":
+        return cell.batch_size
+    rows = min(len(np.load(path, mmap_mode="r")) for path in prepared.input_paths.values())
+    return min(prepared.spec.single_stream_samples, rows)
+
+
+def _by_sample(outputs: np.ndarray, samples: int) -> np.ndarray:
+    """Flat outputs as [samples, *one sample's output]; flat when that cannot be told."""
+    return outputs.reshape(samples, -1) if samples and outputs.size % samples == 0 else outputs
+
+
+def parity(outputs: np.ndarray, reference: Reference) -> dict[str, Any]:
+    """max_abs_diff, max_rel_diff, the tolerance and the verdict of flat ``outputs`` against the
+    reference's rows (the first rows of the outputs: the reference may cover fewer)."""
+    values = reference.values
+    per_row = int(np.prod(values.shape[1:])) if values.ndim > 1 else 1
+    flat = outputs.ravel()
+    if values.size == 0 or flat.size % per_row:
+        return {"parity_reference": reference.kind, "parity_ok": False, "max_abs_diff": float("inf")}
+    rows = min(flat.size // per_row, len(values))
+    got = flat[: rows * per_row].astype(np.float64)
+    want = values[:rows].reshape(-1)
+    diff = float(np.max(np.abs(got - want))) if rows else float("inf")
+    scale = float(np.max(np.abs(want))) if rows else 0.0
+    limit = None if reference.tolerance is None else reference.tolerance.limit(want)
+    return {
+        "max_abs_diff": diff,
+        "max_rel_diff": diff / scale if scale else None,
+        "parity_tolerance": limit,
+        "parity_reference": reference.kind,
+        "parity_ok": None if limit is None else bool(diff <= limit),
+    }
 
 
 def interrupted_outcome(run_id: str, plan: Plan, cell: Cell, signal_name: str) -> CellOutcome:
     """A cell that a signal stopped before it finished (or started)."""
-    row = cell_row(run_id, plan, cell)
+    row = cell_row(run_id, cell)
     row.update(status="interrupted", error=f"{signal_name} arrived before this cell finished")
     return CellOutcome(cell, row, np.empty(0, dtype=np.int64))
 
 
-def cell_row(run_id: str, plan: Plan, cell: Cell) -> dict[str, Any]:
+def skipped_outcome(
+    run_id: str, plan: Plan, cell: Cell, reason: str, prepared: PreparedModel, environment: Environment
+) -> CellOutcome:
+    """A cell that was not run, for ``reason`` (its environment, or its framework and model)."""
+    row = cell_row(run_id, cell, prepared, environment)
+    row.update(status="skipped", error=reason)
+    return CellOutcome(cell, row, np.empty(0, dtype=np.int64))
+
+
+def cell_row(
+    run_id: str, cell: Cell, prepared: PreparedModel | None = None, environment: Environment | None = None
+) -> dict[str, Any]:
     """A cells.parquet row with what the plan says about ``cell`` and nothing measured yet."""
     row: dict[str, Any] = {name: None for name in tables.CELLS.names}
+    row.update(cell.settings)
     row.update(
         run_id=run_id,
         cell_id=cell.cell_id,
         config_id=cell.config_id,
         repeat=cell.repeat,
-        framework=cell.framework,
-        model=plan.model,
-        scenario=cell.scenario,
-        batch_size=cell.batch_size,
-        threads=cell.threads,
-        cpus=format_cpus(cell.cpus),
         cpus_allowed=len(cell.cpus),
-        precision=cell.precision,
-        mode=cell.mode,
-        parity_tolerance=plan.parity_tolerance,
     )
+    if prepared is not None:
+        spec = prepared.spec
+        row.update(
+            model_source=spec.source,
+            model_sha256=prepared.sha256,
+            model_parameters=spec.parameters,
+            model_flops_per_sample=spec.flops_per_sample,
+        )
+    if environment is not None:
+        row.update(environment_key=environment.key)
     return row
 
 
@@ -168,15 +241,26 @@ def _summarise_config(group: list[CellOutcome]) -> dict[str, Any]:
         return summary
 
     ok_rows = [outcome.row for outcome in ok]
-    for name in ("framework_version", "precision_effective", "settings_json", "affinity_observed"):
+    for name in (
+        "framework_version",
+        "precision_effective",
+        "settings_json",
+        "affinity_observed",
+        "python",
+        "modules_json",
+        "parity_reference",
+    ):
         summary[name] = ok_rows[0][name]
     for field in tables.SUMMARY:
         if field.name in _MEDIAN_OVER_REPEATS:
             summary[field.name] = _median([row[field.name] for row in ok_rows], field.type)
     diffs = [row["max_abs_diff"] for row in ok_rows]
     if all(diff is not None for diff in diffs):
-        summary["max_abs_diff"] = max(diffs)
-        summary["parity_ok"] = all(row["parity_ok"] for row in ok_rows)
+        worst_row = max(ok_rows, key=lambda row: row["max_abs_diff"])
+        for name in ("max_abs_diff", "max_rel_diff", "parity_tolerance"):
+            summary[name] = worst_row[name]
+        verdicts = [row["parity_ok"] for row in ok_rows]
+        summary["parity_ok"] = None if None in verdicts else all(verdicts)
 
     p50s: list[float] = [row["latency_ms_p50"] for row in ok_rows]
     # Samples per second at the summary's own p50, as documented: not a median of throughputs.
@@ -244,7 +328,8 @@ _MEDIAN_OVER_REPEATS = frozenset(
     and field.name
     not in ("batch_size", "threads", "repeats", "repeats_ok", "cpus_allowed", "parity_tolerance")
     and not field.name.startswith("latency_ms_p50_")
-    and field.name != "max_abs_diff"
+    and not field.name.startswith("model_")
+    and field.name not in ("max_abs_diff", "max_rel_diff")
 )
 
 

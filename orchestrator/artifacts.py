@@ -1,86 +1,154 @@
-"""Writes the run's shared inputs and model -- once, before any runner starts."""
+"""Writes each model's shared files once, before any runner starts: weights, inputs, the
+portable ONNX graph and the reference outputs, in ``<run>/models/<model>/``.
+
+The parent never imports a framework: the weights are generated in numpy, the MLP's ONNX graph
+is written from them with the ``onnx`` file-format library, and the zoo's graphs are exported
+from PyTorch by a subprocess in the PyTorch environment (``runners.export``).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from schemas import io
-from schemas.model import Layer, make_inputs, make_weights, write_inputs, write_weights
+from models.base import Model, ModelFiles
+from models.spec import ModelSpec
+from orchestrator.inputs import write_inputs
+from schemas.tensors import write_npy
 
-ONNX_OPSET = 17
-ONNX_IR_VERSION = 8  # the IR version that opset 17 shipped with; read by every runtime here
+# A subprocess running ``python -m runners.export`` with the PyTorch environment, or the reason
+# there is none; returns None on success, else the one-line reason.
+Exporter = Callable[[list[str], Path], str | None]
 
 
 @dataclass(frozen=True)
-class Artifacts:
-    """Paths of the shared files in the run directory, and their contents in memory."""
+class PreparedModel:
+    """A model's files in the run directory, and what the parent checks every runner against."""
 
-    inputs_path: Path
-    weights_path: Path
-    onnx_path: Path
-    inputs: np.ndarray
-    layers: list[Layer]
+    name: str
+    ref: str  # registry name, or "file"
+    model: Model
+    spec: ModelSpec
+    files: ModelFiles
+    input_paths: dict[str, Path]  # .npy per input, in the model's order
+    reference: np.ndarray | None  # outputs of the first reference rows, None: first framework's
+    reference_kind: str | None  # what the reference is, in words
+    onnx_error: str | None  # why there is no portable graph (ONNX Runtime, OpenVINO skipped)
+    sha256: str | None  # of the user's file, or of the built-in's weights
 
 
-def write_artifacts(run_dir: Path, seed: int, rows: int, inputs: np.ndarray | None = None) -> Artifacts:
-    """Store the seeded weights, the ONNX model and the inputs in ``run_dir``.
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file, or of a directory's files (a SavedModel) in name order."""
+    digest = hashlib.sha256()
+    paths = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.is_file())
+    for item in paths:
+        with open(item, "rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
-    The inputs are ``inputs`` when given (the user's own), else ``rows`` seeded random rows.
+
+def prepare_model(
+    name: str,
+    ref: str,
+    model: Model,
+    directory: Path,
+    seed: int,
+    shapes: dict[str, tuple[int, ...]],
+    export: Exporter | None,
+    inputs: dict[str, np.ndarray] | None = None,
+    source: tuple[Path, str] | None = None,
+) -> PreparedModel:
+    """Write model ``name``'s weights, inputs (``inputs``, else seeded ones of ``shapes``), ONNX
+    graph and reference into ``directory``.
+
+    ``export`` runs the PyTorch export when the model's graph comes from PyTorch (None: no
+    ONNX runtime needs it); ``source`` is the user's (file, format).
     """
-    layers = make_weights(seed)
-    if inputs is None:
-        inputs = make_inputs(seed, rows)
-    artifacts = Artifacts(
-        inputs_path=run_dir / "inputs.parquet",
-        weights_path=run_dir / "weights.parquet",
-        onnx_path=run_dir / "model.onnx",
-        inputs=inputs,
-        layers=layers,
+    spec = model.spec
+    (directory / "inputs").mkdir(parents=True)
+    files = ModelFiles(
+        directory, None if source is None else source[0], None if source is None else source[1], spec.output
     )
-    write_inputs(inputs, artifacts.inputs_path)
-    write_weights(layers, artifacts.weights_path)
-    io.write_bytes(onnx_model_bytes(layers), artifacts.onnx_path)
-    return artifacts
+    if source is None:
+        model.write_weights(seed, directory)
+        sha256: str | None = file_sha256(files.weights)
+    else:
+        sha256 = spec.source_sha256 or file_sha256(source[0])
+    arrays = inputs if inputs is not None else model.make_inputs(seed, shapes)
+    write_inputs(arrays, directory / "inputs.parquet")
+    input_paths = {}
+    for input_name, array in arrays.items():
+        input_paths[input_name] = directory / "inputs" / f"{input_name}.npy"
+        write_npy(array, input_paths[input_name])
+
+    onnx_error = _write_onnx(model, files, ref, spec, export)
+    reference, kind = None, None
+    rows = min(spec.reference_rows, min(len(a) for a in arrays.values()))
+    if onnx_error is None or model.onnx_from == "parent":
+        try:
+            reference = np.asarray(
+                model.reference(files, {k: v[:rows] for k, v in arrays.items()}), np.float64
+            )
+            kind = model.reference_kind
+            write_npy(reference, directory / "reference.npy")
+        except NotImplementedError:
+            reference, kind = None, None
+    return PreparedModel(name, ref, model, spec, files, input_paths, reference, kind, onnx_error, sha256)
 
 
-def onnx_model_bytes(layers: list[Layer]) -> bytes:
-    """The network as a serialised ONNX model: Gemm + Relu per layer, Sigmoid at the end.
+def _write_onnx(
+    model: Model, files: ModelFiles, ref: str, spec: ModelSpec, export: Exporter | None
+) -> str | None:
+    """Write the portable graph; the reason there is none, or None."""
+    if files.source_format == "onnx":
+        return None  # the user's own file is the graph
+    if files.source_format not in (None, "pt2"):
+        return f"no ONNX graph of a {files.source_format} model"
+    if model.onnx_from == "parent":
+        model.write_onnx(files)
+        return None
+    if export is None:
+        return "no framework that reads ONNX in this run"
+    command = [
+        "--model-ref", ref, "--model-dir", str(files.directory),
+        "--inputs", ",".join(spec.input_names()), "--output-name", spec.output,
+    ]  # fmt: skip
+    if files.source is not None:
+        command += ["--source", str(files.source), "--format", str(files.source_format)]
+    return export(command, files.directory / "export.log")
 
-    Built straight from the weights (no exporter, no framework), with a symbolic batch axis
-    so that one file serves every batch size; OpenVINO fixes the shape when it compiles.
-    """
-    import onnx  # a file-format library, not a runtime; only needed here
-    from onnx import TensorProto, helper, numpy_helper
 
-    features = layers[0].weight.shape[0]
-    nodes, initializers = [], []
-    previous = "input"
-    for index, layer in enumerate(layers):
-        weight, bias, gemm = f"layer{index}.weight", f"layer{index}.bias", f"layer{index}.gemm"
-        initializers += [
-            numpy_helper.from_array(layer.weight, weight),
-            numpy_helper.from_array(layer.bias, bias),
-        ]
-        output = "output" if index == len(layers) - 1 else f"layer{index}.out"
-        op = "Relu" if layer.activation == "relu" else "Sigmoid"
-        nodes += [
-            helper.make_node("Gemm", [previous, weight, bias], [gemm]),
-            helper.make_node(op, [gemm], [output]),
-        ]
-        previous = output
-    graph = helper.make_graph(
-        nodes,
-        "spam_mlp",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", features])],
-        [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", layers[-1].weight.shape[1]])],
-        initializers,
-    )
-    model = helper.make_model(
-        graph, opset_imports=[helper.make_opsetid("", ONNX_OPSET)], producer_name="orchestrator"
-    )
-    model.ir_version = ONNX_IR_VERSION
-    onnx.checker.check_model(model)
-    return bytes(model.SerializeToString())
+def run_export(python: Path | None, why_not: str | None, env: dict[str, str], timeout_s: float) -> Exporter:
+    """An :data:`Exporter` that runs ``python -m runners.export`` with ``python`` (the PyTorch
+    environment's interpreter), or reports ``why_not`` when there is none."""
+
+    def export(arguments: list[str], log_path: Path) -> str | None:
+        if python is None:
+            return f"the ONNX graph is exported from PyTorch, which is not available: {why_not}"
+        with open(log_path, "wb") as log:
+            try:
+                proc = subprocess.run(
+                    [str(python), "-m", "runners.export", *arguments],
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=log,
+                    env=env,
+                    timeout=timeout_s,
+                    start_new_session=True,
+                )
+            except subprocess.TimeoutExpired:
+                return f"the ONNX export took longer than {timeout_s:g} s (see {log_path})"
+        if proc.returncode != 0:
+            lines = [line for line in log_path.read_text(errors="replace").splitlines() if line.strip()]
+            return (
+                f"the ONNX export failed: {lines[-1].strip() if lines else proc.returncode} (see {log_path})"
+            )
+        return None
+
+    return export

@@ -8,6 +8,7 @@ error (nothing is run); 130 / 143 interrupted by SIGINT / SIGTERM (finished cell
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -17,15 +18,25 @@ from typing import Any, NoReturn
 
 from rich.console import Console
 
+from models.registry import DEFAULT_MODEL, MODELS
 from orchestrator.config import ConfigError, load_config
 from orchestrator.contamination import isolation_table
 from orchestrator.display import make_console, make_display
+from orchestrator.environments import ENVIRONMENTS, FrameworkRef, StatusHandler, default_root, resolve
 from orchestrator.history import HistoryError
 from orchestrator.inputs import InputError, load_inputs
-from orchestrator.plan import MODES, PARITY_TOLERANCE, SCENARIOS, Plan, PlanError, allowed_cpus, format_cpus
+from orchestrator.plan import MODES, PRECISIONS, SCENARIOS, Plan, PlanError, allowed_cpus, format_cpus
 from orchestrator.regressions import compare_main, record_and_compare
 from orchestrator.report import EXPORTERS, summary_table, write_reports
-from orchestrator.run import Interrupted, OutputError, RunInterrupted, RunRecord, execute
+from orchestrator.run import (
+    Interrupted,
+    OutputError,
+    RunInterrupted,
+    RunRecord,
+    execute,
+    resolve_environments,
+)
+from orchestrator.workloads import Workload, builtin, is_builtin
 from runners.registry import FRAMEWORKS
 
 EXIT_OK, EXIT_CELLS_NOT_OK, EXIT_USAGE = 0, 1, 2
@@ -73,8 +84,17 @@ def _parse_names(text: str) -> tuple[str, ...] | None:
     return names if all(names) else None
 
 
+def _parse_shape(text: str) -> tuple[str, tuple[int, ...]] | None:
+    """'input_ids=128' or 'image=3x224x224' -> (name, dims); None if malformed."""
+    name, sep, dims = text.partition("=")
+    values = tuple(int(part) for part in dims.lower().split("x")) if sep and dims else ()
+    return (name.strip(), values) if name.strip() and values and all(v >= 1 for v in values) else None
+
+
 _cpu_list = _typed(_parse_cpus, bool, "CPU numbers such as 0, 0,1 or 0-3")
-_framework_list = _typed(_parse_names, bool, "a comma list of framework names")
+_framework_list = _typed(_parse_names, bool, "a comma list of framework names (name or name@VERSION)")
+_model_list = _typed(_parse_names, bool, "a comma list of model names or model files")
+_shape = _typed(_parse_shape, bool, "NAME=DIMS such as input_ids=128 or pixel_values=3x224x224")
 _positive_ints = _typed(
     lambda text: tuple(int(part) for part in text.split(",")),
     lambda values: all(v >= 1 for v in values),
@@ -111,7 +131,16 @@ def build_parser() -> argparse.ArgumentParser:
         default=defaults.frameworks,
         metavar="LIST",
         help=f"comma list of frameworks to run, in order (default: {','.join(FRAMEWORKS)}); "
-        "add 'noop' to measure the harness's own cost per call",
+        "name@VERSION runs that version in an environment of its own (e.g. "
+        "onnxruntime@1.31.1,onnxruntime@1.32.0); add 'noop' to measure the harness's own cost per call",
+    )
+    what.add_argument(
+        "--model",
+        type=_model_list,
+        default=(DEFAULT_MODEL,),
+        metavar="LIST",
+        help=f"the model: {', '.join(MODELS)}, or your own file (.onnx, .pt2, .keras, a SavedModel "
+        "directory, an OpenVINO .xml); a comma list sweeps them (default: mlp, the article's)",
     )
     what.add_argument(
         "--scenario",
@@ -125,8 +154,31 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_ints,
         default=defaults.batch_sizes,
         metavar="N[,N...]",
-        help="rows per call in the offline scenario; a list sweeps them "
-        f"(default: {defaults.batch_sizes[0]})",
+        help="samples per call in the offline scenario; a list sweeps them "
+        "(default: the model's own: mlp 1000, the zoo 1)",
+    )
+    what.add_argument(
+        "--seq-len",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="tokens per sequence for text models (default: the model's own, distilbert 128)",
+    )
+    what.add_argument(
+        "--image-size",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="height and width of images for image models (default: the model's own, resnet50 224)",
+    )
+    what.add_argument(
+        "--shape",
+        type=_shape,
+        action="append",
+        default=[],
+        metavar="NAME=DIMS",
+        help="fill a dynamic dim: an input's dims of one sample (without the batch), e.g. "
+        "input_ids=128, or one named dim, e.g. sequence=128; repeat for several",
     )
     what.add_argument(
         "--threads",
@@ -145,7 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     what.add_argument(
         "--precision",
-        choices=list(PARITY_TOLERANCE),
+        choices=list(PRECISIONS),
         default=defaults.precision,
         help="compute precision; a framework that cannot run it is skipped, the precision it "
         "really used is read back, and the parity tolerance follows (default: fp32)",
@@ -155,8 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         metavar="FILE",
-        help="benchmark on your own tensors: a Parquet file of one float32 column per model "
-        "feature (200), one row per sample (default: seeded random inputs, as in the article)",
+        help="benchmark on your own tensors: a Parquet file with one column per named model "
+        "input, one row per sample (default: seeded random inputs)",
     )
     what.add_argument(
         "--seed",
@@ -166,6 +218,21 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"seed of the generated weights and inputs (default: {defaults.seed})",
     )
     how = parser.add_argument_group("how to measure")
+    how.add_argument(
+        "--environment",
+        choices=list(ENVIRONMENTS),
+        default=defaults.environment,
+        help="own: each framework in an environment of its own, built with uv on first use "
+        "(default); shared: all in one environment, as the article (and --in-process) has it; "
+        "current: this interpreter, as it is",
+    )
+    how.add_argument(
+        "--envs-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"where the environments live (default: {default_root()})",
+    )
     how.add_argument(
         "--isolate",
         action="store_true",
@@ -301,9 +368,20 @@ def _modes(args: argparse.Namespace) -> tuple[str, ...]:
     return ("in-process",) if args.in_process else ("isolated",)
 
 
-def _plan_from(args: argparse.Namespace, input_rows: int | None) -> Plan:
+def _plan_from(args: argparse.Namespace, workloads: dict[str, Workload], input_rows: int | None) -> Plan:
+    shapes: dict[str, tuple[int, ...]] = {}
+    for name, dims in args.shape:
+        if name in shapes:
+            raise PlanError("--shape", f"{name} is given twice")
+        shapes[name] = dims
     plan = Plan(
         frameworks=args.frameworks,
+        models=tuple(workloads),
+        specs={name: workload.model.spec for name, workload in workloads.items()},
+        seq_len=args.seq_len,
+        image_size=args.image_size,
+        shapes=shapes,
+        environment=args.environment,
         batch_sizes=args.batch_size,
         threads=args.threads,
         cpus=args.cpus,
@@ -326,6 +404,29 @@ def _plan_from(args: argparse.Namespace, input_rows: int | None) -> Plan:
     return plan
 
 
+def _workloads(args: argparse.Namespace, console: Console) -> dict[str, Workload]:
+    """--model entries, resolved: built-ins by name, the user's files by path (read as far as
+    their inputs, by the framework that reads the format, in its environment)."""
+    workloads: dict[str, Workload] = {}
+    for entry in args.model:
+        if is_builtin(entry):
+            workload = builtin(entry)
+        else:
+            from orchestrator.user_models import resolve_user_model
+
+            workload = resolve_user_model(
+                Path(entry),
+                set(workloads),
+                args.environment,
+                _envs_root(args),
+                _status_printer(console, args.quiet),
+            )
+        if workload.name in workloads:
+            raise PlanError("--model", f"{entry} is given twice")
+        workloads[workload.name] = workload
+    return workloads
+
+
 def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
     """Flags, over the --config file's values, over the defaults."""
     first, _ = parser.parse_known_args(argv)
@@ -342,15 +443,17 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "compare":
         return compare_main(argv[1:])
+    if argv and argv[0] == "setup":
+        return setup_main(argv[1:])
     parser = build_parser()
     args = _parse(parser, argv)
-    inputs = None
     try:
         if args.fail_on_regression is not None and args.history is None:
             raise PlanError("--fail-on-regression", "needs --history, the runs to compare with")
+        workloads = _workloads(args, make_console())
+        plan = _plan_from(args, workloads, None)
         if args.inputs is not None:
-            inputs = load_inputs(args.inputs)
-        plan = _plan_from(args, None if inputs is None else len(inputs))
+            workloads, plan = _with_user_inputs(args, workloads, plan)
         _check_output_dir(plan.output)
     except InputError as exc:
         parser.exit(EXIT_USAGE, f"{parser.prog}: error: {exc}\n")
@@ -365,9 +468,14 @@ def main(argv: list[str] | None = None) -> int:
             "oversubscribes them; latencies will measure the contention",
             file=sys.stderr,
         )
+    environments, export = resolve_environments(
+        plan, workloads, _envs_root(args), _status_printer(console, args.quiet)
+    )
     _raise_on_signals()
     try:
-        record = execute(plan, make_display(console, args.quiet), inputs, args.config)
+        record = execute(
+            plan, make_display(console, args.quiet), workloads, environments, export, args.config
+        )
     except OutputError as exc:
         parser.exit(EXIT_USAGE, f"{parser.prog}: error: argument --output: {exc}\n")
     except RunInterrupted as stop:
@@ -398,6 +506,61 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_CELLS_NOT_OK
         status = max(status, regressed)
     return status
+
+
+def _with_user_inputs(
+    args: argparse.Namespace, workloads: dict[str, Workload], plan: Plan
+) -> tuple[dict[str, Workload], Plan]:
+    """The one model's workload with the user's --inputs, checked, and the plan that fits them."""
+    ((name, workload),) = workloads.items()
+    sample_shapes = {key: shape[1:] for key, shape in plan.call_shapes(name, 1).items()}
+    arrays = load_inputs(args.inputs, workload.model.spec, sample_shapes)
+    rows = min(len(array) for array in arrays.values())
+    workload = dataclasses.replace(workload, inputs=arrays)
+    return {name: workload}, _plan_from(args, {name: workload}, rows)
+
+
+def _status_printer(console: Console, quiet: bool) -> StatusHandler:
+    """One line per environment as it is reused or built (nothing with --quiet)."""
+
+    def show(name: str, text: str) -> None:
+        if not quiet:
+            console.print(f"environment {name}: {text}", markup=False, highlight=False)
+
+    return show
+
+
+def _envs_root(args: argparse.Namespace) -> Path:
+    return args.envs_dir if args.envs_dir is not None else default_root()
+
+
+def setup_main(argv: list[str]) -> int:
+    """``python -m orchestrator setup``: build (or check) the environments a run would use."""
+    parser = _OneLineParser(
+        prog="python -m orchestrator setup",
+        description="Build each framework's environment now (a run builds them on first use).",
+    )
+    parser.add_argument("--frameworks", type=_framework_list, default=tuple(FRAMEWORKS), metavar="LIST")
+    parser.add_argument("--environment", choices=["own", "shared"], default="own")
+    parser.add_argument("--envs-dir", type=Path, default=None, metavar="DIR")
+    args = parser.parse_args(argv)
+    refs = [FrameworkRef.parse(text) for text in args.frameworks]
+    unknown = [ref.name for ref in refs if ref.name not in FRAMEWORKS]
+    if unknown:
+        parser.error(
+            f"argument --frameworks: unknown name {unknown[0]!r}; expected one of {', '.join(FRAMEWORKS)}"
+        )
+    console = make_console()
+    environments = resolve(
+        refs,
+        args.environment,
+        _envs_root(args),
+        lambda name, text: console.print(f"environment {name}: {text}"),
+    )
+    failed = {label: env for label, env in environments.items() if env.error}
+    for label, env in failed.items():
+        print(f"{parser.prog}: error: {label}: {env.error} (log: {env.log})", file=sys.stderr)
+    return EXIT_CELLS_NOT_OK if failed else EXIT_OK
 
 
 def exit_status(rows: list[dict[str, Any]], strict: bool) -> int:

@@ -18,12 +18,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from orchestrator.report import format_ms, md_escape
+from schemas.configuration import CONFIG_COLUMNS, config_key, varying
+from schemas.configuration import label as config_label
 
 Row = dict[str, Any]
 
-# What makes two summary rows the same cell. Read with .get(): older rows may lack a key.
-KEY_COLUMNS = ("framework", "scenario", "batch_size", "threads", "cpus", "precision", "mode", "model")
-_LABEL_PREFIXES = {"batch_size": "b", "threads": "t", "cpus": "cpus "}
+# What makes two summary rows the same cell: schemas.configuration's one definition (the host
+# fingerprint is checked beside it). Read with .get(): older rows may lack a column.
+KEY_COLUMNS = CONFIG_COLUMNS
 
 # Below this growth of the peak RSS a percentage is noise (allocator arenas, page rounding).
 MIN_MEMORY_GROWTH_MB = 5.0
@@ -64,7 +66,7 @@ def mann_whitney_u(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _key(row: Row) -> tuple[Any, ...]:
-    return tuple(row.get(column) for column in KEY_COLUMNS)
+    return config_key(row)
 
 
 def _number(value: Any) -> float | None:
@@ -269,12 +271,11 @@ def _fmt_pct(value: float | None) -> str:
 
 
 def _labels(keys: Iterable[tuple[Any, ...]]) -> dict[tuple[Any, ...], str]:
-    keys = list(keys)
-    varying = [i for i in range(1, len(KEY_COLUMNS)) if len({key[i] for key in keys}) > 1]
-    return {
-        key: " ".join([str(key[0]), *(f"{_LABEL_PREFIXES.get(KEY_COLUMNS[i], '')}{key[i]}" for i in varying)])
-        for key in keys
-    }
+    rows = [dict(zip(KEY_COLUMNS, key)) for key in keys]
+    vary = [
+        column for column in varying(rows) if column != "input_shapes" or "batch_size" not in varying(rows)
+    ]
+    return {config_key(row): config_label(row, vary) for row in rows}
 
 
 def _index(rows: list[Row]) -> tuple[dict[tuple[Any, ...], Row], dict[tuple[Any, ...], int]]:

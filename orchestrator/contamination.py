@@ -9,15 +9,19 @@ from typing import Any
 
 from rich.table import Table
 
-_KEY = ("framework", "scenario", "batch_size", "threads", "precision")
+from schemas.configuration import config_key
+
+
+def _key(row: dict[str, Any]) -> tuple[Any, ...]:
+    return config_key(row, without=("mode",))
 
 
 def pair_modes(rows: list[dict[str, Any]]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """(isolated, in-process) summary rows of the same configuration, both ok, in run order."""
-    isolated = {tuple(row[k] for k in _KEY): row for row in rows if row["mode"] == "isolated"}
+    isolated = {_key(row): row for row in rows if row["mode"] == "isolated"}
     pairs = []
     for row in rows:
-        twin = isolated.get(tuple(row[k] for k in _KEY))
+        twin = isolated.get(_key(row))
         if row["mode"] == "in-process" and twin and twin["status"] == row["status"] == "ok":
             pairs.append((twin, row))
     return pairs

@@ -36,7 +36,6 @@ _INHERITED = (
     "TMPDIR",
     "TZ",
     "USER",
-    "VIRTUAL_ENV",
 )
 
 EventHandler = Callable[[dict[str, Any]], None]
@@ -93,8 +92,16 @@ class _Deadline:
             self._job = job
 
 
-def launch(job_paths: list[Path], log_path: Path, timeout_s: float, on_event: EventHandler) -> Exit:
+def launch(
+    job_paths: list[Path],
+    log_path: Path,
+    timeout_s: float,
+    on_event: EventHandler,
+    python: Path | None = None,
+) -> Exit:
     """Run ``python -m runners --job ...`` to completion or timeout; return how it ended.
+
+    ``python`` is the interpreter of the framework's environment (default: this one).
 
     One worker process runs every job given, in order; each job may take ``timeout_s``.
     The runner holds the read end of a lifeline pipe whose write end only this process holds:
@@ -106,7 +113,7 @@ def launch(job_paths: list[Path], log_path: Path, timeout_s: float, on_event: Ev
     started = time.monotonic()
     deadline = _Deadline(timeout_s)
     jobs = [arg for path in job_paths for arg in ("--job", str(path))]
-    command = [sys.executable, "-m", "runners", *jobs, "--events-fd", str(write_fd)]
+    command = [str(python or sys.executable), "-m", "runners", *jobs, "--events-fd", str(write_fd)]
     command += ["--lifeline-fd", str(lifeline_read), "--budget", f"{timeout_s + _RUNNER_DEADLINE_GRACE_S:g}"]
     try:
         with open(log_path, "wb") as log:

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import json
+import math
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import psutil
 
+from models.registry import MODELS, load_model
+from models.spec import ModelSpec
+from orchestrator.environments import ENVIRONMENTS, FrameworkRef
 from runners.registry import ALL_RUNNERS, FRAMEWORKS
-from schemas.model import FEATURES, MODEL_NAME
-
-DEFAULT_ROWS = 1000
+from schemas.configuration import config_id
 
 # offline: the whole batch in one call (throughput). single-stream: one sample per call,
 # cycling through the input rows (per-request latency), as MLPerf LoadGen names them.
@@ -22,9 +26,10 @@ SCENARIOS = ("offline", "single-stream")
 # worker, one after another, as the article did -- to show what that does to the figures.
 MODES = ("isolated", "in-process")
 
-# Largest |output - reference| a cell may show at each precision. bfloat16 keeps 8 bits of
-# mantissa (relative error ~4e-3), and this network's outputs sit around 0.5.
-PARITY_TOLERANCE = {"fp32": 1e-4, "bf16": 2e-2}
+PRECISIONS = ("fp32", "bf16")
+
+# Flags that fill a model's symbolic dims, by symbol.
+DIM_FLAGS = {"batch": "--batch-size", "seq": "--seq-len", "image": "--image-size"}
 
 
 class PlanError(ValueError):
@@ -53,12 +58,39 @@ class Cell:
     precision: str
     mode: str
     repeat: int
+    model: str = "mlp"
+    framework_pin: str | None = None
+    environment: str = "own"
+    input_shapes: str = "{}"  # JSON: input name -> the shape of one call's array
+    options_json: str = "{}"
+
+    @property
+    def framework_label(self) -> str:
+        """``onnxruntime`` or ``onnxruntime@1.31.1``."""
+        return self.framework if self.framework_pin is None else f"{self.framework}@{self.framework_pin}"
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The cell's configuration columns, as a summary row holds them."""
+        return {
+            "model": self.model,
+            "framework": self.framework,
+            "framework_pin": self.framework_pin,
+            "environment": self.environment,
+            "scenario": self.scenario,
+            "batch_size": self.batch_size,
+            "input_shapes": self.input_shapes,
+            "threads": self.threads,
+            "cpus": format_cpus(self.cpus),
+            "precision": self.precision,
+            "options_json": self.options_json,
+            "mode": self.mode,
+        }
 
     @property
     def config_id(self) -> str:
         """What the cell measures, the same for every repeat of it."""
-        suffix = "" if self.mode == "isolated" else "-inproc"
-        return f"{self.framework}-{self.scenario}-b{self.batch_size}-t{self.threads}-{self.precision}{suffix}"
+        return config_id(self.settings)
 
     @property
     def cell_id(self) -> str:
@@ -68,15 +100,25 @@ class Cell:
 
 @dataclass(frozen=True)
 class Plan:
-    """Everything a run needs to know, checked at construction."""
+    """Everything a run needs to know, checked at construction.
 
-    frameworks: tuple[str, ...] = tuple(FRAMEWORKS)
-    batch_sizes: tuple[int, ...] = (DEFAULT_ROWS,)
+    ``models`` are the names results carry (a built-in's name, a user file's stem), and
+    ``specs`` their resolved specs, by name (``orchestrator.models`` makes both).
+    """
+
+    frameworks: tuple[str, ...] = tuple(FRAMEWORKS)  # each "name" or "name@VERSION"
+    models: tuple[str, ...] = ("mlp",)
+    specs: dict[str, ModelSpec] = field(default_factory=dict)
+    batch_sizes: tuple[int, ...] | None = None  # None: each model's default
+    seq_len: int | None = None  # None: each model's default
+    image_size: int | None = None
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # --shape NAME=DIMS
     threads: tuple[int, ...] | None = None  # None: one per CPU in ``cpus``
     cpus: tuple[int, ...] | None = None  # None: every allowed CPU
     scenarios: tuple[str, ...] = ("offline",)
     repeats: int = 1
     modes: tuple[str, ...] = ("isolated",)
+    environment: str = "own"
     precision: str = "fp32"
     warmup: int = 50
     min_iterations: int = 200
@@ -88,15 +130,30 @@ class Plan:
     timeout_s: float = 300.0
     inputs: Path | None = None  # the user's --inputs file; None: seeded random inputs
     input_rows: int | None = None  # rows in that file
-    model: str = field(default=MODEL_NAME)
 
     def __post_init__(self) -> None:
-        self._check_names("--frameworks", self.frameworks, tuple(ALL_RUNNERS), shown=tuple(FRAMEWORKS))
+        specs = dict(self.specs)
+        for name in self.models:  # built-ins resolve by name; user files come resolved
+            if name not in specs and name in MODELS:
+                specs[name] = load_model(name).spec
+        object.__setattr__(self, "specs", specs)
+        refs = self._check_frameworks()
         self._check_names("--scenario", self.scenarios, SCENARIOS)
         self._check_names("--mode", self.modes, MODES)
-        if self.precision not in PARITY_TOLERANCE:
+        self._check_names("--model", self.models, self.models)
+        if self.precision not in PRECISIONS:
+            raise PlanError("--precision", f"expected one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.environment not in ENVIRONMENTS:
             raise PlanError(
-                "--precision", f"expected one of {', '.join(PARITY_TOLERANCE)}, got {self.precision!r}"
+                "--environment", f"expected one of {', '.join(ENVIRONMENTS)}, got {self.environment!r}"
+            )
+        if "in-process" in self.modes and any(ref.version for ref in refs):
+            raise PlanError(
+                "--frameworks", "framework@VERSION cannot run in-process: one process holds one version"
+            )
+        if self.environment != "own" and any(ref.version for ref in refs):
+            raise PlanError(
+                "--frameworks", f"framework@VERSION needs --environment own, not {self.environment}"
             )
         allowed = allowed_cpus()
         cpus = allowed if self.cpus is None else tuple(sorted(set(self.cpus)))
@@ -108,9 +165,13 @@ class Plan:
         object.__setattr__(self, "cpus", cpus)
         if self.threads is None:
             object.__setattr__(self, "threads", (len(cpus),))
-        for flag, values in (("--batch-size", self.batch_sizes), ("--threads", self.threads)):
+        batch_sizes = (1,) if self.batch_sizes is None else self.batch_sizes  # None: the models' own
+        for flag, values in (("--batch-size", batch_sizes), ("--threads", self.threads)):
             if not values or any(not isinstance(v, int) or v < 1 for v in values or ()):
                 raise PlanError(flag, f"expected positive integers, got {values!r}")
+            duplicate = _first_duplicate(values)
+            if duplicate is not None:
+                raise PlanError(flag, f"{duplicate} is given twice")
         for flag, value in (("--min-iterations", self.min_iterations), ("--repeats", self.repeats)):
             if not isinstance(value, int) or value < 1:
                 raise PlanError(flag, f"expected a positive integer, got {value!r}")
@@ -123,44 +184,167 @@ class Plan:
             raise PlanError("--warmup", f"expected zero or more iterations, got {self.warmup}")
         if self.min_time_s < 0:
             raise PlanError("--min-time", f"expected zero or more seconds, got {self.min_time_s}")
-        offline = "offline" in self.scenarios
-        if offline and self.input_rows is not None and max(self.batch_sizes) > self.input_rows:
-            raise PlanError(
-                "--batch-size",
-                f"{max(self.batch_sizes)} exceeds the {self.input_rows} rows of --inputs {self.inputs}",
-            )
-        # Inputs, reference and the runner's copies: a few times the batch; refuse what cannot fit.
-        need_mb = 4 * self.rows * FEATURES * 4 / 2**20
-        available_mb = psutil.virtual_memory().available / 2**20
-        if need_mb > available_mb:
-            raise PlanError(
-                "--batch-size",
-                f"{max(self.batch_sizes)} rows need ~{need_mb:,.0f} MB, more than the "
-                f"{available_mb:,.0f} MB available",
-            )
         if not self.timeout_s > 0:
             raise PlanError("--timeout", f"expected a positive number of seconds, got {self.timeout_s}")
+        if self.inputs is not None and len(self.models) > 1:
+            raise PlanError("--inputs", "one file of inputs fits one model; run one --model at a time")
+        if (
+            self.batch_sizes is not None
+            and len(self.batch_sizes) > 1
+            and self.scenarios == ("single-stream",)
+        ):
+            raise PlanError(
+                "--batch-size", "single-stream calls one sample at a time; a batch sweep needs offline"
+            )
+        for name in self.models:
+            self._check_model(name)
+
+    def _check_frameworks(self) -> list[FrameworkRef]:
+        if not self.frameworks:
+            raise PlanError("--frameworks", "expected at least one name")
+        refs = [FrameworkRef.parse(text) for text in self.frameworks]
+        shown = ", ".join(FRAMEWORKS)
+        for ref in refs:
+            if ref.name not in ALL_RUNNERS:
+                close = [name for name in ALL_RUNNERS if name.startswith(ref.name[:3])]
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise PlanError(
+                    "--frameworks", f"unknown name {ref.name!r}{hint}; expected one of {shown}, noop"
+                )
+            if ref.version is not None and ref.name not in FRAMEWORKS:
+                raise PlanError("--frameworks", f"{ref.name} has no versions: it is not a framework")
+        duplicate = _first_duplicate([ref.label for ref in refs])
+        if duplicate is not None:
+            raise PlanError("--frameworks", f"{duplicate} is given twice")
+        return refs
 
     @staticmethod
-    def _check_names(
-        flag: str, names: tuple[str, ...], known: tuple[str, ...], shown: tuple[str, ...] = ()
-    ) -> None:
+    def _check_names(flag: str, names: tuple[str, ...], known: tuple[str, ...]) -> None:
         if not names:
             raise PlanError(flag, "expected at least one name")
         unknown = [name for name in names if name not in known]
         if unknown:
-            raise PlanError(flag, f"unknown name {unknown[0]!r}; expected one of {', '.join(shown or known)}")
-        if len(set(names)) != len(names):
-            raise PlanError(flag, "a name is given twice")
+            raise PlanError(flag, f"unknown name {unknown[0]!r}; expected one of {', '.join(known)}")
+        duplicate = _first_duplicate(names)
+        if duplicate is not None:
+            raise PlanError(flag, f"{duplicate} is given twice")
 
-    @property
-    def rows(self) -> int:
-        """Rows of inputs: the user's, or the article's 1000 (more if an offline batch needs them)."""
+    def _check_model(self, name: str) -> None:
+        spec = self.spec(name)
+        if spec.fixed_batch is not None:
+            wrong = [
+                b for b in self.batch_sizes_for(name) if b != spec.fixed_batch and "offline" in self.scenarios
+            ]
+            if wrong or ("single-stream" in self.scenarios and spec.fixed_batch != 1):
+                flag = "--batch-size" if wrong else "--scenario"
+                raise PlanError(
+                    flag, f"model {name} takes a fixed batch of {spec.fixed_batch} (its file says so)"
+                )
+        for batch in self.batch_sizes_for(name):
+            shapes = self.call_shapes(name, batch)  # raises for a dim no flag fills
+            del shapes
+        rows = self.rows(name)
+        if self.input_rows is not None and "offline" in self.scenarios:
+            largest = max(self.batch_sizes_for(name))
+            if largest > self.input_rows:
+                raise PlanError(
+                    "--batch-size", f"{largest} exceeds the {self.input_rows} rows of --inputs {self.inputs}"
+                )
+        # Inputs, reference and the runner's copies: a few times the inputs; refuse what cannot fit.
+        sample_bytes = sum(
+            math.prod(shape[1:]) * np.dtype(item.dtype).itemsize
+            for item, shape in zip(spec.inputs, self.call_shapes(name, 1).values())
+        )
+        need_mb = 4 * rows * sample_bytes / 2**20
+        available_mb = psutil.virtual_memory().available / 2**20
+        if need_mb > available_mb:
+            raise PlanError(
+                "--batch-size",
+                f"{name}: {rows} samples need ~{need_mb:,.0f} MB, "
+                f"more than the {available_mb:,.0f} MB available",
+            )
+
+    def spec(self, name: str) -> ModelSpec:
+        """The resolved spec of model ``name``."""
+        try:
+            return self.specs[name]
+        except KeyError:
+            raise PlanError(
+                "--model", f"unknown model {name!r}; expected one of {', '.join(MODELS)}, or a model file"
+            ) from None
+
+    def batch_sizes_for(self, name: str) -> tuple[int, ...]:
+        """The offline batch sizes of model ``name``: --batch-size, else the model's default."""
+        return self.batch_sizes or (int(self.spec(name).default_dims.get("batch", 1)),)
+
+    def dims_for(self, name: str, batch: int) -> dict[str, int]:
+        """Every symbolic dim's value for model ``name`` at ``batch`` samples per call."""
+        spec = self.spec(name)
+        dims = {key: int(value) for key, value in spec.default_dims.items()}
+        dims["batch"] = batch
+        if self.seq_len is not None:
+            dims["seq"] = self.seq_len
+        if self.image_size is not None:
+            dims["image"] = self.image_size
+        for key, value in self.shapes.items():
+            if len(value) == 1 and key not in spec.input_names():
+                dims[key] = value[0]  # --shape SYMBOL=N fills that dim wherever it appears
+        return dims
+
+    def call_shapes(self, name: str, batch: int) -> dict[str, tuple[int, ...]]:
+        """Each input's shape for one call of ``batch`` samples; PlanError names an unfilled dim."""
+        spec = self.spec(name)
+        dims = self.dims_for(name, batch)
+        shapes: dict[str, tuple[int, ...]] = {}
+        for item in spec.inputs:
+            if item.name in self.shapes:
+                sample = self.shapes[item.name]
+                if len(sample) != len(item.dims) - 1:
+                    raise PlanError(
+                        "--shape",
+                        f"{item.name}={'x'.join(map(str, sample))} has {len(sample)} dims; model {name} "
+                        f"takes {len(item.dims) - 1} per sample ({_dims_text(item.dims[1:])})",
+                    )
+                shapes[item.name] = (batch, *sample)
+                continue
+            missing = [dim for dim in item.symbols() if dim not in dims]
+            if missing:
+                flag = DIM_FLAGS.get(missing[0])
+                how = f"{flag} or " if flag else ""
+                raise PlanError(
+                    "--shape",
+                    f"model {name}: input {item.name!r} has a dynamic dim {missing[0]!r} that no flag fills; "
+                    f"give {how}--shape {item.name}={_dims_text(item.dims[1:])}",
+                )
+            shapes[item.name] = item.shape(dims)
+        known = set(spec.input_names()) | {dim for item in spec.inputs for dim in item.symbols()}
+        unknown = [key for key in self.shapes if key not in known]
+        if unknown and len(self.models) == 1:  # with several models, a key may be another's
+            raise PlanError(
+                "--shape",
+                f"model {name} has no input or dim {unknown[0]!r}; "
+                f"its inputs: {', '.join(spec.input_names())}",
+            )
+        return shapes
+
+    def rows(self, name: str) -> int:
+        """Samples of inputs model ``name`` needs: the largest offline batch, or the single-stream
+        samples, whichever is more (the user's file's rows when --inputs is given)."""
         if self.input_rows:
             return self.input_rows
-        if "offline" not in self.scenarios:
-            return DEFAULT_ROWS
-        return max(DEFAULT_ROWS, *self.batch_sizes)
+        wanted = [1]
+        if "offline" in self.scenarios:
+            wanted.append(max(self.batch_sizes_for(name)))
+        if "single-stream" in self.scenarios:
+            wanted.append(self.spec(name).single_stream_samples)
+        return max(wanted)
+
+    def environment_for(self) -> str:
+        """The environment every cell runs in: in-process cells need one environment that holds
+        every framework, and --compare-isolation compares both modes in that same one."""
+        if self.environment == "own" and "in-process" in self.modes:
+            return "shared"
+        return self.environment
 
     def cells(self) -> list[Cell]:
         """Every cell, in run order.
@@ -169,56 +353,84 @@ class Plan:
         drift on the machine touches every framework alike.
         """
         assert self.threads is not None and self.cpus is not None
+        refs = [FrameworkRef.parse(text) for text in self.frameworks]
         cells: list[Cell] = []
         for mode in self.modes:
             for repeat in range(self.repeats):
-                for scenario in self.scenarios:
-                    batch_sizes = self.batch_sizes if scenario == "offline" else (1,)
-                    for batch_size in batch_sizes:
-                        for threads in self.threads:
-                            for framework in self.frameworks:
-                                cells.append(
-                                    Cell(
-                                        len(cells),
-                                        framework,
-                                        scenario,
-                                        batch_size,
-                                        threads,
-                                        self.cpus,
-                                        self.precision,
-                                        mode,
-                                        repeat,
+                for model in self.models:
+                    for scenario in self.scenarios:
+                        batch_sizes = self.batch_sizes_for(model) if scenario == "offline" else (1,)
+                        for batch_size in batch_sizes:
+                            shapes = json.dumps(
+                                {k: list(v) for k, v in self.call_shapes(model, batch_size).items()}
+                            )
+                            for threads in self.threads:
+                                for ref in refs:
+                                    cells.append(
+                                        Cell(
+                                            index=len(cells),
+                                            framework=ref.name,
+                                            framework_pin=ref.version,
+                                            scenario=scenario,
+                                            batch_size=batch_size,
+                                            threads=threads,
+                                            cpus=self.cpus,
+                                            precision=self.precision,
+                                            mode=mode,
+                                            repeat=repeat,
+                                            model=model,
+                                            environment=self.environment_for(),
+                                            input_shapes=shapes,
+                                        )
                                     )
-                                )
         return cells
-
-    @property
-    def parity_tolerance(self) -> float:
-        return PARITY_TOLERANCE[self.precision]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form, stored in the run directory as plan.json."""
-        data = asdict(self)
+        data: dict[str, Any] = {
+            name: getattr(self, name)
+            for name in self.__dataclass_fields__
+            if name not in ("specs", "output", "inputs", "shapes")
+        }
         data["output"] = str(self.output)
         data["inputs"] = None if self.inputs is None else str(self.inputs)
-        data["cells"] = [asdict(cell) | {"cell_id": cell.cell_id} for cell in self.cells()]
+        data["shapes"] = {key: list(value) for key, value in self.shapes.items()}
+        data["environment_used"] = self.environment_for()
+        data["cells"] = [
+            {**cell.settings, "cpus": list(cell.cpus), "repeat": cell.repeat, "cell_id": cell.cell_id}
+            for cell in self.cells()
+        ]
         return data
+
+
+def _first_duplicate(values: Any) -> Any:
+    seen = set()
+    for value in values:
+        if value in seen:
+            return value
+        seen.add(value)
+    return None
+
+
+def _dims_text(dims: tuple[int | str, ...]) -> str:
+    return "x".join(str(dim) if isinstance(dim, int) else dim.upper() for dim in dims) or "scalar"
 
 
 def launch_groups(cells: list[Cell]) -> list[list[Cell]]:
     """The cells each worker process runs, in run order.
 
-    An isolated cell has a process to itself; the in-process cells of one repeat, scenario,
-    batch size and thread count -- every framework at one configuration -- share one worker,
-    in plan order. (A worker cannot change PyTorch's or TensorFlow's thread pools once set.)
+    An isolated cell has a process to itself; the in-process cells of one repeat and one
+    configuration but the framework share one worker, in plan order. (A worker cannot change
+    PyTorch's or TensorFlow's thread pools once set.)
     """
     groups: list[list[Cell]] = []
-    shared: dict[tuple[int, str, int, int], list[Cell]] = {}
+    shared: dict[tuple[Any, ...], list[Cell]] = {}
     for cell in cells:
         if cell.mode == "isolated":
             groups.append([cell])
             continue
-        key = (cell.repeat, cell.scenario, cell.batch_size, cell.threads)
+        settings = cell.settings
+        key = (cell.repeat, *(v for k, v in settings.items() if k not in ("framework", "framework_pin")))
         if key not in shared:
             shared[key] = []
             groups.append(shared[key])

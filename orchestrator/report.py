@@ -22,16 +22,24 @@ from rich.table import Table
 
 from runners.registry import TOOLS
 from schemas import io, tables
+from schemas.configuration import (
+    CONFIG_COLUMNS,
+    CONTENDER_COLUMNS,
+    config_key,
+    framework_label,
+    label,
+    varying,
+)
+from schemas.configuration import header as column_header
 
 Row = dict[str, Any]
 Exporter = Callable[[list[Row], Path, str | None], Path]
 Companion = Callable[[list[Row], Path, str | None], Path | None]
 
-# The plan's dimensions besides the framework. Each gets a column (and a place in labels) only
-# when it differs between rows; read with .get() so rows from before a dimension existed work too.
-_MATRIX_KEYS = ("scenario", "batch_size", "threads", "precision", "mode")
-_HEADERS = {"batch_size": "batch"}  # column heading, where it is not the key itself
-_LABEL_PREFIXES = {"batch_size": "b", "threads": "t"}  # pytorch b16 t2; others show bare
+# The configuration's columns besides the framework that get a column (and a place in labels)
+# when they differ between rows. The input shapes follow from the model and the batch (or the
+# dims flags), so they are left to the summary file.
+_SHOWN = tuple(column for column in CONFIG_COLUMNS if column not in (*CONTENDER_COLUMNS, "input_shapes"))
 _TIMES = "\N{MULTIPLICATION SIGN}"
 
 
@@ -115,7 +123,7 @@ def relative_to(rows: list[Row], baseline: str | None = None) -> dict[str, float
     """
     groups: dict[tuple[Any, ...], list[Row]] = {}
     for row in rows:
-        groups.setdefault(tuple(row.get(key) for key in _MATRIX_KEYS), []).append(row)
+        groups.setdefault(config_key(row, without=CONTENDER_COLUMNS), []).append(row)
     ratios: dict[str, float | None] = {}
     for group in groups.values():
         reference = _baseline_p50_ms(group, baseline)
@@ -139,17 +147,17 @@ def format_ratio(ratio: float | None) -> str:
 
 
 def varying_keys(rows: list[Row]) -> list[str]:
-    """Which plan dimensions (batch_size, threads, ...) differ between the rows, so need showing."""
-    return [key for key in _MATRIX_KEYS if len({row.get(key) for row in rows}) > 1]
+    """Which configuration columns (model, batch_size, threads, ...) differ between the rows."""
+    return varying(rows, among=_SHOWN)
 
 
 def cell_label(row: Row, vary: list[str]) -> str:
-    """The framework, plus the dimensions that vary: ``pytorch b16 t2``."""
-    return " ".join([row["framework"], *(f"{_LABEL_PREFIXES.get(key, '')}{row.get(key)}" for key in vary)])
+    """The framework, plus the columns that vary: ``resnet50 pytorch b16 t2``."""
+    return label(row, vary)
 
 
 def _header(key: str) -> str:
-    return _HEADERS.get(key, key)
+    return column_header(key)
 
 
 def run_id_of(rows: list[Row], run_dir: Path) -> str:
@@ -189,7 +197,7 @@ def summary_table(
     if show_warnings:
         table.add_column("warnings", overflow="fold")
     for row in rows:
-        cells = [row["framework"]]
+        cells = [framework_label(row)]
         cells += [str(row.get(key)) for key in vary]
         cells += [format_ms(row["latency_ms_p50"]), format_ms(row["latency_ms_p99"])]
         cells += [format_ratio(ratios[row["cell_id"]])] if show_relative else []
@@ -290,7 +298,7 @@ def markdown_summary(rows: list[Row], run_id: str, baseline: str | None = None) 
         "|" + "|".join(":---" if h in right else "---:" for h in headers) + "|",
     ]
     for row in rows:
-        cells = [row["framework"], *(str(row.get(key)) for key in vary)]
+        cells = [framework_label(row), *(str(row.get(key)) for key in vary)]
         cells += [format_ms(row["latency_ms_p50"]), format_ms(row["latency_ms_p99"])]
         cells += [format_ratio(ratios[row["cell_id"]]), _fmt(row["throughput_per_s"], 0)]
         cells += [_fmt(row["cpu_percent"], 0), _fmt(row["peak_rss_mb"], 0)]

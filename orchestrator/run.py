@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 import signal
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,22 +18,25 @@ import pyarrow as pa
 
 from orchestrator.aggregate import (
     CellOutcome,
+    Reference,
     interrupted_outcome,
     samples_of,
+    skipped_outcome,
     summarise_cell,
     summarise_configs,
     write_cells,
     write_samples,
     write_summary,
 )
-from orchestrator.artifacts import Artifacts, write_artifacts
+from orchestrator.artifacts import Exporter, PreparedModel, prepare_model, run_export
 from orchestrator.display import Display
 from orchestrator.environment import describe_environment
-from orchestrator.launcher import launch
+from orchestrator.environments import Environment, FrameworkRef, StatusHandler, default_root, resolve
+from orchestrator.launcher import launch, worker_env
 from orchestrator.plan import Cell, Plan, launch_groups
+from orchestrator.workloads import Workload, builtin, why_not_runnable
 from schemas import io
-from schemas.job import JobSpec
-from schemas.model import SINGLE_STREAM_ROWS, forward_numpy
+from schemas.job import JobSpec, ModelJob
 
 
 @dataclass(frozen=True)
@@ -81,7 +84,8 @@ def create_run_dir(output: Path) -> tuple[str, Path]:
         return run_id, output / run_id
 
 
-def _job_for(cell: Cell, plan: Plan, artifacts: Artifacts, cell_dir: Path) -> JobSpec:
+def _job_for(cell: Cell, plan: Plan, prepared: PreparedModel, cell_dir: Path) -> JobSpec:
+    files = prepared.files
     return JobSpec(
         cell_id=cell.cell_id,
         framework=cell.framework,
@@ -94,23 +98,95 @@ def _job_for(cell: Cell, plan: Plan, artifacts: Artifacts, cell_dir: Path) -> Jo
         min_iterations=plan.min_iterations,
         max_iterations=plan.max_iterations,
         min_time_s=plan.min_time_s,
-        inputs_path=str(artifacts.inputs_path.resolve()),
-        weights_path=str(artifacts.weights_path.resolve()),
-        onnx_path=str(artifacts.onnx_path.resolve()),
+        model=ModelJob(
+            name=prepared.name,
+            ref=prepared.ref,
+            directory=str(files.directory.resolve()),
+            inputs={name: str(path.resolve()) for name, path in prepared.input_paths.items()},
+            output=prepared.spec.output,
+            source=None if files.source is None else str(files.source.resolve()),
+            source_format=files.source_format,
+            single_stream_samples=prepared.spec.single_stream_samples,
+        ),
         result_path=str((cell_dir / "result.parquet").resolve()),
     )
 
 
+@dataclass
+class _References:
+    """What each cell's outputs are checked against: its model's reference, or -- for a model
+    with none (a user's own) -- the outputs of the first framework that ran that configuration."""
+
+    prepared: dict[str, PreparedModel]
+    tolerance_precision: str
+    first: dict[tuple[Any, ...], Reference] = field(default_factory=dict)
+
+    @staticmethod
+    def _key(cell: Cell) -> tuple[Any, ...]:
+        return (cell.model, cell.scenario, cell.batch_size, cell.input_shapes)
+
+    def for_cell(self, cell: Cell) -> Reference | None:
+        prepared = self.prepared[cell.model]
+        tolerance = prepared.spec.tolerance.get(self.tolerance_precision)
+        if prepared.reference is not None:
+            rows = cell.batch_size if cell.scenario == "offline" else prepared.spec.single_stream_samples
+            values = prepared.reference[:rows]
+            return Reference(values, prepared.reference_kind or "reference", tolerance)
+        return self.first.get(self._key(cell))
+
+    def remember(self, cell: Cell, outcome: CellOutcome) -> None:
+        """A model without a reference: the first ok outputs become it."""
+        if self.prepared[cell.model].reference is None and outcome.outputs is not None:
+            key = self._key(cell)
+            if key not in self.first and outcome.row["status"] == "ok":
+                tolerance = self.prepared[cell.model].spec.tolerance.get(self.tolerance_precision)
+                kind = f"{cell.framework_label}, the first framework to run it (the model has no reference)"
+                self.first[key] = Reference(outcome.outputs.astype(np.float64), kind, tolerance)
+
+
+def resolve_environments(
+    plan: Plan,
+    workloads: dict[str, Workload],
+    root: Path | None = None,
+    on_status: StatusHandler | None = None,
+) -> tuple[dict[str, Environment], Exporter | None]:
+    """Each framework's environment (built or reused) by label, and -- when a model's graph
+    comes from PyTorch -- the ONNX export in the PyTorch environment: ONNX Runtime and OpenVINO
+    run that graph, and the reference is computed from it, whichever frameworks run."""
+    root = root or default_root()
+    refs = [FrameworkRef.parse(text) for text in plan.frameworks]
+    kind = plan.environment_for()
+    environments = resolve(refs, kind, root, on_status)
+    if not any(workload.exported_from_pytorch for workload in workloads.values()):
+        return environments, None
+    pytorch = next((env for label, env in environments.items() if label.split("@")[0] == "pytorch"), None)
+    if pytorch is None:  # PyTorch is not among the frameworks run: its environment exports all the same
+        pytorch = resolve([FrameworkRef("pytorch")], kind, root, on_status)["pytorch"]
+    return environments, run_export(pytorch.python, pytorch.error, worker_env(), plan.timeout_s)
+
+
 def execute(
-    plan: Plan, display: Display, inputs: np.ndarray | None = None, config: Path | None = None
+    plan: Plan,
+    display: Display,
+    workloads: dict[str, Workload] | None = None,
+    environments: dict[str, Environment] | None = None,
+    export: Exporter | None = None,
+    config: Path | None = None,
 ) -> RunRecord:
     """Run every cell of ``plan`` in its worker process, in order, and write the summary.
 
-    ``inputs`` replaces the seeded random inputs; ``config`` is recorded with the environment.
-    On SIGINT/SIGTERM (raised as
-    :class:`Interrupted`) the running worker is killed, unfinished cells are recorded as
-    ``interrupted`` and :class:`RunInterrupted` is raised.
+    ``workloads`` are the plan's models, resolved (with the user's --inputs, if any);
+    ``environments`` the interpreter of each framework (by label); ``export`` makes the ONNX
+    graph of a model that is exported from PyTorch; ``config`` is recorded with the environment.
+    Left out, the workloads are the plan's built-in models and the environments are resolved
+    (and the export found) with :func:`resolve_environments`.
+    On SIGINT/SIGTERM (raised as :class:`Interrupted`) the running worker is killed,
+    unfinished cells are recorded as ``interrupted`` and :class:`RunInterrupted` is raised.
     """
+    if workloads is None:
+        workloads = {name: builtin(name) for name in plan.models}
+    if environments is None:
+        environments, export = resolve_environments(plan, workloads)
     try:
         run_id, run_dir = create_run_dir(plan.output)
     except OSError as exc:
@@ -135,13 +211,16 @@ def execute(
     display.start(cells)
     try:
         io.write_json({"run_id": run_id, **plan.to_dict()}, run_dir / "plan.json")
-        io.write_json(describe_environment(config), run_dir / "environment.json")
-        artifacts = write_artifacts(run_dir, plan.seed, plan.rows, inputs)
-        # Row by row independent: one pass over every input row serves every cell's rows.
-        reference = forward_numpy(artifacts.layers, artifacts.inputs)
+        described = describe_environment(config)
+        described["environments"] = {label: env.record() for label, env in environments.items()}
+        io.write_json(described, run_dir / "environment.json")
+        prepared = {
+            name: _prepare(plan, name, workload, run_dir, export) for name, workload in workloads.items()
+        }
+        references = _References(prepared, plan.precision)
         rows: list[dict[str, Any]] = []
         for group in launch_groups(cells):
-            rows = save(_run_group(run_id, plan, group, artifacts, reference, run_dir, display))
+            rows = save(_run_group(run_id, plan, group, prepared, references, environments, run_dir, display))
     except Interrupted as interruption:
         # Finish the bookkeeping even if the user presses Ctrl-C again.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -160,25 +239,57 @@ def execute(
     return RunRecord(run_id, run_dir, rows)
 
 
+def _prepare(
+    plan: Plan, name: str, workload: Workload, run_dir: Path, export: Exporter | None
+) -> PreparedModel:
+    shapes = plan.call_shapes(name, plan.rows(name))
+    return prepare_model(
+        name,
+        workload.ref,
+        workload.model,
+        run_dir / "models" / name,
+        plan.seed,
+        shapes,
+        export,
+        inputs=workload.inputs,
+        source=workload.source,
+    )
+
+
 def _run_group(
     run_id: str,
     plan: Plan,
     group: list[Cell],
-    artifacts: Artifacts,
-    reference: np.ndarray,
+    prepared: dict[str, PreparedModel],
+    references: _References,
+    environments: dict[str, Environment],
     run_dir: Path,
     display: Display,
 ) -> list[CellOutcome]:
-    """Run the cells of one worker process; summarise each from its own result file."""
-    job_paths = []
+    """Run the cells of one worker process; summarise each from its own result file.
+
+    Cells that cannot run (their environment failed to build, their framework cannot load the
+    model) are skipped with the reason, without a process.
+    """
+    outcomes: list[CellOutcome] = []
+    runnable = []
     for cell in group:
         cell_dir = run_dir / "cells" / cell.cell_id
         cell_dir.mkdir(parents=True)
-        job = _job_for(cell, plan, artifacts, cell_dir)
+        environment = environments[cell.framework_label]
+        reason = why_not_runnable(cell.framework, prepared[cell.model], environment)
+        if reason is not None:
+            outcome = skipped_outcome(run_id, plan, cell, reason, prepared[cell.model], environment)
+            display.finish_cell(cell, outcome.row)
+            outcomes.append(outcome)
+            continue
+        job = _job_for(cell, plan, prepared[cell.model], cell_dir)
         io.write_bytes(job.to_json().encode(), cell_dir / "job.json")
-        job_paths.append(cell_dir / "job.json")
+        runnable.append(cell)
+    if not runnable:
+        return outcomes
 
-    by_id = {cell.cell_id: cell for cell in group}
+    by_id = {cell.cell_id: cell for cell in runnable}
     started: set[str] = set()  # cells that announced a phase: the worker reached them
 
     def on_event(event: dict[str, Any]) -> None:
@@ -187,23 +298,31 @@ def _run_group(
             started.add(cell.cell_id)
             display.event(cell, event)
 
-    for cell in group:
+    for cell in runnable:
         display.event(cell, {"event": "phase", "phase": "starting"})
-    # The log of a shared worker lives with its first cell.
-    log_path = run_dir / "cells" / group[0].cell_id / "stderr.log"
-    exit = launch(job_paths, log_path, plan.timeout_s, on_event)
-    outcomes = []
-    for cell in group:
-        cell_reference = _reference_rows(reference, cell)
+    job_paths = [run_dir / "cells" / cell.cell_id / "job.json" for cell in runnable]
+    # Each cell's output goes to its own stderr.log: the worker switches to the next cell's
+    # log as it starts each job; what comes before the first job lands in the first one's.
+    log_path = run_dir / "cells" / runnable[0].cell_id / "stderr.log"
+    python = environments[runnable[0].framework_label].python
+    assert python is not None
+    exit = launch(job_paths, log_path, plan.timeout_s, on_event, python)
+    for cell in runnable:
         result_path = run_dir / "cells" / cell.cell_id / "result.parquet"
-        reached = cell is group[0] or cell.cell_id in started  # the worker starts on its first cell
-        outcome = summarise_cell(run_id, plan, cell, result_path, exit, cell_reference, reached)
+        reached = cell is runnable[0] or cell.cell_id in started  # the worker starts on its first cell
+        environment = environments[cell.framework_label]
+        outcome = summarise_cell(
+            run_id,
+            plan,
+            cell,
+            result_path,
+            exit,
+            references.for_cell(cell),
+            prepared[cell.model],
+            environment,
+            reached,
+        )
+        references.remember(cell, outcome)
         display.finish_cell(cell, outcome.row)
         outcomes.append(outcome)
     return outcomes
-
-
-def _reference_rows(reference: np.ndarray, cell: Cell) -> np.ndarray:
-    """The reference outputs for the rows ``cell`` computes."""
-    count = cell.batch_size if cell.scenario == "offline" else SINGLE_STREAM_ROWS
-    return reference[:count]

@@ -7,15 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from orchestrator.charts import save_figure
-
-# A configuration's identity across runs (config_id holds the same fields as one string).
-_KEY = ("framework", "scenario", "batch_size", "threads", "precision", "mode")
+from schemas.configuration import config_key, label, varying
 
 
-def _label(row: dict[str, Any], varying: list[str]) -> str:
-    parts = [str(row["framework"])]
-    parts += [f"{key}={row[key]}" for key in varying]
-    return " ".join(parts)
+def _label(row: dict[str, Any], vary: list[str]) -> str:
+    return label(row, vary)
 
 
 def trend_chart(rows: list[dict[str, Any]], path: Path) -> Path | None:
@@ -33,18 +29,20 @@ def trend_chart(rows: list[dict[str, Any]], path: Path) -> Path | None:
     matplotlib.use("Agg")  # no display on CI machines
     import matplotlib.pyplot as plt
 
-    varying = [key for key in _KEY[1:] if len({row[key] for row in ok}) > 1]
+    vary = [column for column in varying(ok) if column != "input_shapes"]
     position = {run_id: index for index, run_id in enumerate(run_ids)}
     series: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
     for row in ok:
-        series.setdefault(tuple(row[key] for key in _KEY), []).append(row)
+        series.setdefault(config_key(row), []).append(row)
 
     figure, (latency_axis, memory_axis) = plt.subplots(1, 2, figsize=(14, 5.5))
     for points in series.values():
         points.sort(key=lambda row: row["run_id"])
         x = [position[row["run_id"]] for row in points]
-        label = _label(points[0], varying)
-        line = latency_axis.plot(x, [row["latency_ms_p50"] for row in points], marker="o", label=label)[0]
+        label_text = _label(points[0], vary)
+        line = latency_axis.plot(x, [row["latency_ms_p50"] for row in points], marker="o", label=label_text)[
+            0
+        ]
         low = [row["latency_ms_p50_ci_low"] or row["latency_ms_p50"] for row in points]
         high = [row["latency_ms_p50_ci_high"] or row["latency_ms_p50"] for row in points]
         latency_axis.fill_between(x, low, high, color=line.get_color(), alpha=0.2)

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from runners.lifeline import start_watchdog
-from runners.threads import thread_env
+from runners.threads import runner_env
 from schemas.job import JobSpec
 
 
@@ -38,21 +38,37 @@ def main(argv: list[str] | None = None) -> int:
     watchdog = start_watchdog(args.lifeline_fd, args.budget, keep_fds=_given(args.events_fd))
     jobs = [JobSpec.from_file(Path(path)) for path in args.job]
     cpus = jobs[0].cpus
-    if len(jobs) == 1 and jobs[0].framework == "jax" and 1 < jobs[0].threads < len(cpus):
-        # JAX has no thread-count API; its pool follows the affinity mask, so the mask is what
-        # holds it to --threads. Recorded as affinity_observed.
+    if len(jobs) == 1 and jobs[0].framework == "jax" and jobs[0].threads < len(cpus):
+        # JAX has no thread-count API and no XLA flag limits its CPU pool on current jaxlib; the
+        # pool follows the affinity mask, so the mask is what holds it to --threads (one thread
+        # included). Recorded as affinity_observed.
         cpus = cpus[: jobs[0].threads]
     os.sched_setaffinity(0, cpus)
     for job in jobs:
-        os.environ.update(thread_env(job.framework, job.threads))
+        env = runner_env(job.framework, job.threads, str(Path(job.result_path).parent / "keras"))
+        if "KERAS_BACKEND" in os.environ:  # a shared worker: Keras has one backend per process,
+            env.pop("KERAS_BACKEND", None)  # the first framework's (the JAX runner checks it)
+        os.environ.update(env)
 
-    from runners.worker import run_job  # numpy, pyarrow, psutil: only after the two above
+    from runners.worker import run_job  # numpy and psutil: only after the two above
 
     status = 0
     for job in jobs:
         watchdog.extend(args.budget)  # each job of a shared worker has a budget of its own
-        status = max(status, run_job(job, args.events_fd))
+        if len(jobs) > 1:
+            _log_to(Path(job.result_path).parent / "stderr.log")
+        status = max(status, run_job(job, args.events_fd, isolated=len(jobs) == 1))
     return status
+
+
+def _log_to(path: Path) -> None:
+    """Send this process's stdout and stderr (a framework's native output too) to ``path``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
 
 
 def _given(fd: int | None) -> tuple[int, ...]:

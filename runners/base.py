@@ -8,6 +8,7 @@ timed loop and every probe live here.
 from __future__ import annotations
 
 import contextlib
+import json
 import math
 import os
 import time
@@ -20,26 +21,25 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from models.base import Model, ModelFiles, UnsupportedModel
 from runners import probes
 from runners.events import EventPipe
 from runners.threads import RECORDED_VARIABLES
 from schemas.job import JobSpec
-from schemas.model import Layer
 
 # Target length of one chunk of the timed loop; progress is reported between chunks.
 _CHUNK_S = 0.25
+
+# One call's inputs, by name, as numpy arrays: what every runner's predict() starts from.
+Sample = dict[str, np.ndarray]
 
 
 class UnsupportedPrecision(Exception):
     """The framework has no honest way to run the asked precision on this CPU."""
 
 
-@dataclass(frozen=True)
-class ModelFiles:
-    """The shared model, as each runner may want it: layers in memory, or the ONNX file."""
-
-    layers: list[Layer]
-    onnx_path: str
+# Reasons a cell is skipped rather than failed: not this run's fault, nothing to fix in it.
+_SKIPPING = (UnsupportedPrecision, UnsupportedModel)
 
 
 class Runner(ABC):
@@ -69,12 +69,19 @@ class Runner(ABC):
             raise UnsupportedPrecision(f"{self.name} has no {precision} path on CPU in this benchmark")
 
     @abstractmethod
-    def load(self, model: ModelFiles, batch_size: int) -> None:
-        """Build the framework's native model from the shared weights, for ``batch_size`` rows."""
+    def load(self, model: Model, files: ModelFiles, sample: Sample) -> None:
+        """Build the framework's native model of ``model``; ``sample`` is one call's inputs
+        (their names, dtypes and shapes fix a static shape where the framework wants one).
+        Raise UnsupportedModel when the framework cannot run this model honestly."""
+
+    def prepare(self, sample: Sample) -> Any:
+        """One call's inputs in the form :meth:`predict` takes, made once, outside the timed loop
+        (e.g. a layout the framework's model wants). By default the numpy arrays themselves."""
+        return sample
 
     @abstractmethod
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        """One inference: numpy float32 in, numpy out, complete when it returns."""
+    def predict(self, feed: Any) -> np.ndarray:
+        """One inference: numpy in (as :meth:`prepare` made it), numpy out, complete when it returns."""
 
     def observed_threads(self) -> int | None:
         """Compute threads as the framework reports them, after the timed loop."""
@@ -97,9 +104,7 @@ class CellResult:
     figures: dict[str, Any] = field(default_factory=dict)
 
 
-def time_calls(
-    predict: Callable[[np.ndarray], Any], samples: list[np.ndarray], count: int, first: int = 0
-) -> array[int]:
+def time_calls(predict: Callable[[Any], Any], samples: list[Any], count: int, first: int = 0) -> array[int]:
     """Latency in ns of ``count`` back-to-back calls of ``predict``, cycling through ``samples``.
 
     Nothing but the call sits between the two clock reads: the sample is picked before the
@@ -120,14 +125,14 @@ def time_calls(
 
 def _last_line(exc: BaseException) -> str:
     """``Type: message``, as the last line of a traceback shows it, without the module path."""
-    if isinstance(exc, UnsupportedPrecision):
+    if isinstance(exc, _SKIPPING):
         return str(exc)
     message = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {message[-1]}" if message else type(exc).__name__
 
 
 def run_cell(
-    runner: Runner, job: JobSpec, samples: list[np.ndarray], model: ModelFiles, events: EventPipe
+    runner: Runner, job: JobSpec, samples: list[Sample], model: Model, files: ModelFiles, events: EventPipe
 ) -> CellResult:
     """Run every stage of one cell in order and return what was measured.
 
@@ -149,7 +154,7 @@ def run_cell(
     try:
         runner.configure_threads(job.threads)
         runner.configure_precision(job.precision)
-    except UnsupportedPrecision as exc:
+    except _SKIPPING as exc:
         traceback.print_exc()
         result.status, result.error = "skipped", _last_line(exc)
         return result
@@ -162,8 +167,8 @@ def run_cell(
     runner.settings["environment"] = {k: os.environ[k] for k in RECORDED_VARIABLES if k in os.environ}
 
     try:
-        _load_and_measure(runner, job, samples, model, events, figures)
-    except UnsupportedPrecision as exc:  # found out only when the model was compiled
+        _load_and_measure(runner, job, samples, model, files, events, figures)
+    except _SKIPPING as exc:  # found out only when the model was built or compiled
         traceback.print_exc()
         result.status, result.error = "skipped", _last_line(exc)
         return result
@@ -181,14 +186,17 @@ def run_cell(
 def _load_and_measure(
     runner: Runner,
     job: JobSpec,
-    samples: list[np.ndarray],
-    model: ModelFiles,
+    raw_samples: list[Sample],
+    model: Model,
+    files: ModelFiles,
     events: EventPipe,
     figures: dict[str, Any],
 ) -> None:
     events.phase("loading")
     start = time.perf_counter()
-    runner.load(model, job.batch_size)
+    runner.load(model, files, raw_samples[0])
+    samples = [runner.prepare(sample) for sample in raw_samples]
+    del raw_samples[:]  # one copy of the inputs: the prepared one
     figures["load_s"] = time.perf_counter() - start
     figures["rss_mb_load"] = probes.rss_mb()
 
@@ -206,6 +214,7 @@ def _load_and_measure(
         events.phase("measuring", target=job.min_iterations, min_time_s=job.min_time_s)
         latencies = _timed_loop(runner, job, samples, per_call_ns, figures, events)
         figures["peak_rss_mb"] = probes.peak_rss_mb()
+        figures["modules_json"] = json.dumps(probes.loaded_top_level_modules())
 
         # Outputs for the parity check, from calls outside the timed loop, copied (some
         # runtimes hand back a view of a buffer they reuse): one per distinct sample.
@@ -225,7 +234,7 @@ def _load_and_measure(
 def _timed_loop(
     runner: Runner,
     job: JobSpec,
-    samples: list[np.ndarray],
+    samples: list[Any],
     per_call_ns: float,
     figures: dict[str, Any],
     events: EventPipe,

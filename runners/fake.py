@@ -17,7 +17,8 @@ from typing import ClassVar
 
 import numpy as np
 
-from runners.base import ModelFiles, Runner
+from models.base import Model, ModelFiles, UnsupportedModel
+from runners.base import Runner, Sample
 from runners.registry import FAKE_FAULTS
 from schemas.job import JobSpec
 
@@ -43,15 +44,19 @@ class FakeRunner(Runner):
     def configure_threads(self, threads: int) -> None:
         self.settings["threads"] = threads
 
-    def load(self, model: ModelFiles, batch_size: int) -> None:
-        self._layers = [(lay.weight, lay.bias, lay.activation) for lay in model.layers]
+    def load(self, model: Model, files: ModelFiles, sample: Sample) -> None:
+        from models.mlp import read_layers
+
+        if model.spec.name != "mlp":
+            raise UnsupportedModel(f"the fake runner computes only the mlp, not {model.spec.name}")
+        self._layers = read_layers(files)
         self._calls = 0
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
+    def predict(self, feed: Sample) -> np.ndarray:
         self._calls += 1
         if self.fault and self._calls > _CALLS_BEFORE_FAULT:
             _strike(self.fault)
-        h = x
+        h = feed["input"]
         for weight, bias, activation in self._layers:
             h = h @ weight + bias
             h = np.maximum(h, 0) if activation == "relu" else 1 / (1 + np.exp(-h))

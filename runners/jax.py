@@ -1,13 +1,21 @@
-"""JAX: one jitted function of the weights and the input, waited on with block_until_ready."""
+"""JAX: one jitted function, waited on with ``block_until_ready``.
+
+Plain JAX maths where the model plug-in has it (the MLP); otherwise the plug-in's Keras 3
+model (``keras_hub`` for the zoo) or the user's ``.keras`` file on Keras's jax backend, through
+``stateless_call`` under ``jax.jit`` with the variables passed as arguments.
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from runners.base import ModelFiles, Runner
+from models.base import Model, ModelFiles, UnsupportedModel
+from runners.base import Runner, Sample
+from schemas.tensors import aligned_copy
 
 
 class JaxRunner(Runner):
@@ -20,43 +28,84 @@ class JaxRunner(Runner):
         return str(jax.__version__)
 
     def configure_threads(self, threads: int) -> None:
-        # JAX has no thread API: its pool follows the affinity mask, or one thread when
-        # XLA_FLAGS (set by runners.threads before import) turns the Eigen pool off.
-        self._threads = 1 if threads == 1 else len(os.sched_getaffinity(0))
-        self.settings.update(
-            xla_flags=os.environ.get("XLA_FLAGS", ""),
-            intra_op_threads=self._threads,
-            threads_from="XLA_FLAGS" if threads == 1 else "affinity mask",
-        )
+        # JAX has no thread API: its pool follows the affinity mask, which the worker narrowed
+        # to ``threads`` CPUs before the import (runners.__main__).
+        self._threads = len(os.sched_getaffinity(0))
+        self.settings.update(intra_op_threads=self._threads, threads_from="affinity mask")
 
     def configure_precision(self, precision: str) -> None:
         self._dtype = {"fp32": self.jax.numpy.float32, "bf16": self.jax.numpy.bfloat16}[precision]
+        self._policy = {"fp32": "float32", "bf16": "mixed_bfloat16"}[precision]
 
     def observed_threads(self) -> int | None:
         return self._threads
 
-    def load(self, model: ModelFiles, batch_size: int) -> None:
+    def load(self, model: Model, files: ModelFiles, sample: Sample) -> None:
         jax, jnp = self.jax, self.jax.numpy
         dtype = self._dtype
-        self._params = [
-            (jnp.asarray(lay.weight, dtype), jnp.asarray(lay.bias, dtype)) for lay in model.layers
-        ]
-        activations = [jax.nn.relu if lay.activation == "relu" else jax.nn.sigmoid for lay in model.layers]
+        plain = model.jax_function(files) if files.source_format is None else None
+        self._feed: Callable[[Sample], list[np.ndarray]] = _in_order
+        feed_note = "as stored"
+        if plain is not None:
+            forward, weights = plain
+            params: Any = jax.tree_util.tree_map(lambda w: jnp.asarray(w, dtype), weights)
 
-        def forward(params: Any, x: Any) -> Any:
-            x = x.astype(dtype)  # float32 in, like every framework; cast inside the compiled call
-            for (weight, bias), activation in zip(params, activations):
-                x = activation(x @ weight + bias)
-            return x.astype(jnp.float32)
+            def call(params: Any, *xs: Any) -> Any:
+                xs = tuple(x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x for x in xs)
+                return forward(params, *xs).astype(jnp.float32)
 
-        self._forward = jax.jit(forward)
-        self.precision_effective = {"float32": "fp32", "bfloat16": "bf16"}[jnp.dtype(dtype).name]
+            how = "jax.jit of plain JAX maths, block_until_ready"
+            compute = jnp.dtype(dtype).name
+        else:
+            import keras
+
+            if keras.backend.backend() != "jax":  # a shared worker that TensorFlow's Keras took first
+                raise UnsupportedModel(f"Keras in this process runs on {keras.backend.backend()}, not jax")
+            keras.mixed_precision.set_global_policy(self._policy)
+            from models.keras_loading import defers
+
+            structure = model.keras_structure
+            if files.source_format == "keras":
+                net = keras.saving.load_model(str(files.source), compile=False)
+            elif files.source_format is not None:
+                raise UnsupportedModel(f"JAX cannot load a {files.source_format} model")
+            else:
+                net = model.keras_model(files)
+                self._feed, feed_note = model.keras_feed, model.keras_feed_note
+                self.settings["deferred_variable_initialisation"] = defers()
+            params = (
+                [v.value for v in net.trainable_variables],
+                [v.value for v in net.non_trainable_variables],
+            )
+
+            def call(params: Any, *xs: Any) -> Any:
+                trainable, non_trainable = params
+                output, _ = net.stateless_call(trainable, non_trainable, structure(list(xs)), training=False)
+                if isinstance(output, (list, tuple)):
+                    output = output[0]
+                return output.astype(jnp.float32)
+
+            how = "Keras 3 on the jax backend: jax.jit(stateless_call), variables as arguments"
+            dtypes = {str(layer.compute_dtype) for layer in net.layers if layer.weights}
+            compute = dtypes.pop() if len(dtypes) == 1 else ",".join(sorted(dtypes)) or "float32"
+            self.settings.update(keras_version=keras.__version__, keras_backend=keras.backend.backend())
+        self._forward = jax.jit(call)
+        self._params = params
+        self.precision_effective = {"float32": "fp32", "bfloat16": "bf16"}.get(compute, compute)
         self.settings.update(
-            dtype=jnp.dtype(dtype).name,
-            mode="jax.jit, block_until_ready",
+            mode=how,
+            dtype=compute,
             backend=jax.default_backend(),
             x64=bool(jax.config.jax_enable_x64),
+            inputs_fed=feed_note,
         )
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.asarray(self._forward(self._params, x).block_until_ready())
+    def prepare(self, sample: Sample) -> list[np.ndarray]:
+        return [aligned_copy(x) for x in self._feed(sample)]
+
+    def predict(self, feed: list[np.ndarray]) -> np.ndarray:
+        return np.asarray(self._forward(self._params, *feed).block_until_ready())
+
+
+def _in_order(sample: Sample) -> list[np.ndarray]:
+    return list(sample.values())

@@ -1,4 +1,5 @@
-"""ONNX Runtime: the shared ONNX file in an InferenceSession on the CPU execution provider."""
+"""ONNX Runtime: the portable ONNX graph (or the user's .onnx file) in an InferenceSession on
+the CPU execution provider."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from runners.base import ModelFiles, Runner
+from models.base import Model, ModelFiles, UnsupportedModel
+from runners.base import Runner, Sample
 
 
 class OnnxRuntimeRunner(Runner):
@@ -40,12 +42,25 @@ class OnnxRuntimeRunner(Runner):
     def observed_threads(self) -> int | None:
         return int(self._session.get_session_options().intra_op_num_threads)
 
-    def load(self, model: ModelFiles, batch_size: int) -> None:
+    def load(self, model: Model, files: ModelFiles, sample: Sample) -> None:
+        path = onnx_path(files)
         self._session = self.ort.InferenceSession(
-            model.onnx_path, self._options, providers=["CPUExecutionProvider"]
+            str(path), self._options, providers=["CPUExecutionProvider"]
         )
-        self._input_name = self._session.get_inputs()[0].name
-        self.settings.update(providers=self._session.get_providers())
+        outputs = [output.name for output in self._session.get_outputs()]
+        self._outputs = [files.output if files.output in outputs else outputs[0]]
+        self.settings.update(providers=self._session.get_providers(), graph=str(path.name))
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return self._session.run(None, {self._input_name: x})[0]  # type: ignore[no-any-return]
+    def predict(self, feed: Sample) -> np.ndarray:
+        return self._session.run(self._outputs, feed)[0]  # type: ignore[no-any-return]
+
+
+def onnx_path(files: ModelFiles) -> Any:
+    """The graph an ONNX runtime loads: the user's .onnx, or the run's portable graph."""
+    if files.source_format == "onnx":
+        return files.source
+    if files.source_format not in (None, "pt2"):  # a .pt2 is exported to the run's graph
+        raise UnsupportedModel(f"no ONNX graph of a {files.source_format} model")
+    if not files.onnx.is_file():
+        raise UnsupportedModel("the run has no ONNX graph of this model (see the model's export.log)")
+    return files.onnx

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,6 +61,11 @@ class CpuSnapshot:
             return cls(cpu_s, psutil.Process().num_ctx_switches().involuntary)
         switches = psutil.Process().num_ctx_switches().involuntary
         return cls(time.process_time(), switches)
+
+
+def loaded_top_level_modules() -> list[str]:
+    """The top-level packages this process has imported (blocked ones, set to None, left out)."""
+    return sorted({name.split(".")[0] for name, module in sys.modules.items() if module is not None})
 
 
 def os_thread_count() -> int:

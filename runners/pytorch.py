@@ -1,4 +1,8 @@
-"""PyTorch: an ``nn.Module`` in eval mode, called under ``torch.inference_mode``."""
+"""PyTorch: an ``nn.Module`` in eval mode, called under ``torch.inference_mode``.
+
+The module is the model plug-in's own (a hand-written ``nn.Module``, or ``transformers``' for
+DistilBERT), or the user's ``torch.export`` archive (.pt2).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from runners.base import ModelFiles, Runner
+from models.base import Model, ModelFiles, UnsupportedModel
+from runners.base import Runner, Sample, UnsupportedPrecision
 
 
 class PyTorchRunner(Runner):
@@ -34,32 +39,48 @@ class PyTorchRunner(Runner):
         # bf16 weights and activations (oneDNN uses AVX512-BF16/AMX where the CPU has them);
         # float32 numpy in and out, the casts counted in the call like any framework's.
         self.dtype = {"fp32": self.torch.float32, "bf16": self.torch.bfloat16}[precision]
+        self._unwrap = False
 
     def observed_threads(self) -> int | None:
         return int(self.torch.get_num_threads())
 
-    def load(self, model: ModelFiles, batch_size: int) -> None:
-        torch, nn = self.torch, self.torch.nn
-        modules: list[Any] = []
-        for layer in model.layers:
-            linear = nn.Linear(*layer.weight.shape)
-            with torch.no_grad():
-                # nn.Linear stores [out, in] and computes x @ W.T + b.
-                linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(layer.weight.T)))
-                linear.bias.copy_(torch.from_numpy(layer.bias))
-            modules += [linear, nn.ReLU() if layer.activation == "relu" else nn.Sigmoid()]
-        self.model = nn.Sequential(*modules).eval().to(self.dtype)
-        dtype = next(self.model.parameters()).dtype
+    def load(self, model: Model, files: ModelFiles, sample: Sample) -> None:
+        torch = self.torch
+        if files.source_format == "pt2":
+            if self.dtype is not torch.float32:  # an exported program's dtypes are fixed in its graph
+                raise UnsupportedPrecision("a torch.export archive runs in the dtypes it was exported with")
+            self.model = torch.export.load(str(files.source)).module()  # exported in eval mode
+            how = "torch.export archive (.pt2), ExportedProgram.module(), inference_mode"
+            self._unwrap = True  # an exported program returns its outputs as a tuple
+        elif files.source_format is not None:
+            raise UnsupportedModel(f"PyTorch cannot load a {files.source_format} model")
+        else:
+            self.model = model.torch_module(files).to(self.dtype)  # in eval() mode
+            how = "nn.Module, eval(), inference_mode"
+        self._names = list(sample)
+        self._floats = {name for name, array in sample.items() if array.dtype.kind == "f"}
+        dtypes = {p.dtype for p in self.model.parameters()} if hasattr(self.model, "parameters") else set()
+        dtype = dtypes.pop() if len(dtypes) == 1 else self.dtype
         self.precision_effective = {torch.float32: "fp32", torch.bfloat16: "bf16"}.get(dtype, str(dtype))
-        self.settings.update(mode="eager nn.Module, eval(), inference_mode", dtype=str(dtype))
+        self.settings.update(mode=how, dtype=str(dtype))
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
         with self.torch.inference_mode():
             yield
 
-    def predict(self, x: np.ndarray) -> np.ndarray:
+    def predict(self, feed: Sample) -> np.ndarray:
         # from_numpy shares the buffer: no copy in, and .numpy() shares the result out.
-        if self.dtype is self.torch.float32:
-            return self.model(self.torch.from_numpy(x)).numpy()  # type: ignore[no-any-return]
-        return self.model(self.torch.from_numpy(x).to(self.dtype)).float().numpy()  # type: ignore[no-any-return]
+        torch = self.torch
+        if self.dtype is torch.float32:
+            output = self.model(*[torch.from_numpy(feed[name]) for name in self._names])
+            if self._unwrap and not isinstance(output, torch.Tensor):
+                output = output[0]
+            return output.numpy()  # type: ignore[no-any-return]
+        inputs = [
+            torch.from_numpy(feed[name]).to(self.dtype)
+            if name in self._floats
+            else torch.from_numpy(feed[name])
+            for name in self._names
+        ]
+        return self.model(*inputs).float().numpy()  # type: ignore[no-any-return]

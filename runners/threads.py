@@ -1,4 +1,5 @@
-"""Thread-count environment for a runner, applied before its framework is imported.
+"""The environment a runner sets for its framework before importing it: thread counts, Keras's
+backend, and nothing of the user's own framework configuration.
 
 Stdlib only: this runs before the runner imports numpy, whose BLAS reads these on load.
 """
@@ -16,17 +17,20 @@ _QUIET_CPU_ONLY = {
     "TF_ENABLE_ONEDNN_OPTS": "1",
 }
 
+# Keras 3 serves TensorFlow and JAX: each runner names its backend, or a user's
+# ~/.keras/keras.json would choose it (and its floatx and image layout) for them.
+_KERAS_BACKEND = {"tensorflow": "tensorflow", "jax": "jax"}
 
-# Every variable thread_env() may set: recorded with each result.
-RECORDED_VARIABLES = (*_POOL_VARIABLES, *_QUIET_CPU_ONLY, "XLA_FLAGS")
+# Every variable runner_env() may set: recorded with each result.
+RECORDED_VARIABLES = (*_POOL_VARIABLES, *_QUIET_CPU_ONLY, "KERAS_BACKEND", "KERAS_HOME")
 
 
-def thread_env(framework: str, threads: int) -> dict[str, str]:
-    """Environment variables that fix ``framework`` to ``threads`` compute threads."""
+def runner_env(framework: str, threads: int, keras_home: str) -> dict[str, str]:
+    """Environment variables that fix ``framework`` to ``threads`` compute threads, and point
+    Keras at an empty configuration directory of the cell's own (``keras_home``)."""
     env = dict(_QUIET_CPU_ONLY)
     env.update({name: str(threads) for name in _POOL_VARIABLES})
-    if framework == "jax" and threads == 1:
-        # JAX has no thread API: its Eigen pool follows the affinity mask unless this
-        # forces it to run on the calling thread.
-        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    env["KERAS_HOME"] = keras_home
+    if framework in _KERAS_BACKEND:
+        env["KERAS_BACKEND"] = _KERAS_BACKEND[framework]
     return env

@@ -1,49 +1,85 @@
-"""Runs one job in this (already pinned) process and writes its result.parquet."""
+"""Runs one job in this (already pinned) process and writes its result.parquet.
+
+Until every figure is taken, this process holds its framework, numpy, psutil and the inputs:
+the Parquet library (pyarrow, ~40 MB) is imported only to write the result, after the peak.
+"""
 
 from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pyarrow as pa
 
-from runners.base import CellResult, ModelFiles, run_cell
+from models.base import ModelFiles
+from models.registry import load_model
+from runners.base import CellResult, Sample, run_cell
 from runners.events import EventPipe
-from runners.registry import load_runner_class
-from schemas import io, tables
+from runners.registry import load_runner_class, other_frameworks_modules
 from schemas.job import JobSpec
-from schemas.model import SINGLE_STREAM_ROWS, aligned_copy, read_inputs, read_weights
+from schemas.tensors import aligned_copy, read_npy
 
 
-def load_samples(job: JobSpec) -> list[np.ndarray]:
-    """The arrays the timed loop feeds to the model, each C-contiguous and 64-byte aligned.
+def block_other_frameworks(framework: str) -> list[str]:
+    """Make every other framework's modules unimportable in this process; return them.
 
-    offline: one [batch, features] array, called every time. single-stream: each of the first
-    (up to) 1000 input rows as its own [1, features] array, called in turn.
+    One environment may hold several frameworks (--environment shared, current), and they
+    import each other when they find one another (``import tensorflow`` imports JAX); a
+    runner's figures must hold its own framework and nothing else. Each blocked import raises
+    ImportError, which the frameworks treat as "not installed".
+    """
+    blocked = [name for name in other_frameworks_modules(framework) if name not in sys.modules]
+    for name in blocked:
+        sys.modules[name] = None  # type: ignore[assignment]
+    return blocked
+
+
+def load_samples(job: JobSpec) -> list[Sample]:
+    """The inputs the timed loop feeds to the model, each array C-contiguous and 64-byte aligned.
+
+    offline: one call's worth, the first ``batch_size`` rows of every input. single-stream: each
+    of the first (up to) ``single_stream_samples`` rows as a call of its own, in turn.
     """
     if job.scenario == "offline":
-        return [read_inputs(Path(job.inputs_path), rows=job.batch_size)]
-    rows = read_inputs(Path(job.inputs_path), rows=SINGLE_STREAM_ROWS)
-    return [aligned_copy(rows[i : i + 1]) for i in range(len(rows))]
+        return [{name: read_npy(Path(path), rows=job.batch_size) for name, path in job.model.inputs.items()}]
+    count = job.model.single_stream_samples
+    rows = {name: read_npy(Path(path), rows=count) for name, path in job.model.inputs.items()}
+    available = min(len(array) for array in rows.values())
+    return [{name: aligned_copy(array[i : i + 1]) for name, array in rows.items()} for i in range(available)]
 
 
-def run_job(job: JobSpec, events_fd: int | None) -> int:
-    """Load the shared inputs and weights, run the cell, write the result; 0 unless it failed."""
+def run_job(job: JobSpec, events_fd: int | None, isolated: bool = True) -> int:
+    """Load the inputs and the model plug-in, run the cell, write the result; 0 unless it failed.
+
+    ``isolated``: the job has this process to itself, so every other framework is blocked.
+    """
     events = EventPipe(events_fd, job.cell_id)
+    blocked = block_other_frameworks(job.framework) if isolated else []
     samples = load_samples(job)
-    model = ModelFiles(layers=read_weights(Path(job.weights_path)), onnx_path=job.onnx_path)
+    model = load_model(job.model.ref, job.model.source, job.model.source_format)
+    files = ModelFiles(
+        Path(job.model.directory),
+        None if job.model.source is None else Path(job.model.source),
+        job.model.source_format,
+        job.model.output,
+    )
     runner = load_runner_class(job.framework)()
-    result = run_cell(runner, job, samples, model, events)
+    runner.settings["blocked_modules"] = blocked
+    result = run_cell(runner, job, samples, model, files, events)
     write_result(result, Path(job.result_path))
     events.phase("done" if result.status == "ok" else result.status, error=result.error)
     return 1 if result.status == "failed" else 0
 
 
 def write_result(result: CellResult, path: Path) -> None:
-    """Write ``result`` as the one-row result.parquet, atomically."""
+    """Write ``result`` as the one-row result.parquet, atomically (pyarrow is imported here)."""
+    import pyarrow as pa
+
+    from schemas import io, tables
+
     figures: dict[str, Any] = dict(result.figures)
     settings = figures.pop("settings", None)
     outputs = figures.pop("outputs", None)
@@ -55,6 +91,7 @@ def write_result(result: CellResult, path: Path) -> None:
         status=result.status,
         error=result.error,
         pid=os.getpid(),
+        python=sys.executable,
         settings_json=json.dumps(settings, sort_keys=True, default=str) if settings else None,
         outputs=None if outputs is None else np.asarray(outputs, np.float32),
     )

@@ -13,4 +13,10 @@ process, which must stay free of them, and by every runner before its framework 
 #        latency_ms_p50_spread_pct, warnings; cells.parquet (one row per process) is new;
 #        samples gain config_id, repeat, pid; result gains pid, precision_effective
 #        (was precision); job gains scenario, precision.
-SCHEMA_VERSION = 2
+#   3 -- models, environments, versions: weights.parquet is gone (model.safetensors per
+#        model); summary/cells gain framework_pin, environment, environment_key, model_source,
+#        model_sha256, model_parameters, model_flops_per_sample, input_shapes, options_json,
+#        max_rel_diff, parity_reference, python, modules_json; parity_tolerance becomes
+#        nullable (absolute, from the model's own tolerance); samples gain model; result gains
+#        python, modules_json; job.json holds the model (inputs by name) and options.
+SCHEMA_VERSION = 3

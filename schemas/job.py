@@ -7,10 +7,25 @@ could start a thread may be imported before that.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 from schemas import SCHEMA_VERSION
+
+
+@dataclass(frozen=True)
+class ModelJob:
+    """The model a job runs: which plug-in, its files, and the inputs of every call."""
+
+    name: str  # as the results name it: mlp, resnet50, or the user's file's stem
+    ref: str  # the registry name of its plug-in, or "file" for the user's own model
+    directory: str  # config.json, model.safetensors, model.onnx, inputs/<name>.npy
+    inputs: dict[str, str]  # input name -> .npy path, in the model's input order
+    output: str  # the output compared for parity
+    source: str | None = None  # the user's model file (ref "file")
+    source_format: str | None = None  # onnx | pt2 | keras | savedmodel | openvino-ir
+    single_stream_samples: int = 1000  # distinct samples the single-stream scenario cycles through
 
 
 @dataclass(frozen=True)
@@ -28,10 +43,10 @@ class JobSpec:
     min_iterations: int
     max_iterations: int
     min_time_s: float
-    inputs_path: str
-    weights_path: str
-    onnx_path: str
+    model: ModelJob
     result_path: str
+    # Execution options asked for this cell (framework-specific keys, see each runner).
+    options: dict[str, Any] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -45,10 +60,12 @@ class JobSpec:
         if not self.cpus:
             raise ValueError("job field cpus must name at least one CPU")
         object.__setattr__(self, "cpus", tuple(int(c) for c in self.cpus))
+        if isinstance(self.model, dict):
+            object.__setattr__(self, "model", ModelJob(**self.model))
 
     def to_json(self) -> str:
         """Serialise to the JSON text stored in ``job.json``."""
-        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+        return json.dumps(asdict(self), indent=2) + "\n"  # not sorted: inputs keep the model's order
 
     @classmethod
     def from_file(cls, path: Path) -> JobSpec:

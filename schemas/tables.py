@@ -8,21 +8,6 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-FEATURE_PREFIX = "f"
-
-# weights.parquet: one row per Linear layer, in order. ``weight`` is the row-major
-# [in_features, out_features] matrix, so a layer computes x @ weight + bias.
-WEIGHTS = pa.schema(
-    [
-        pa.field("layer", pa.int32(), nullable=False),
-        pa.field("in_features", pa.int32(), nullable=False),
-        pa.field("out_features", pa.int32(), nullable=False),
-        pa.field("activation", pa.string(), nullable=False),
-        pa.field("weight", pa.list_(pa.float32()), nullable=False),
-        pa.field("bias", pa.list_(pa.float32()), nullable=False),
-    ]
-)
-
 # result.parquet: exactly one row, written by a runner for its own cell.
 RESULT = pa.schema(
     [
@@ -50,6 +35,8 @@ RESULT = pa.schema(
         pa.field("peak_rss_mb", pa.float64()),
         pa.field("uss_mb", pa.float64()),
         pa.field("pss_mb", pa.float64()),
+        pa.field("python", pa.string()),  # the interpreter that ran it: which environment
+        pa.field("modules_json", pa.string()),  # top-level modules loaded when the peak was read
         pa.field("latencies_ns", pa.list_(pa.int64())),
         pa.field("outputs", pa.list_(pa.float32())),  # null when the runner has no model (noop)
     ]
@@ -58,16 +45,25 @@ RESULT = pa.schema(
 _LATENCY_STATS = ("mean", "p50", "p90", "p95", "p99", "min", "max", "std")
 
 # What a cell is: the plan's settings for it.
+# The columns of schemas.configuration.CONFIG_COLUMNS are among these.
 _CELL_SETTINGS = [
     pa.field("run_id", pa.string(), nullable=False),
     pa.field("config_id", pa.string(), nullable=False),  # the same for every repeat
     pa.field("framework", pa.string(), nullable=False),
-    pa.field("model", pa.string(), nullable=False),
+    pa.field("framework_pin", pa.string()),  # the VERSION of framework@VERSION; null: as installed
+    pa.field("environment", pa.string(), nullable=False),  # own | shared | current
+    pa.field("model", pa.string(), nullable=False),  # mlp, resnet50, ... or the user's file's stem
+    pa.field("model_source", pa.string()),  # built-in, or the user's file
+    pa.field("model_sha256", pa.string()),  # of the user's file, or of the built-in's weights
+    pa.field("model_parameters", pa.int64()),
+    pa.field("model_flops_per_sample", pa.float64()),  # 2 x multiply-adds, where known
+    pa.field("input_shapes", pa.string(), nullable=False),  # JSON: input name -> shape of one call
     pa.field("scenario", pa.string(), nullable=False),  # offline | single-stream
     pa.field("batch_size", pa.int64(), nullable=False),
     pa.field("threads", pa.int64(), nullable=False),
     pa.field("cpus", pa.string(), nullable=False),
     pa.field("precision", pa.string(), nullable=False),  # as asked: fp32 | bf16
+    pa.field("options_json", pa.string(), nullable=False),  # execution options asked, JSON ("{}")
     pa.field("mode", pa.string(), nullable=False),  # isolated | in-process (memory shared)
 ]
 
@@ -94,12 +90,17 @@ _MEASURED = [
     pa.field("first_inference_ms", pa.float64()),
     pa.field("timed_s", pa.float64()),
     pa.field("max_abs_diff", pa.float64()),
-    pa.field("parity_tolerance", pa.float64(), nullable=False),
+    pa.field("max_rel_diff", pa.float64()),  # max_abs_diff over the largest reference output
+    pa.field("parity_tolerance", pa.float64()),  # the largest max_abs_diff that passes
+    pa.field("parity_reference", pa.string()),  # what the outputs were checked against
     pa.field("parity_ok", pa.bool_()),  # null when the runner computes no model (noop)
     pa.field("threads_observed", pa.int64()),
     pa.field("os_threads", pa.int64()),
     pa.field("affinity_observed", pa.string()),
     pa.field("settings_json", pa.string()),
+    pa.field("environment_key", pa.string()),  # the recipe hash of the environment it ran in
+    pa.field("python", pa.string()),
+    pa.field("modules_json", pa.string()),  # top-level modules loaded when the peak was read
 ]
 
 # cells.parquet: one row per cell, i.e. per worker process and configuration.
@@ -136,19 +137,10 @@ SAMPLES = pa.schema(
         pa.field("cell_id", pa.string(), nullable=False),
         pa.field("config_id", pa.string(), nullable=False),
         pa.field("framework", pa.string(), nullable=False),
+        pa.field("model", pa.string(), nullable=False),
         pa.field("repeat", pa.int64(), nullable=False),
         pa.field("pid", pa.int64(), nullable=False),  # the worker process the sample came from
         pa.field("iteration", pa.int64(), nullable=False),
         pa.field("latency_ns", pa.int64(), nullable=False),
     ]
 )
-
-
-def inputs_schema(features: int) -> pa.Schema:
-    """inputs.parquet: one row per sample, one float32 column per feature (f000, f001, ...)."""
-    return pa.schema([pa.field(feature_name(i), pa.float32(), nullable=False) for i in range(features)])
-
-
-def feature_name(index: int) -> str:
-    """Column name of feature ``index`` in inputs.parquet."""
-    return f"{FEATURE_PREFIX}{index:03d}"

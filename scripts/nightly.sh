@@ -16,6 +16,6 @@ shift || true
 
 if [ ! -x .venv/bin/python ]; then
     python3.11 -m venv .venv
-    .venv/bin/pip install -q -c constraints.txt -e '.[all]'
+    .venv/bin/pip install -q -c constraints.txt -e .
 fi
 exec .venv/bin/python -m orchestrator --config "$config" "$@"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -89,7 +90,10 @@ def summary_row(index: int, framework: str, batch_size: int = 1000, threads: int
         "cell_id": f"{index:03d}-{framework}-b{batch_size}-t{threads}-r0",
         "config_id": f"{framework}-b{batch_size}-t{threads}",
         "framework": framework,
-        "model": "spam-mlp",
+        "model": "mlp",
+        "environment": "own",
+        "input_shapes": json.dumps({"input": [batch_size, 200]}),
+        "options_json": "{}",
         "scenario": "offline",
         "batch_size": batch_size,
         "threads": threads,

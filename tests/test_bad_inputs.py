@@ -8,7 +8,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import QUICK, only_run_dir, run_cli, summary_rows
-from schemas.model import forward_numpy, make_weights
+from models.mlp import forward_float64, make_layers
 
 FLOAT32 = pa.float32()
 
@@ -85,11 +85,11 @@ def test_the_users_inputs_are_benchmarked_and_checked(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     run_dir = only_run_dir(tmp_path / "results")
-    stored = pq.read_table(run_dir / "inputs.parquet")
-    assert np.array_equal(np.stack([c.to_numpy() for c in stored.columns], axis=1), x)
+    stored = pq.read_table(run_dir / "models" / "mlp" / "inputs.parquet")
+    assert np.array_equal(np.array(stored.column("input").to_pylist(), np.float32), x)
     row = summary_rows(run_dir)["fake"]
     assert row["status"] == "ok" and row["parity_ok"] and row["batch_size"] == 16
-    assert forward_numpy(make_weights(0), x).shape == (16, 1)
+    assert forward_float64(make_layers(0), x).shape == (16, 1)
 
 
 def test_an_output_that_cannot_be_created_is_refused(tmp_path: Path) -> None:

@@ -77,10 +77,14 @@ def test_a_fake_run_writes_the_contract_files(tmp_path: Path) -> None:
     run_dir = only_run_dir(tmp_path / "results")  # the default --output
     for name in (
         "summary.parquet",
+        "cells.parquet",
         "samples.parquet",
-        "inputs.parquet",
-        "weights.parquet",
-        "model.onnx",
+        "models/mlp/inputs.parquet",
+        "models/mlp/inputs/input.npy",
+        "models/mlp/model.safetensors",
+        "models/mlp/config.json",
+        "models/mlp/model.onnx",
+        "models/mlp/reference.npy",
         "plan.json",
         "environment.json",
     ):

@@ -32,7 +32,10 @@ def row(run_id: str, framework: str, ns: np.ndarray, **overrides: Any) -> dict[s
         cell_id=f"{run_id}-{framework}",
         config_id=f"{framework}-cfg",
         framework=framework,
-        model="spam-mlp",
+        model="mlp",
+        environment="own",
+        input_shapes='{"input": [1000, 200]}',
+        options_json="{}",
         scenario="offline",
         batch_size=1000,
         threads=2,
@@ -61,6 +64,7 @@ def samples(run_id: str, cells: dict[str, np.ndarray | list[np.ndarray]]) -> pa.
             columns["cell_id"] += [f"{run_id}-{framework}-r{repeat}"] * ns.size
             columns["config_id"] += [f"{framework}-cfg"] * ns.size
             columns["framework"] += [framework] * ns.size
+            columns["model"] += ["mlp"] * ns.size
             columns["repeat"] += [repeat] * ns.size
             columns["pid"] += [1000 + repeat] * ns.size
             columns["iteration"] += list(range(ns.size))

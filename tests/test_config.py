@@ -13,6 +13,7 @@ from conftest import PROJECT_ROOT
 from orchestrator.cli import _plan_from, build_parser
 from orchestrator.config import ConfigError, load_config
 from orchestrator.plan import allowed_cpus
+from orchestrator.workloads import builtin
 
 NIGHTLY = PROJECT_ROOT / "configs" / "nightly.toml"
 _PARSER_DESTS = {action.dest for action in build_parser()._actions}
@@ -188,7 +189,7 @@ def test_the_command_line_overrides_the_config(tmp_path: Path) -> None:
     assert args.batch_size == (1, 8) and args.strict is True  # the config fills the rest
     assert args.frameworks == ("onnxruntime",)
     assert args.warmup == 50  # neither: the built-in default
-    plan = _plan_from(args, None)
+    plan = _plan_from(args, {"mlp": builtin("mlp")}, None)
     assert plan.repeats == 1 and plan.batch_sizes == (1, 8) and plan.frameworks == ("onnxruntime",)
 
 

@@ -1,10 +1,12 @@
-"""Every real framework, for real, on a small budget. None may be skipped here: CI installs all five.
+"""Every real framework, for real, on a small budget, each from the environment of its own the
+tool builds (the first test to need one builds it; later runs reuse it). None may be skipped.
 
 Each run happens in a subprocess whose parent is the orchestrator itself, so the same run
 also proves that the parent never imports a framework.
 """
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,11 +23,11 @@ from conftest import (
     only_run_dir,
     summary_rows,
 )
-from runners.registry import FRAMEWORKS
+from runners.registry import FRAMEWORKS, other_frameworks_modules
 from schemas.tables import SUMMARY
 
 # Top-level modules of the frameworks, and of libraries only they pull in.
-FRAMEWORK_MODULES = ["torch", "tensorflow", "keras", "jax", "jaxlib", "onnxruntime", "openvino"]
+FRAMEWORK_MODULES = ["torch", "tensorflow", "keras", "keras_hub", "jax", "jaxlib", "onnxruntime", "openvino"]
 
 # Runs the CLI inside this interpreter, then reports which framework modules it loaded.
 _PARENT = f"""
@@ -41,7 +43,7 @@ def run_parent(args: list[str], cwd: Path) -> tuple[dict[str, object], subproces
     proc = subprocess.run(
         [sys.executable, "-c", _PARENT, *args],
         cwd=cwd,
-        env={"PYTHONPATH": str(PROJECT_ROOT), "PATH": "/usr/bin:/bin"},
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
         capture_output=True,
         text=True,
         timeout=600,
@@ -67,6 +69,10 @@ def test_all_five_frameworks_run_in_isolation_and_agree(tmp_path: Path) -> None:
         # own import but the runner itself, and the import is what grows it.
         assert row["rss_mb_import"] > row["rss_mb_baseline"], name
         assert row["peak_rss_mb"] >= row["rss_mb_baseline"], name
+        # Its own environment, and no other framework in the process.
+        assert row["environment"] == "own" and row["environment_key"], name
+        assert row["python"] != sys.executable, name
+        assert_only_its_own_framework(name, row)
     baselines = [row["rss_mb_baseline"] for row in rows.values()]
     # No framework carries another's imports: every process starts from the same baseline,
     # far below what any framework adds.
@@ -167,6 +173,8 @@ def test_in_process_carries_memory_over_and_isolated_does_not(tmp_path: Path) ->
     )
     assert report == {"status": 0, "loaded": []}, proc.stderr
     rows = {(row["framework"], row["mode"]): row for row in summary_rows_list(only_run_dir(tmp_path))}
+    # One environment for both modes, holding every framework: only the sharing of a process differs.
+    assert {row["environment"] for row in rows.values()} == {"shared"}
     first_isolated, first_shared = rows["onnxruntime", "isolated"], rows["onnxruntime", "in-process"]
     later_isolated, later_shared = rows["openvino", "isolated"], rows["openvino", "in-process"]
     # The first framework of the shared worker starts as clean as an isolated one ...
@@ -182,3 +190,36 @@ def summary_rows_list(run_dir: Path) -> list[dict[str, object]]:
     import pyarrow.parquet as pq
 
     return pq.read_table(run_dir / "summary.parquet").to_pylist()
+
+
+def assert_only_its_own_framework(framework: str, row: dict[str, object]) -> None:
+    """The modules the runner held at its peak include no other framework's."""
+    loaded = set(json.loads(str(row["modules_json"])))
+    others = set(other_frameworks_modules(framework))
+    assert not loaded & others, (framework, sorted(loaded & others))
+    assert set(FRAMEWORKS[framework].modules[:1]) <= loaded, framework  # its own, though
+
+
+@pytest.mark.parametrize("model", ["tiny-resnet", "tiny-distilbert"])
+def test_the_zoo_runs_in_every_framework_with_the_same_weights(tmp_path: Path, model: str) -> None:
+    """The zoo's architectures at smoke-test size: every framework builds the model its users
+    would (nn.Module / transformers, keras_hub on both backends, the exported ONNX graph), and
+    all agree with the float64 reference of the exported graph."""
+    report, proc = run_parent(["--output", str(tmp_path), "--quiet", "--model", model, *QUICK], cwd=tmp_path)
+    assert report == {"status": 0, "loaded": []}, proc.stdout + proc.stderr
+    rows = summary_rows(only_run_dir(tmp_path))
+    assert list(rows) == list(FRAMEWORKS)
+    for name, row in rows.items():
+        assert row["status"] == "ok", (name, row["error"])
+        assert row["model"] == model and row["parity_ok"], (
+            name,
+            row["max_abs_diff"],
+            row["parity_tolerance"],
+        )
+        assert row["max_rel_diff"] < 1e-5, name
+        assert row["parity_reference"].startswith("onnx.reference evaluator"), name
+        assert row["model_parameters"] > 0 and row["model_flops_per_sample"] > 0, name
+        assert row["model_sha256"] and len(row["model_sha256"]) == 64, name
+        assert_only_its_own_framework(name, row)
+    shapes = {json.loads(row["input_shapes"]).__repr__() for row in rows.values()}
+    assert len(shapes) == 1  # one configuration, five frameworks

@@ -69,6 +69,7 @@ def samples_table(run_id: str, frameworks: tuple[str, ...] = FRAMEWORKS) -> pa.T
             "cell_id": f"{run_id}-{framework}",
             "config_id": f"{framework}-offline-b1000-t2",
             "framework": framework,
+            "model": "mlp",
             "repeat": 0,
             "pid": 1000 + f,
             "iteration": i,
@@ -222,7 +223,7 @@ def test_appending_a_run_twice_is_a_no_op(hist: Path, tmp_path: Path) -> None:
 def test_a_failed_append_leaves_no_trace_and_can_be_retried(
     hist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_write_table, real_atomic_write = schemas.io.write_table, schemas.io._atomic_write
+    real_write_table, real_atomic_write = schemas.io.write_table, schemas.io.atomic_write
     calls: list[Path] = []
 
     def torn(tmp: str) -> None:

@@ -1,0 +1,119 @@
+"""What a model takes and how its outputs are judged: named inputs, dims, tolerance.
+
+Stdlib and numpy only: read by the parent when it plans a run and by every runner.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+# Input dtypes a model may declare, as numpy names.
+DTYPES = ("float32", "float16", "int64", "int32", "bool")
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One named input: its dtype and shape, where a dim is a number or a symbol to fill.
+
+    Symbols: ``batch`` (from --batch-size), ``seq`` (--seq-len), ``image`` (--image-size) or any
+    other name, which only ``--shape NAME=DIMS`` can fill. ``values`` says what valid data
+    looks like: ``uniform`` floats in [0, 1), ``normal`` floats, ``tokens`` (ids below the
+    vocabulary size), ``ones`` (an attention mask with nothing masked).
+    """
+
+    name: str
+    dtype: str
+    dims: tuple[int | str, ...]
+    values: str = "uniform"
+    high: int | None = None  # exclusive upper bound of ``tokens``
+
+    def __post_init__(self) -> None:
+        if self.dtype not in DTYPES:
+            raise ValueError(f"input {self.name!r}: dtype {self.dtype!r} is not one of {', '.join(DTYPES)}")
+        if not self.dims or self.dims[0] != "batch":
+            raise ValueError(f"input {self.name!r}: the first dim must be the batch")
+        if self.values == "tokens" and not self.high:
+            raise ValueError(f"input {self.name!r}: token ids need their vocabulary size")
+
+    def shape(self, dims: Mapping[str, int]) -> tuple[int, ...]:
+        """The concrete shape once every symbol has a value; KeyError names a missing one."""
+        return tuple(dim if isinstance(dim, int) else dims[dim] for dim in self.dims)
+
+    def symbols(self) -> list[str]:
+        """The dims still to be filled."""
+        return [dim for dim in self.dims if isinstance(dim, str)]
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far a framework's outputs may be from the reference and still count as the same model.
+
+    ``absolute`` in output units, ``relative`` to the largest reference output; a cell passes
+    when its largest difference is within ``absolute + relative * max|reference|``.
+    """
+
+    absolute: float = 0.0
+    relative: float = 0.0
+
+    def limit(self, reference: np.ndarray) -> float:
+        """The largest absolute difference allowed against ``reference``."""
+        scale = float(np.max(np.abs(reference))) if reference.size else 0.0
+        return self.absolute + self.relative * scale
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything about a model the parent plans with; recorded in the results."""
+
+    name: str
+    description: str
+    inputs: tuple[InputSpec, ...]
+    output: str  # the name of the output every framework's result is compared on
+    default_dims: Mapping[str, int] = field(default_factory=dict)  # batch, seq, image, ...
+    # Distinct samples the single-stream scenario cycles through (one per call).
+    single_stream_samples: int = 16
+    # Rows of the reference that parity checks (the reference of a large model is slow).
+    reference_rows: int = 4
+    tolerance: Mapping[str, Tolerance] = field(default_factory=dict)  # per precision
+    parameters: int | None = None
+    flops_per_sample: float | None = None  # multiply-adds x 2, at the default dims
+    source: str = "built-in"  # or the user's file
+    source_sha256: str | None = None
+    layout: str | None = None  # e.g. NCHW: the layout of the inputs as stored
+    fixed_batch: int | None = None  # a model file whose batch axis is not open takes only this one
+
+    def input_names(self) -> list[str]:
+        """The inputs, in the model's order."""
+        return [spec.name for spec in self.inputs]
+
+    def shapes(
+        self, dims: Mapping[str, int], overrides: Mapping[str, tuple[int, ...]]
+    ) -> dict[str, tuple[int, ...]]:
+        """Each input's concrete shape: ``overrides`` (from --shape) first, then ``dims``."""
+        return {spec.name: overrides.get(spec.name) or spec.shape(dims) for spec in self.inputs}
+
+    def per_sample_elements(self, shapes: Mapping[str, tuple[int, ...]]) -> int:
+        """Input elements of one sample, summed over the inputs."""
+        return sum(math.prod(shape[1:]) for shape in shapes.values())
+
+
+def as_json_ready(spec: ModelSpec) -> dict[str, Any]:
+    """The spec as plain data, for plan.json and the results."""
+    return {
+        "name": spec.name,
+        "description": spec.description,
+        "source": spec.source,
+        "source_sha256": spec.source_sha256,
+        "parameters": spec.parameters,
+        "flops_per_sample": spec.flops_per_sample,
+        "output": spec.output,
+        "layout": spec.layout,
+        "inputs": [
+            {"name": s.name, "dtype": s.dtype, "dims": list(s.dims), "values": s.values} for s in spec.inputs
+        ],
+    }

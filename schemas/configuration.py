@@ -1,0 +1,102 @@
+"""What identifies a configuration: the one definition that the plan, the summary, the reports,
+the history, compare, trend and the isolation table all use.
+
+Two rows measure the same configuration when every column of :data:`CONFIG_COLUMNS` is equal;
+the machine (the host fingerprint) is checked beside it wherever runs from different hosts meet.
+A row from before a column existed reads it as None (``.get``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+# In display order. framework_pin is the version asked for with framework@VERSION (None when
+# the environment's own version runs); environment is own | shared | current.
+CONFIG_COLUMNS = (
+    "model",
+    "framework",
+    "framework_pin",
+    "environment",
+    "scenario",
+    "batch_size",
+    "input_shapes",
+    "threads",
+    "cpus",
+    "precision",
+    "options_json",
+    "mode",
+)
+
+# The columns that say which implementation ran: rows that differ only in these are the
+# contenders of one comparison (the "x fastest" column ranks them).
+CONTENDER_COLUMNS = ("framework", "framework_pin")
+
+_LABEL_PREFIXES = {"batch_size": "b", "threads": "t", "cpus": "cpus "}
+_HEADERS = {
+    "batch_size": "batch",
+    "framework_pin": "version",
+    "options_json": "options",
+    "input_shapes": "shapes",
+}
+
+
+def config_key(row: Mapping[str, Any], without: Iterable[str] = ()) -> tuple[Any, ...]:
+    """The row's configuration as a tuple, optionally leaving some columns out."""
+    skip = set(without)
+    return tuple(row.get(column) for column in CONFIG_COLUMNS if column not in skip)
+
+
+def config_id(row: Mapping[str, Any]) -> str:
+    """A readable, file-name-safe id of the configuration, the same for all its repeats:
+    ``mlp-onnxruntime-offline-b1000-t2-fp32-3f9a1c20`` (the hash covers every column)."""
+    framework = str(row.get("framework"))
+    if row.get("framework_pin"):
+        framework += f"@{row['framework_pin']}"
+    readable = [
+        str(row.get("model")),
+        framework,
+        str(row.get("scenario")),
+        f"b{row.get('batch_size')}",
+        f"t{row.get('threads')}",
+        str(row.get("precision")),
+    ]
+    if row.get("mode") == "in-process":
+        readable.append("inproc")
+    digest = hashlib.sha256(json.dumps(config_key(row), default=str).encode()).hexdigest()[:8]
+    return "-".join(_safe(part) for part in [*readable, digest])
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "._@" else "_" for c in text)
+
+
+def framework_label(row: Mapping[str, Any]) -> str:
+    """``onnxruntime`` or ``onnxruntime@1.31.1``."""
+    pin = row.get("framework_pin")
+    return f"{row['framework']}@{pin}" if pin else str(row["framework"])
+
+
+def varying(rows: Sequence[Mapping[str, Any]], among: Iterable[str] = CONFIG_COLUMNS) -> list[str]:
+    """The configuration columns (besides the framework) whose value differs between rows."""
+    skip = set(CONTENDER_COLUMNS)
+    return [c for c in among if c not in skip and len({_hashable(row.get(c)) for row in rows}) > 1]
+
+
+def _hashable(value: Any) -> Any:
+    return json.dumps(value, sort_keys=True, default=str) if isinstance(value, (dict, list)) else value
+
+
+def label(row: Mapping[str, Any], vary: list[str]) -> str:
+    """The framework, plus the columns that vary: ``resnet50 pytorch b16 t2``."""
+    parts = [str(row.get(c)) for c in vary if c == "model"]
+    parts.append(framework_label(row))
+    parts += [f"{_LABEL_PREFIXES.get(c, '')}{row.get(c)}" for c in vary if c != "model"]
+    return " ".join(parts)
+
+
+def header(column: str) -> str:
+    """A column's heading in tables: ``batch`` for batch_size."""
+    return _HEADERS.get(column, column)
