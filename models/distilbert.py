@@ -155,7 +155,7 @@ class DistilBert(Model):
         state = {key.removeprefix(PREFIX): value for key, value in load_file(str(files.weights)).items()}
         encoder.load_state_dict(state, strict=True)
 
-        class LastHiddenState(torch.nn.Module):
+        class LastHiddenState(torch.nn.Module):  # type: ignore[misc]  # torch: Any to mypy here
             """The encoder, returning its last hidden state: one tensor to time, export and compare."""
 
             def __init__(self) -> None:

@@ -239,7 +239,7 @@ def _torch_resnet(arch: Architecture) -> Any:
     import torch
     from torch import nn
 
-    class Bottleneck(nn.Module):
+    class Bottleneck(nn.Module):  # type: ignore[misc]  # torch is not in the parent's environment
         def __init__(self, cin: int, width: int, stride: int, downsample: nn.Module | None) -> None:
             super().__init__()
             cout = width * EXPANSION
@@ -258,7 +258,7 @@ def _torch_resnet(arch: Architecture) -> Any:
             out = self.relu(self.bn2(self.conv2(out)))
             return self.relu(self.bn3(self.conv3(out)) + identity)  # type: ignore[no-any-return]
 
-    class ResNet(nn.Module):
+    class ResNet(nn.Module):  # type: ignore[misc]  # (mypy sees Any there)
         def __init__(self) -> None:
             super().__init__()
             self.conv1 = nn.Conv2d(3, arch.stem_width, 7, stride=2, padding=3, bias=False)

@@ -299,6 +299,9 @@ def _warnings(ok: list[CellOutcome], p50s: list[float]) -> list[str]:
             allowed_cpus=len(allowed_cpus()),
             cpufreq=cpufreq,
             ctx_switches_involuntary=outcome.row["ctx_switches_involuntary"],
+            threads=cell.threads,
+            cpu_percent=outcome.row["cpu_percent"],
+            threads_observed=outcome.row["threads_observed"],
         )
         for warning in found:
             by_kind.setdefault(warning.split(":", 1)[0], warning)

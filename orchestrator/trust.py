@@ -29,6 +29,7 @@ BUSY_MACHINE = "busy-machine"
 GOVERNOR = "cpufreq-governor"
 TURBO = "turbo"
 CONTENTION = "contention"
+THREADS_NOT_HONOURED = "threads-not-honoured"
 
 # The percentiles the summary reports (latency_ms_p50 ... latency_ms_p99).
 REPORTED_PERCENTILES = (50.0, 90.0, 95.0, 99.0)
@@ -69,6 +70,11 @@ class Thresholds:
     # contention: involuntary context switches per timed call. Above one in ten, more
     # calls than the p90 excludes were preempted, so p90 and beyond include scheduler waits.
     max_involuntary_switches_per_call: float = 0.1
+    # threads-not-honoured: CPU % over 100 x threads x (1 + margin) + 100 x slack. The slack
+    # is what a framework's bookkeeping thread, the clock reads and the watchdog may add; a
+    # second pool computing alongside the first (JAX's at one thread: 160-170 %) is far above.
+    thread_budget_margin: float = 0.05
+    thread_budget_slack: float = 0.15
 
     def __post_init__(self) -> None:
         for field in fields(self):
@@ -115,6 +121,9 @@ def assess(
     allowed_cpus: int | None = None,
     cpufreq: CpufreqState | None = None,
     ctx_switches_involuntary: int | None = None,
+    threads: int | None = None,
+    cpu_percent: float | None = None,
+    threads_observed: int | None = None,
     thresholds: Thresholds = DEFAULT_THRESHOLDS,
 ) -> list[str]:
     """Warnings about one cell's figures: the samples, then the repeats, then the machine.
@@ -132,6 +141,7 @@ def assess(
         _timer_resolution(ms, clock_resolution_s, thresholds),
         _across_repeats(repeat_p50s_ms, thresholds),
         _contention(ctx_switches_involuntary, ms.size, thresholds),
+        _threads_not_honoured(threads, cpu_percent, threads_observed, thresholds),
         _busy_machine(load_average_1min, own_busy_cpus, allowed_cpus, thresholds),
         _cpufreq(cpufreq),
     ]
@@ -197,6 +207,23 @@ def _contention(switches: int | None, calls: int, limits: Thresholds) -> list[st
     if switches is None or switches / calls <= limits.max_involuntary_switches_per_call:
         return []
     return [f"{CONTENTION}: {switches / calls:.2f} involuntary context switches per timed call"]
+
+
+def _threads_not_honoured(
+    threads: int | None, cpu_percent: float | None, busy: int | None, limits: Thresholds
+) -> list[str]:
+    """The framework computed on more cores than its thread budget: its figure is not one of
+    ``threads`` threads, whatever its API reports."""
+    if threads is None or cpu_percent is None:
+        return []
+    budget = 100.0 * threads * (1.0 + limits.thread_budget_margin) + 100.0 * limits.thread_budget_slack
+    if cpu_percent <= budget:
+        return []
+    observed = "" if busy is None else f", {busy} threads busy"
+    return [
+        f"{THREADS_NOT_HONOURED}: {cpu_percent:.0f} % CPU over the timed loop{observed}, "
+        f"more than --threads {threads} can give"
+    ]
 
 
 def _busy_machine(

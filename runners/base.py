@@ -226,9 +226,8 @@ def _load_and_measure(
     figures["uss_mb"], figures["pss_mb"] = probes.unique_and_proportional_mb()
     figures["latencies_ns"] = np.frombuffer(latencies, np.int64)
     figures["iterations"] = len(latencies)
-    figures["threads_observed"] = runner.observed_threads()
+    runner.settings["threads_reported"] = runner.observed_threads()  # what the framework's API says
     figures["os_threads"] = probes.os_thread_count()
-    figures["affinity_observed"] = ",".join(str(c) for c in sorted(os.sched_getaffinity(0)))
 
 
 def _timed_loop(
@@ -243,7 +242,8 @@ def _timed_loop(
     or the maximum count, whichever comes first."""
     per_call_ns = max(per_call_ns, 1.0)
     latencies: array[int] = array("q")
-    cpu_before = probes.CpuSnapshot.take()
+    threads_before = probes.thread_samples()
+    cpu_before = probes.process_cpu_s()
     wall_start = time.perf_counter()  # right after the CPU-time read: one window for both
     while True:
         elapsed = time.perf_counter() - wall_start
@@ -267,12 +267,17 @@ def _timed_loop(
             elapsed_s=elapsed,
             min_time_s=job.min_time_s,
             p50_ms=per_call_ns / 1e6,
-            cpu_percent=100.0 * (probes.CpuSnapshot.take().cpu_s - cpu_before.cpu_s) / elapsed,
+            cpu_percent=100.0 * (probes.process_cpu_s() - cpu_before) / elapsed,
             peak_rss_mb=probes.peak_rss_mb(),
         )
     wall_s = time.perf_counter() - wall_start
-    cpu_after = probes.CpuSnapshot.take(cpu_first=True)
+    cpu_after = probes.process_cpu_s()
+    activity = probes.thread_activity(threads_before, probes.thread_samples(), wall_s)
     figures["timed_s"] = wall_s
-    figures["cpu_percent"] = 100.0 * (cpu_after.cpu_s - cpu_before.cpu_s) / wall_s
-    figures["ctx_switches_involuntary"] = cpu_after.involuntary_switches - cpu_before.involuntary_switches
+    figures["cpu_percent"] = 100.0 * (cpu_after - cpu_before) / wall_s
+    # Observed, not echoed: the threads that computed, every thread's CPU mask, and the
+    # context switches of all of them (the process's own counter holds the main thread's).
+    figures["threads_observed"] = activity.busy_threads
+    figures["affinity_observed"] = activity.affinity
+    figures["ctx_switches_involuntary"] = activity.involuntary_switches
     return latencies

@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import ClassVar
@@ -51,6 +52,8 @@ class FakeRunner(Runner):
             raise UnsupportedModel(f"the fake runner computes only the mlp, not {model.spec.name}")
         self._layers = read_layers(files)
         self._calls = 0
+        if self.fault == "extra-threads":  # a pool the thread settings do not reach, as JAX's did
+            threading.Thread(target=_spin, daemon=True).start()
 
     def predict(self, feed: Sample) -> np.ndarray:
         self._calls += 1
@@ -63,6 +66,14 @@ class FakeRunner(Runner):
         if self.fault == "diverge":
             h = h + 0.01
         return h
+
+
+def _spin() -> None:
+    """Compute for ever, the interpreter lock released (numpy's matmul), on a thread of its own."""
+    a = np.ones((256, 256), dtype=np.float64)
+    while True:
+        a = a @ a
+        a /= a.max()
 
 
 def _strike(fault: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -42,25 +43,88 @@ def unique_and_proportional_mb() -> tuple[float, float]:
     return info.uss / _MB, info.pss / _MB
 
 
+_TASKS = Path("/proc/self/task")
+_TICKS_PER_S = os.sysconf("SC_CLK_TCK")
+
+
 @dataclass(frozen=True)
-class CpuSnapshot:
-    """CPU time and involuntary context switches of this process at one moment."""
+class ThreadSample:
+    """One thread at one moment: CPU seconds, involuntary context switches, allowed CPUs."""
 
     cpu_s: float
     involuntary_switches: int
+    cpus: str  # Cpus_allowed_list, as the kernel prints it
 
-    @classmethod
-    def take(cls, cpu_first: bool = False) -> CpuSnapshot:
-        """Read both; the CPU time last (first with ``cpu_first``), next to the wall-clock read.
 
-        CLOCK_PROCESS_CPUTIME_ID: all threads, ns resolution. psutil's cpu_times() counts in
-        scheduler ticks (10 ms), too coarse for a short timed loop.
-        """
-        if cpu_first:
-            cpu_s = time.process_time()
-            return cls(cpu_s, psutil.Process().num_ctx_switches().involuntary)
-        switches = psutil.Process().num_ctx_switches().involuntary
-        return cls(time.process_time(), switches)
+def thread_samples() -> dict[int, ThreadSample]:
+    """Every thread of this process, by thread id (threads that end while read are left out).
+
+    Read from /proc/self/task: the process-wide figures of /proc/self/status count the main
+    thread's context switches only, and say nothing of each thread's CPU mask.
+    """
+    samples = {}
+    for task in _TASKS.iterdir():
+        try:
+            stat = (task / "stat").read_text()
+            status = (task / "status").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()  # after "(comm)", which may hold spaces
+        utime, stime = int(fields[11]), int(fields[12])
+        values = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        samples[int(task.name)] = ThreadSample(
+            (utime + stime) / _TICKS_PER_S,
+            int(values.get("nonvoluntary_ctxt_switches", "0")),
+            _comma_list(values.get("Cpus_allowed_list", "").strip()),
+        )
+    return samples
+
+
+def _comma_list(ranges: str) -> str:
+    """The kernel's "0-2,5" as the tool writes CPU lists: "0,1,2,5"."""
+    cpus: list[str] = []
+    for part in filter(None, ranges.split(",")):
+        low, _, high = part.partition("-")
+        cpus += [str(cpu) for cpu in range(int(low), int(high or low) + 1)]
+    return ",".join(cpus)
+
+
+@dataclass(frozen=True)
+class ThreadActivity:
+    """What the threads did between two :func:`thread_samples`."""
+
+    busy_threads: int  # threads that were on a CPU for at least a tenth of the window
+    involuntary_switches: int  # summed over every thread
+    affinity: str  # every thread's CPU mask, or the masks that differ ("3 | 0,1 on 2 threads")
+
+
+def thread_activity(
+    before: dict[int, ThreadSample], after: dict[int, ThreadSample], wall_s: float
+) -> ThreadActivity:
+    """Compare two snapshots over a window of ``wall_s`` seconds."""
+    busy = 0
+    switches = 0
+    for tid, now in after.items():
+        then = before.get(tid, ThreadSample(0.0, 0, now.cpus))
+        if now.cpu_s - then.cpu_s >= max(0.1 * wall_s, 1.0 / _TICKS_PER_S):
+            busy += 1
+        switches += now.involuntary_switches - then.involuntary_switches
+    masks: dict[str, int] = {}
+    for sample in after.values():
+        masks[sample.cpus] = masks.get(sample.cpus, 0) + 1
+    if len(masks) == 1:
+        affinity = next(iter(masks))
+    else:
+        affinity = " | ".join(
+            f"{mask} on {count} thread{'s' if count > 1 else ''}" for mask, count in masks.items()
+        )
+    return ThreadActivity(busy, switches, affinity)
+
+
+def process_cpu_s() -> float:
+    """CPU time of every thread of this process, in seconds (CLOCK_PROCESS_CPUTIME_ID: ns
+    resolution; psutil's cpu_times() counts in 10 ms scheduler ticks, too coarse for a short loop)."""
+    return time.process_time()
 
 
 def loaded_top_level_modules() -> list[str]:

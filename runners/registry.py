@@ -62,7 +62,10 @@ TOOLS: dict[str, Framework] = {
 }
 
 # The faults the fake runner can be told to commit, as framework "fake-<fault>".
-FAKE_FAULTS = ("raise", "segfault", "oom-kill", "hang", "exit", "garbage", "import-error", "diverge")
+FAKE_FAULTS = (
+    "raise", "segfault", "oom-kill", "hang", "exit", "garbage", "import-error", "diverge",
+    "extra-threads",  # computes on a second thread of its own, beyond --threads
+)  # fmt: skip
 
 # Runners that need no framework: the test suite's stand-in, well-behaved or with one fault.
 TEST_RUNNERS: dict[str, Framework] = {

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import QUICK, only_run_dir, run_cli, summary_rows, survivors
+from conftest import QUICK, TWO_CPUS, cpu_list, only_run_dir, run_cli, summary_rows, survivors
 
 
 @pytest.mark.parametrize(
@@ -58,3 +58,23 @@ def test_diverging_outputs_are_flagged_not_ranked(tmp_path: Path) -> None:
     assert rows["fake-diverge"]["parity_ok"] is False
     assert rows["fake-diverge"]["max_abs_diff"] == pytest.approx(0.01, rel=1e-3)
     assert "DIVERGED" in proc.stdout
+
+
+def test_a_runner_computing_beyond_its_threads_is_flagged(tmp_path: Path) -> None:
+    """threads_observed and the CPU figure are measured, not echoed: a pool the thread settings
+    do not reach (JAX's did, before its mask was narrowed) shows, and is flagged."""
+    cpus = cpu_list(TWO_CPUS)
+    proc = run_cli(
+        ["--frameworks", "fake-extra-threads,fake", "--threads", "1", "--cpus", cpus, "--min-time", "1"],
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    rows = summary_rows(only_run_dir(tmp_path / "results"))
+    extra, honest = rows["fake-extra-threads"], rows["fake"]
+    assert "threads-not-honoured" not in (honest["warnings"] or "")
+    assert honest["threads_observed"] == 1
+    if len(TWO_CPUS) > 1:
+        assert extra["cpu_percent"] > 150 and extra["threads_observed"] == 2
+        assert "threads-not-honoured" in extra["warnings"]
+    else:  # one CPU cannot compute on two: nothing exceeds the budget, and nothing is flagged
+        assert "threads-not-honoured" not in (extra["warnings"] or "")
