@@ -19,7 +19,7 @@ from models.spec import Tolerance
 from orchestrator.artifacts import PreparedModel
 from orchestrator.environments import Environment
 from orchestrator.launcher import Exit
-from orchestrator.plan import Cell, Plan, allowed_cpus
+from orchestrator.plan import Cell, Plan
 from orchestrator.stats import bootstrap_ci, latency_stats, throughput_per_s
 from orchestrator.trust import assess, perf_counter_resolution_s, read_cpufreq_state
 from schemas import io, tables
@@ -296,7 +296,7 @@ def _warnings(ok: list[CellOutcome], p50s: list[float]) -> list[str]:
             clock_resolution_s=perf_counter_resolution_s(),
             load_average_1min=outcome.load_average_1min,
             own_busy_cpus=min(cell.threads, len(cell.cpus)),
-            allowed_cpus=len(allowed_cpus()),
+            allowed_cpus=len(cell.cpus),
             cpufreq=cpufreq,
             ctx_switches_involuntary=outcome.row["ctx_switches_involuntary"],
             threads=cell.threads,

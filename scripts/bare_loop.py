@@ -1,10 +1,14 @@
-"""A bare timing loop for one framework, written independently of the orchestrator.
+"""A bare timing loop of one framework and one model, written apart from the orchestrator's
+runner: what a careful user would write by hand.
 
-What a careful user would write by hand: pin, set threads, build the model from the run's
-weights.parquet / model.onnx, warm up, time each call with perf_counter_ns, print the median.
-Used by scripts/fidelity.py to check that the orchestrator's harness adds nothing.
+Pin, set the threads, import the framework, build the model from a run's model directory
+(the model plug-in's builder: the same model), warm up, reset the peak RSS, time each call
+with perf_counter_ns (numpy in, numpy out), and print the median, the RSS after the import and
+the peak during the loop as one JSON line. scripts/fidelity.py runs it with the framework
+environment's interpreter, beside the orchestrator's cell, to check what the harness adds.
 
-    python scripts/bare_loop.py FRAMEWORK RUN_DIR --batch-size 1000 --threads 2 --cpus 0,1
+    ENV/bin/python scripts/bare_loop.py FRAMEWORK RUN_DIR/models/MODEL --model-ref MODEL \\
+        --batch-size 1 --threads 2 --cpus 0,1
 """
 
 from __future__ import annotations
@@ -15,15 +19,27 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
+from typing import Any
 
-# Contexts that stay entered for the life of the process (PyTorch's inference mode).
-_OPEN = contextlib.ExitStack()
+# The project's model plug-ins (their builders are the model); nothing of the runner's.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+_OPEN = contextlib.ExitStack()  # contexts held for the life of the process (inference mode)
+
+
+def _status_mb(key: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    raise KeyError(key)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("framework")
-    parser.add_argument("run_dir")
+    parser.add_argument("model_dir", type=Path)
+    parser.add_argument("--model-ref", default="mlp")
     parser.add_argument("--batch-size", type=int, default=1000)
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--cpus", default=",".join(map(str, sorted(os.sched_getaffinity(0)))))
@@ -31,129 +47,125 @@ def main() -> None:
     parser.add_argument("--min-time", type=float, default=2.0)
     args = parser.parse_args()
 
-    os.sched_setaffinity(0, {int(c) for c in args.cpus.split(",")})
+    cpus = [int(c) for c in args.cpus.split(",")]
+    if args.framework == "jax":  # JAX's pool follows the mask: the mask is its thread count
+        cpus = cpus[: args.threads]
+    os.sched_setaffinity(0, cpus)
     for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[name] = str(args.threads)
     os.environ.update(CUDA_VISIBLE_DEVICES="-1", JAX_PLATFORMS="cpu", TF_CPP_MIN_LOG_LEVEL="2")
-    if args.framework == "jax" and args.threads == 1:
-        os.environ["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    os.environ["KERAS_BACKEND"] = "jax" if args.framework == "jax" else "tensorflow"
 
     import numpy as np
-    import pyarrow.parquet as pq
 
-    inputs = pq.read_table(os.path.join(args.run_dir, "inputs.parquet")).slice(0, args.batch_size)
-    stacked = np.stack([c.to_numpy() for c in inputs.columns], axis=1).astype(np.float32)
-    # 64-byte aligned, as a careful user would (JAX copies an unaligned input on every call).
-    raw = np.empty(stacked.nbytes + 64, np.uint8)
-    start = -raw.ctypes.data % 64
-    x = raw[start : start + stacked.nbytes].view(np.float32).reshape(stacked.shape)
-    x[...] = stacked
-    rows = pq.read_table(os.path.join(args.run_dir, "weights.parquet")).to_pylist()
-    layers = [
-        (
-            np.asarray(r["weight"], np.float32).reshape(r["in_features"], r["out_features"]),
-            np.asarray(r["bias"], np.float32),
-            r["activation"],
-        )
-        for r in sorted(rows, key=lambda r: r["layer"])
-    ]
-    onnx_path = os.path.join(args.run_dir, "model.onnx")
-    predict = BUILDERS[args.framework](layers, onnx_path, x, args.threads)
+    from models.base import ModelFiles
+    from models.registry import load_model
 
+    model = load_model(args.model_ref)
+    files = ModelFiles(args.model_dir, output=model.spec.output)
+    sample = {}
+    for name in model.spec.input_names():
+        stored = np.load(args.model_dir / "inputs" / f"{name}.npy", mmap_mode="r")
+        raw = np.ascontiguousarray(stored[: args.batch_size])
+        buffer = np.empty(raw.nbytes + 64, np.uint8)  # 64-byte aligned, as a careful user would
+        start = -buffer.ctypes.data % 64
+        sample[name] = buffer[start : start + raw.nbytes].view(raw.dtype).reshape(raw.shape)
+        sample[name][...] = raw
+    del stored, raw
+
+    started = time.perf_counter()
+    predict, feed = BUILDERS[args.framework](model, files, sample, args.threads)
+    rss_import = _status_mb("VmRSS")  # the builders import first: a close enough "after import"
     for _ in range(args.warmup):
-        predict(x)
+        predict(feed)
+    Path("/proc/self/clear_refs").write_text("5")  # peak from here on, as the runner does
     latencies = []
     end = time.perf_counter() + args.min_time
-    while time.perf_counter() < end:
-        start = time.perf_counter_ns()
-        predict(x)
-        latencies.append(time.perf_counter_ns() - start)
-    print(json.dumps({"p50_ms": float(np.median(latencies)) / 1e6, "iterations": len(latencies)}))
+    while time.perf_counter() < end or len(latencies) < 20:
+        start_ns = time.perf_counter_ns()
+        predict(feed)
+        latencies.append(time.perf_counter_ns() - start_ns)
+    result = {
+        "p50_ms": float(np.median(latencies)) / 1e6,
+        "iterations": len(latencies),
+        "rss_mb_after_build": rss_import,
+        "peak_rss_mb": _status_mb("VmHWM"),
+        "build_s": time.perf_counter() - started,
+    }
+    print(json.dumps(result))
 
 
-def pytorch(layers, onnx_path, x, threads):  # type: ignore[no-untyped-def]
+def pytorch(model: Any, files: Any, sample: dict[str, Any], threads: int) -> tuple[Any, Any]:
     import torch
 
     torch.set_num_threads(threads)
     torch.set_num_interop_threads(1)
-    modules = []
-    for w, b, act in layers:
-        linear = torch.nn.Linear(*w.shape)
-        linear.weight.data = torch.from_numpy(w.T.copy())
-        linear.bias.data = torch.from_numpy(b)
-        modules += [linear, torch.nn.ReLU() if act == "relu" else torch.nn.Sigmoid()]
-    model = torch.nn.Sequential(*modules).eval()
-    _OPEN.enter_context(torch.inference_mode())  # held for the whole loop, like the runner
-    return lambda a: model(torch.from_numpy(a)).numpy()
+    module = model.torch_module(files)
+    _OPEN.enter_context(torch.inference_mode())
+    names = list(sample)
+    return (lambda s: module(*[torch.from_numpy(s[n]) for n in names]).numpy()), sample
 
 
-def tensorflow(layers, onnx_path, x, threads):  # type: ignore[no-untyped-def]
+def tensorflow(model: Any, files: Any, sample: dict[str, Any], threads: int) -> tuple[Any, Any]:
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(1)
-    model = tf.keras.Sequential(
-        [tf.keras.Input((w.shape[0],)) if i == 0 else None for i, (w, _, _) in enumerate(layers[:1])]
-        + [tf.keras.layers.Dense(w.shape[1], activation=act) for w, _, act in layers]
-    )
-    for dense, (w, b, _) in zip(model.layers, layers):
-        dense.set_weights([w, b])
+    net = model.keras_model(files)
+    feed = model.keras_feed(sample)
     fn = tf.function(
-        lambda a: model(a, training=False),
-        input_signature=[tf.TensorSpec(x.shape, tf.float32)],
+        lambda *xs: net(model.keras_structure(list(xs)), training=False),
+        input_signature=[tf.TensorSpec(x.shape, x.dtype) for x in feed],
         jit_compile=True,
     )
-    return lambda a: fn(a).numpy()
+    return (lambda f: fn(*f).numpy()), feed
 
 
-def jax(layers, onnx_path, x, threads):  # type: ignore[no-untyped-def]
+def jax(model: Any, files: Any, sample: dict[str, Any], threads: int) -> tuple[Any, Any]:
     import jax
     import numpy as np
 
-    params = [(jax.numpy.asarray(w), jax.numpy.asarray(b)) for w, b, _ in layers]
+    plain = model.jax_function(files)
+    if plain is not None:
+        forward, weights = plain
+        params = jax.tree_util.tree_map(jax.numpy.asarray, weights)
+        call = jax.jit(forward)
+        feed = list(sample.values())
+        return (lambda f: np.asarray(call(params, *f).block_until_ready())), feed
+    net = model.keras_model(files)
+    state = ([v.value for v in net.trainable_variables], [v.value for v in net.non_trainable_variables])
 
     @jax.jit
-    def forward(params, a):  # type: ignore[no-untyped-def]
-        for w, b in params[:-1]:
-            a = jax.nn.relu(a @ w + b)
-        w, b = params[-1]
-        return jax.nn.sigmoid(a @ w + b)
+    def stateless(state: Any, *xs: Any) -> Any:
+        return net.stateless_call(state[0], state[1], model.keras_structure(list(xs)), training=False)[0]
 
-    return lambda a: np.asarray(forward(params, a).block_until_ready())
+    feed = model.keras_feed(sample)
+    return (lambda f: np.asarray(stateless(state, *f).block_until_ready())), feed
 
 
-def onnxruntime(layers, onnx_path, x, threads):  # type: ignore[no-untyped-def]
+def onnxruntime(model: Any, files: Any, sample: dict[str, Any], threads: int) -> tuple[Any, Any]:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
-    session = ort.InferenceSession(onnx_path, options, providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
-    return lambda a: session.run(None, {name: a})[0]
+    session = ort.InferenceSession(str(files.onnx), options, providers=["CPUExecutionProvider"])
+    return (lambda s: session.run(None, s)[0]), sample
 
 
-def openvino(layers, onnx_path, x, threads):  # type: ignore[no-untyped-def]
+def openvino(model: Any, files: Any, sample: dict[str, Any], threads: int) -> tuple[Any, Any]:
     import openvino as ov
 
     core = ov.Core()
-    model = core.read_model(onnx_path)
-    model.reshape({model.input(0).get_any_name(): list(x.shape)})
-    compiled = core.compile_model(
-        model,
-        "CPU",
-        {
-            "INFERENCE_NUM_THREADS": threads,
-            "NUM_STREAMS": 1,
-            "PERFORMANCE_HINT": "LATENCY",
-            "INFERENCE_PRECISION_HINT": "f32",
-        },
-    )
+    network = core.read_model(str(files.onnx))
+    network.reshape({name: list(x.shape) for name, x in sample.items()})
+    config = {"INFERENCE_NUM_THREADS": threads, "NUM_STREAMS": 1, "PERFORMANCE_HINT": "LATENCY"}
+    compiled = core.compile_model(network, "CPU", {**config, "INFERENCE_PRECISION_HINT": "f32"})
     request = compiled.create_infer_request()
-    return lambda a: request.infer(a, share_inputs=True, share_outputs=True)[0]
+    return (lambda s: request.infer(s, share_inputs=True, share_outputs=True)[0]), sample
 
 
 BUILDERS = {f.__name__: f for f in (pytorch, tensorflow, jax, onnxruntime, openvino)}
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

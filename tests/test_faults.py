@@ -73,8 +73,10 @@ def test_a_runner_computing_beyond_its_threads_is_flagged(tmp_path: Path) -> Non
     extra, honest = rows["fake-extra-threads"], rows["fake"]
     assert "threads-not-honoured" not in (honest["warnings"] or "")
     assert honest["threads_observed"] == 1
+    flagged = "threads-not-honoured" in (extra["warnings"] or "")
     if len(TWO_CPUS) > 1:
-        assert extra["cpu_percent"] > 150 and extra["threads_observed"] == 2
-        assert "threads-not-honoured" in extra["warnings"]
+        assert extra["threads_observed"] >= 2  # the extra thread computed, whatever its share
+        # Flagged exactly when the measured CPU time shows it (a busy neighbour can starve it).
+        assert flagged == (extra["cpu_percent"] > 120), extra["cpu_percent"]
     else:  # one CPU cannot compute on two: nothing exceeds the budget, and nothing is flagged
-        assert "threads-not-honoured" not in (extra["warnings"] or "")
+        assert not flagged

@@ -249,6 +249,23 @@ def test_frequent_preemption_is_contention() -> None:
     assert warnings == ["contention: 0.25 involuntary context switches per timed call"]
 
 
+def test_a_framework_preempting_itself_is_not_contention() -> None:
+    # Three busy threads of its own on two CPUs: the framework's scheduling, not a neighbour.
+    inputs = clean_inputs(ctx_switches_involuntary=500, threads_observed=3, allowed_cpus=2)
+    assert assess(**inputs) == []
+    inputs = clean_inputs(ctx_switches_involuntary=500, threads_observed=2, allowed_cpus=2)
+    assert assess(**inputs) == ["contention: 0.25 involuntary context switches per timed call"]
+
+
+def test_computing_beyond_the_thread_budget_is_flagged() -> None:
+    over = assess(**clean_inputs(threads=1, cpu_percent=160.0, threads_observed=2))
+    assert over == [
+        "threads-not-honoured: 160 % CPU over the timed loop, 2 threads busy, more than --threads 1 can give"
+    ]
+    assert assess(**clean_inputs(threads=1, cpu_percent=104.0, threads_observed=2)) == []  # bookkeeping
+    assert assess(**clean_inputs(threads=2, cpu_percent=199.0, threads_observed=2)) == []
+
+
 def test_every_problem_at_once_gives_every_warning() -> None:
     wide = np.random.default_rng(2).uniform(1 * MS, 3 * MS, 150)
     wide[::40] = 20 * MS
