@@ -186,7 +186,7 @@ def summary_table(
         table.add_column(_header(key), justify="right")
     headers = ["p50 ms", "p99 ms"]
     headers += [relative_header(baseline)] if show_relative else []
-    for header in (*headers, "samples/s", "CPU %", "peak MB", "import s", "load s"):
+    for header in (*headers, "samples/s", "CPU %", "peak MB", "import s", "ready s"):
         table.add_column(header, justify="right")
     table.add_column("parity")
     table.add_column("status", overflow="fold")
@@ -206,7 +206,7 @@ def summary_table(
             _fmt(row["cpu_percent"], 0),
             _peak_mb(row),
             _fmt(row["import_s"], 2),
-            _fmt(row["load_s"], 2),
+            _fmt(row.get("ready_s"), 2),
             _parity(row),
             _status(row),
         ]
@@ -289,7 +289,7 @@ def markdown_summary(rows: list[Row], run_id: str, baseline: str | None = None) 
     ratios = relative_to(rows, baseline)
     headers = ["framework", *(_header(key) for key in vary)]
     headers += ["p50 ms", "p99 ms", relative_header(baseline), "samples/s", "CPU %", "peak MB"]
-    headers += ["import s", "load s", "parity", "status"]
+    headers += ["import s", "ready s", "parity", "status"]
     right = {"framework", "parity", "status"}  # left-aligned text columns; numbers align right
     lines = [
         f"# Benchmark run `{run_id}`",
@@ -302,7 +302,7 @@ def markdown_summary(rows: list[Row], run_id: str, baseline: str | None = None) 
         cells += [format_ms(row["latency_ms_p50"]), format_ms(row["latency_ms_p99"])]
         cells += [format_ratio(ratios[row["cell_id"]]), _fmt(row["throughput_per_s"], 0)]
         cells += [_fmt(row["cpu_percent"], 0), _fmt(row["peak_rss_mb"], 0)]
-        cells += [_fmt(row["import_s"], 2), _fmt(row["load_s"], 2), _md_parity(row), _md_status(row)]
+        cells += [_fmt(row["import_s"], 2), _fmt(row.get("ready_s"), 2), _md_parity(row), _md_status(row)]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", _not_ok_note(rows, vary), ""]
     warned = [row for row in rows if row.get("warnings")]

@@ -87,6 +87,12 @@ class Runner(ABC):
         """Compute threads as the framework reports them, after the timed loop."""
         return None
 
+    def compiled_precision(self, feed: Any) -> str | None:
+        """The precision of the compute ops the framework compiled for ``feed`` (fp32, bf16, or
+        "mixed: ..."), read after the timed loop where the framework exposes it; None where it
+        does not (the precision of the built model stands)."""
+        return None
+
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:
         """Context held around every inference (e.g. PyTorch's inference mode)."""
@@ -165,6 +171,10 @@ def run_cell(
     figures["import_s"] = time.perf_counter() - start
     figures["rss_mb_import"] = probes.rss_mb()
     runner.settings["environment"] = {k: os.environ[k] for k in RECORDED_VARIABLES if k in os.environ}
+    # And what it inherited besides (PYTHONPATH, LD_LIBRARY_PATH, HOME ...): it can change a figure.
+    runner.settings["inherited_environment"] = {
+        k: v for k, v in sorted(os.environ.items()) if k not in RECORDED_VARIABLES
+    }
 
     try:
         _load_and_measure(runner, job, samples, model, files, events, figures)
@@ -205,6 +215,9 @@ def _load_and_measure(
         runner.predict(samples[0])
         first_ns = time.perf_counter_ns() - start_ns
         figures["first_inference_ms"] = first_ns / 1e6
+        # Load plus the first call: every framework has compiled by then (ONNX Runtime and
+        # OpenVINO in load, JAX and TensorFlow at the first call), so this puts them alike.
+        figures["ready_s"] = figures["load_s"] + first_ns / 1e9
 
         events.phase("warming_up", iterations=job.warmup)
         warm = time_calls(runner.predict, samples, job.warmup)
@@ -216,6 +229,10 @@ def _load_and_measure(
         figures["peak_rss_mb"] = probes.peak_rss_mb()
         figures["modules_json"] = json.dumps(probes.loaded_top_level_modules())
 
+        compiled = runner.compiled_precision(samples[0])
+        if compiled is not None:
+            runner.settings["precision_of_the_built_model"] = runner.precision_effective
+            runner.precision_effective = compiled
         # Outputs for the parity check, from calls outside the timed loop, copied (some
         # runtimes hand back a view of a buffer they reuse): one per distinct sample.
         if runner.computes_model:

@@ -106,6 +106,12 @@ class JaxRunner(Runner):
     def predict(self, feed: list[np.ndarray]) -> np.ndarray:
         return np.asarray(self._forward(self._params, *feed).block_until_ready())
 
+    def compiled_precision(self, feed: list[np.ndarray]) -> str | None:
+        from runners.precision import hlo_compute_dtypes, summarise
+
+        text = self._forward.lower(self._params, *feed).compile().as_text()
+        return summarise(hlo_compute_dtypes(text))
+
 
 def _in_order(sample: Sample) -> list[np.ndarray]:
     return list(sample.values())

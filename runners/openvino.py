@@ -28,6 +28,9 @@ def _as_text(value: Any) -> str:
     return str(value.get_type_name()) if hasattr(value, "get_type_name") else str(value)
 
 
+# The layers of OpenVINO's executable graph that do the arithmetic worth a precision.
+_COMPUTE_LAYERS = {"FullyConnected", "Convolution", "MatMul", "GroupConvolution"}
+
 # Inputs up to this size are copied into the infer request's tensors, larger ones shared.
 _COPY_AT_MOST_BYTES = 64 * 1024
 
@@ -89,6 +92,16 @@ class OpenVinoRunner(Runner):
             raise UnsupportedPrecision(
                 f"OpenVINO compiled for {precision}, not {self._precision_asked}, on this CPU"
             )
+
+    def compiled_precision(self, feed: Sample) -> str | None:
+        from runners.precision import summarise
+
+        dtypes = []
+        for op in self._compiled.get_runtime_model().get_ordered_ops():
+            info = op.get_rt_info()
+            if "layerType" in info and str(info["layerType"].astype(str)) in _COMPUTE_LAYERS:
+                dtypes.append(str(info["runtimePrecision"].astype(str)))
+        return summarise(dtypes)
 
     def predict(self, feed: Sample) -> np.ndarray:
         if self._copy_in:

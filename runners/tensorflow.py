@@ -91,6 +91,14 @@ class TensorFlowRunner(Runner):
     def predict(self, feed: list[np.ndarray]) -> np.ndarray:
         return self._call(*feed).numpy()  # type: ignore[no-any-return]
 
+    def compiled_precision(self, feed: list[np.ndarray]) -> str | None:
+        from runners.precision import hlo_compute_dtypes, summarise
+
+        if not self.settings.get("jit_compile"):
+            return None  # a plain graph: its kernels' dtypes are the policy's
+        text = self._call.experimental_get_compiler_ir(*feed)(stage="optimized_hlo")
+        return summarise(hlo_compute_dtypes(text))
+
 
 def _call(net: Any, inputs: Any) -> Any:
     """The model's output tensor; a model with several outputs gives its first."""

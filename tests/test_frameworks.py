@@ -91,8 +91,11 @@ def test_pinned_to_one_cpu_with_one_thread(tmp_path: Path) -> None:
     assert list(rows) == list(FRAMEWORKS)
     for name, row in rows.items():
         assert row["status"] == "ok", (name, row["error"])
-        assert row["affinity_observed"] == str(FIRST_CPU), name
-        assert row["threads_observed"] == 1, name
+        assert row["affinity_observed"] == str(FIRST_CPU), name  # every thread's mask
+        # Observed: the threads that computed (JAX's dispatch thread beside its worker makes two,
+        # taking turns on the one CPU), and no more CPU than one thread can use.
+        assert row["threads_observed"] >= 1, name
+        assert "threads-not-honoured" not in (row["warnings"] or ""), name
         assert row["cpus"] == str(FIRST_CPU) and row["threads"] == 1, name
 
 
@@ -153,8 +156,13 @@ def test_bf16_where_a_framework_has_it_and_skipped_where_not(tmp_path: Path) -> 
         assert openvino["error"] == "OpenVINO compiled for f32, not bf16, on this CPU"
     for name, row in rows.items():
         assert row["status"] == "ok", (name, row["error"])
-        assert row["precision"] == row["precision_effective"] == "bf16", name
-        assert row["parity_tolerance"] == 2e-2 and row["parity_ok"], (name, row["max_abs_diff"])
+        assert row["precision"] == "bf16" and row["parity_ok"], (name, row["max_abs_diff"])
+        assert row["parity_tolerance"] == 2e-2, name
+        # Read from what was compiled: where it is not bf16 (XLA's CPU backend computes bf16
+        # dots in fp32), the cell says so and is flagged, never reported as bf16.
+        if row["precision_effective"] != "bf16":
+            assert f"the framework compiled {row['precision_effective']}" in row["warnings"], name
+    assert rows["pytorch"]["precision_effective"] == "bf16"
     assert report["status"] == 0, proc.stderr
 
 
