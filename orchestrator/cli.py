@@ -25,6 +25,8 @@ from orchestrator.display import make_console, make_display
 from orchestrator.environments import ENVIRONMENTS, FrameworkRef, StatusHandler, default_root, resolve
 from orchestrator.history import HistoryError
 from orchestrator.inputs import InputError, load_inputs
+from orchestrator.options import parse as parse_option
+from orchestrator.options import tuning_summary
 from orchestrator.plan import MODES, PRECISIONS, SCENARIOS, Plan, PlanError, allowed_cpus, format_cpus
 from orchestrator.regressions import compare_main, record_and_compare
 from orchestrator.report import EXPORTERS, summary_table, write_reports
@@ -38,6 +40,7 @@ from orchestrator.run import (
 )
 from orchestrator.workloads import Workload, builtin, is_builtin
 from runners.registry import FRAMEWORKS
+from schemas import io
 
 EXIT_OK, EXIT_CELLS_NOT_OK, EXIT_USAGE = 0, 1, 2
 
@@ -95,6 +98,16 @@ _cpu_list = _typed(_parse_cpus, bool, "CPU numbers such as 0, 0,1 or 0-3")
 _framework_list = _typed(_parse_names, bool, "a comma list of framework names (name or name@VERSION)")
 _model_list = _typed(_parse_names, bool, "a comma list of model names or model files")
 _shape = _typed(_parse_shape, bool, "NAME=DIMS such as input_ids=128 or pixel_values=3x224x224")
+
+
+def _parse_option(text: str) -> tuple[str, str, tuple[str, ...]] | None:
+    try:
+        return parse_option(text)
+    except ValueError:
+        return None
+
+
+_option = _typed(_parse_option, bool, "FRAMEWORK.KEY=VALUE[,VALUE...] such as tensorflow.jit_compile=false")
 _positive_ints = _typed(
     lambda text: tuple(int(part) for part in text.split(",")),
     lambda values: all(v >= 1 for v in values),
@@ -218,6 +231,22 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"seed of the generated weights and inputs (default: {defaults.seed})",
     )
     how = parser.add_argument_group("how to measure")
+    how.add_argument(
+        "--option",
+        type=_option,
+        action="append",
+        default=[],
+        metavar="FW.KEY=VALUE",
+        help="an execution option of one framework, e.g. tensorflow.jit_compile=false, "
+        "jax.params=constants, onnxruntime.spinning=off, openvino.performance_hint=throughput, "
+        "pytorch.compile=true; a comma list of values sweeps them; repeat for several",
+    )
+    how.add_argument(
+        "--tune",
+        action="store_true",
+        help="also try every other choice of every framework's options, one at a time from the "
+        "defaults, and name the fastest set per framework (all of them are kept in the run)",
+    )
     how.add_argument(
         "--environment",
         choices=list(ENVIRONMENTS),
@@ -382,6 +411,8 @@ def _plan_from(args: argparse.Namespace, workloads: dict[str, Workload], input_r
         image_size=args.image_size,
         shapes=shapes,
         environment=args.environment,
+        options=_options(args.option),
+        tune=args.tune,
         batch_sizes=args.batch_size,
         threads=args.threads,
         cpus=args.cpus,
@@ -402,6 +433,15 @@ def _plan_from(args: argparse.Namespace, workloads: dict[str, Workload], input_r
     if args.baseline is not None and args.baseline not in plan.frameworks:
         raise PlanError("--baseline", f"expected one of the frameworks run ({', '.join(plan.frameworks)})")
     return plan
+
+
+def _options(given: list[tuple[str, str, tuple[str, ...]]]) -> dict[str, dict[str, tuple[str, ...]]]:
+    options: dict[str, dict[str, tuple[str, ...]]] = {}
+    for framework, key, values in given:
+        if key in options.get(framework, {}):
+            raise PlanError("--option", f"{framework}.{key} is given twice")
+        options.setdefault(framework, {})[key] = values
+    return options
 
 
 def _workloads(args: argparse.Namespace, console: Console) -> dict[str, Workload]:
@@ -492,6 +532,8 @@ def main(argv: list[str] | None = None) -> int:
     _show(console, record, args.baseline)
     if args.compare_isolation:
         console.print(isolation_table(record.rows))
+    if args.tune:
+        _show_tuning(console, record)
     if args.report:
         for path in write_reports(record.rows, record.run_dir, args.report, args.baseline):
             console.print(f"report: {path}")
@@ -577,6 +619,20 @@ def _show(console: Console, record: RunRecord, baseline: str | None) -> None:
     console.print(f"run {record.run_id}")
     console.print(summary_table(record.rows, baseline=baseline, relative=True))
     console.print(f"results: {record.run_dir}")
+
+
+def _show_tuning(console: Console, record: RunRecord) -> None:
+    """What --tune found, per framework: the fastest option set; every try is in tuning.json."""
+    found = tuning_summary(record.rows)
+    io.write_json(found, record.run_dir / "tuning.json")
+    for entry in found:
+        fastest = entry["tried"][0]
+        others = ", ".join(f"{t['latency_ms_p50']:.4g} ms" for t in entry["tried"][1:])
+        options = " ".join(f"{k}={v}" for k, v in sorted(entry["fastest"].items())) or "no options"
+        p50 = fastest["latency_ms_p50"]
+        line = f"fastest {entry['framework']} ({entry['model']}): {options} at {p50:.4g} ms"
+        console.print(line + (f" (the others: {others})" if others else ""))
+    console.print(f"tuning: {record.run_dir / 'tuning.json'}")
 
 
 def _default_signals() -> None:

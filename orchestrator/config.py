@@ -122,10 +122,11 @@ def _configurable_keys(parser: argparse.ArgumentParser) -> dict[str, _Key]:
 
 
 def _supported(action: argparse.Action) -> bool:
-    """Flags that store one value, and switches; not help, version, count or append actions."""
+    """Flags that store a value, repeatable flags (an array of their values), and switches;
+    not help, version or count actions."""
     if isinstance(action, argparse._StoreConstAction | argparse.BooleanOptionalAction):
         return True
-    return type(action) is argparse._StoreAction
+    return type(action) in (argparse._StoreAction, argparse._AppendAction)
 
 
 def _unknown(raw_key: str, keys: dict[str, _Key]) -> str:
@@ -144,6 +145,9 @@ def _convert(action: argparse.Action, value: Any, parser: argparse.ArgumentParse
         return _boolean(value)
     if isinstance(action, argparse._StoreConstAction):  # store_true, store_false, store_const
         return action.const if _boolean(value) else action.default
+    if isinstance(action, argparse._AppendAction):  # a repeatable flag: an array of its values
+        items = value if isinstance(value, list) else [value]
+        return [_one(action, _text(item, nested=True), item, parser) for item in items]
     if action.nargs not in (None, "?"):  # a multi-value flag (nargs '*', '+' or N): one item each
         items = value if isinstance(value, list) else [value]
         return [_one(action, _text(item, nested=True), item, parser) for item in items]

@@ -15,8 +15,9 @@ import psutil
 from models.registry import MODELS, load_model
 from models.spec import ModelSpec
 from orchestrator.environments import ENVIRONMENTS, FrameworkRef
+from orchestrator.options import OptionError, as_json, option_sets
 from runners.registry import ALL_RUNNERS, FRAMEWORKS
-from schemas.configuration import config_id
+from schemas.configuration import CONTENDER_COLUMNS, config_id
 
 # offline: the whole batch in one call (throughput). single-stream: one sample per call,
 # cycling through the input rows (per-request latency), as MLPerf LoadGen names them.
@@ -130,6 +131,10 @@ class Plan:
     timeout_s: float = 300.0
     inputs: Path | None = None  # the user's --inputs file; None: seeded random inputs
     input_rows: int | None = None  # rows in that file
+    # --option: framework -> option -> the values to run (each combination is a configuration)
+    options: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
+    tune: bool = False  # also try every other choice of every option, one at a time
+    _option_sets: dict[str, list[dict[str, str]]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         specs = dict(self.specs)
@@ -198,6 +203,16 @@ class Plan:
             )
         for name in self.models:
             self._check_model(name)
+        try:
+            sets = option_sets(list(dict.fromkeys(ref.name for ref in refs)), self.options, self.tune)
+        except OptionError as exc:
+            raise PlanError("--option", str(exc)) from None
+        object.__setattr__(self, "_option_sets", sets)
+
+    def option_sets_for(self, framework: str) -> list[dict[str, str]]:
+        """The option sets ``framework``'s cells run (one, its defaults, unless --option or --tune)."""
+        sets: dict[str, list[dict[str, str]]] = self._option_sets
+        return sets.get(framework, [{}])
 
     def _check_frameworks(self) -> list[FrameworkRef]:
         if not self.frameworks:
@@ -366,23 +381,25 @@ class Plan:
                             )
                             for threads in self.threads:
                                 for ref in refs:
-                                    cells.append(
-                                        Cell(
-                                            index=len(cells),
-                                            framework=ref.name,
-                                            framework_pin=ref.version,
-                                            scenario=scenario,
-                                            batch_size=batch_size,
-                                            threads=threads,
-                                            cpus=self.cpus,
-                                            precision=self.precision,
-                                            mode=mode,
-                                            repeat=repeat,
-                                            model=model,
-                                            environment=self.environment_for(),
-                                            input_shapes=shapes,
+                                    for options in self.option_sets_for(ref.name):
+                                        cells.append(
+                                            Cell(
+                                                index=len(cells),
+                                                framework=ref.name,
+                                                framework_pin=ref.version,
+                                                scenario=scenario,
+                                                batch_size=batch_size,
+                                                threads=threads,
+                                                cpus=self.cpus,
+                                                precision=self.precision,
+                                                mode=mode,
+                                                repeat=repeat,
+                                                model=model,
+                                                environment=self.environment_for(),
+                                                input_shapes=shapes,
+                                                options_json=as_json(options),
+                                            )
                                         )
-                                    )
         return cells
 
     def to_dict(self) -> dict[str, Any]:
@@ -390,8 +407,9 @@ class Plan:
         data: dict[str, Any] = {
             name: getattr(self, name)
             for name in self.__dataclass_fields__
-            if name not in ("specs", "output", "inputs", "shapes")
+            if name not in ("specs", "output", "inputs", "shapes", "options", "_option_sets")
         }
+        data["options"] = {fw: {k: list(v) for k, v in keys.items()} for fw, keys in self.options.items()}
         data["output"] = str(self.output)
         data["inputs"] = None if self.inputs is None else str(self.inputs)
         data["shapes"] = {key: list(value) for key, value in self.shapes.items()}
@@ -430,7 +448,7 @@ def launch_groups(cells: list[Cell]) -> list[list[Cell]]:
             groups.append([cell])
             continue
         settings = cell.settings
-        key = (cell.repeat, *(v for k, v in settings.items() if k not in ("framework", "framework_pin")))
+        key = (cell.repeat, *(v for k, v in settings.items() if k not in CONTENDER_COLUMNS))
         if key not in shared:
             shared[key] = []
             groups.append(shared[key])

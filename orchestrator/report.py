@@ -20,6 +20,7 @@ import pyarrow.csv as pa_csv
 from rich.markup import escape
 from rich.table import Table
 
+from orchestrator.options import non_default
 from runners.registry import TOOLS
 from schemas import io, tables
 from schemas.configuration import (
@@ -146,6 +147,14 @@ def format_ratio(ratio: float | None) -> str:
 # --- labels shared by the table, the Markdown and the chart ---------------------------------------
 
 
+def _options_vary(rows: list[Row]) -> bool:
+    """Whether any framework runs more than one option set here, so the options need a column."""
+    seen: dict[str, set[str | None]] = {}
+    for row in rows:
+        seen.setdefault(framework_label(row), set()).add(row.get("options_json"))
+    return any(len(options) > 1 for options in seen.values())
+
+
 def varying_keys(rows: list[Row]) -> list[str]:
     """Which configuration columns (model, batch_size, threads, ...) differ between the rows."""
     return varying(rows, among=_SHOWN)
@@ -182,6 +191,9 @@ def summary_table(
     ratios = relative_to(rows, baseline) if show_relative else {}
     table = Table(title=title, title_justify="left")
     table.add_column("framework")
+    options_vary = _options_vary(rows)
+    if options_vary:
+        table.add_column("options")
     for key in vary:
         table.add_column(_header(key), justify="right")
     headers = ["p50 ms", "p99 ms"]
@@ -198,6 +210,7 @@ def summary_table(
         table.add_column("warnings", overflow="fold")
     for row in rows:
         cells = [framework_label(row)]
+        cells += [non_default(row["framework"], row.get("options_json"))] if options_vary else []
         cells += [str(row.get(key)) for key in vary]
         cells += [format_ms(row["latency_ms_p50"]), format_ms(row["latency_ms_p99"])]
         cells += [format_ratio(ratios[row["cell_id"]])] if show_relative else []
@@ -290,15 +303,20 @@ def markdown_summary(rows: list[Row], run_id: str, baseline: str | None = None) 
     headers = ["framework", *(_header(key) for key in vary)]
     headers += ["p50 ms", "p99 ms", relative_header(baseline), "samples/s", "CPU %", "peak MB"]
     headers += ["import s", "ready s", "parity", "status"]
-    right = {"framework", "parity", "status"}  # left-aligned text columns; numbers align right
+    right = {"framework", "options", "parity", "status"}  # left-aligned text columns; numbers align right
     lines = [
         f"# Benchmark run `{run_id}`",
         "",
         "| " + " | ".join(headers) + " |",
         "|" + "|".join(":---" if h in right else "---:" for h in headers) + "|",
     ]
+    options_vary = _options_vary(rows)
+    if options_vary:
+        headers.insert(1, "options")
     for row in rows:
-        cells = [framework_label(row), *(str(row.get(key)) for key in vary)]
+        cells = [framework_label(row)]
+        cells += [non_default(row["framework"], row.get("options_json"))] if options_vary else []
+        cells += [str(row.get(key)) for key in vary]
         cells += [format_ms(row["latency_ms_p50"]), format_ms(row["latency_ms_p99"])]
         cells += [format_ratio(ratios[row["cell_id"]]), _fmt(row["throughput_per_s"], 0)]
         cells += [_fmt(row["cpu_percent"], 0), _fmt(row["peak_rss_mb"], 0)]

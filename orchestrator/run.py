@@ -6,6 +6,7 @@ what was already measured.
 
 from __future__ import annotations
 
+import json
 import secrets
 import signal
 import time
@@ -109,6 +110,7 @@ def _job_for(cell: Cell, plan: Plan, prepared: PreparedModel, cell_dir: Path) ->
             single_stream_samples=prepared.spec.single_stream_samples,
         ),
         result_path=str((cell_dir / "result.parquet").resolve()),
+        options=json.loads(cell.options_json),
     )
 
 

@@ -42,18 +42,40 @@ class UnsupportedPrecision(Exception):
 _SKIPPING = (UnsupportedPrecision, UnsupportedModel)
 
 
+@dataclass(frozen=True)
+class Option:
+    """An execution option a user may choose (``--option FRAMEWORK.KEY=VALUE``); the first
+    choice is the default: the runner's honest best on the machines measured so far."""
+
+    choices: tuple[str, ...]
+    help: str
+
+    @property
+    def default(self) -> str:
+        return self.choices[0]
+
+
 class Runner(ABC):
     """One framework's side of a benchmark cell."""
 
     name: ClassVar[str]
     # False for runners with no model (noop): their outputs are not checked for parity.
     computes_model: ClassVar[bool] = True
+    # The execution options this framework offers, by key; each cell runs one value of each.
+    options: ClassVar[dict[str, Option]] = {}
 
-    def __init__(self) -> None:
+    def __init__(self, chosen: dict[str, str] | None = None) -> None:
         # Every framework option that can change a figure, recorded in the result.
         self.settings: dict[str, Any] = {}
         # The precision the framework really computes in, read back after load.
         self.precision_effective = "fp32"
+        self.chosen = {key: (chosen or {}).get(key, option.default) for key, option in self.options.items()}
+        if self.chosen:
+            self.settings["options"] = dict(self.chosen)
+
+    def option(self, key: str) -> str:
+        """The value of execution option ``key`` for this cell."""
+        return self.chosen[key]
 
     @abstractmethod
     def import_framework(self) -> str:

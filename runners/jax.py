@@ -7,19 +7,27 @@ model (``keras_hub`` for the zoo) or the user's ``.keras`` file on Keras's jax b
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from models.base import Model, ModelFiles, UnsupportedModel
-from runners.base import Runner, Sample
+from runners.base import Option, Runner, Sample
 from schemas.tensors import aligned_copy
 
 
 class JaxRunner(Runner):
     name = "jax"
+    options: ClassVar[dict[str, Option]] = {
+        "params": Option(
+            ("arguments", "constants"),
+            "pass the weights to the jitted function as arguments, or close over them so that XLA "
+            "compiles them in as constants (measured 1.33x faster at batch 1 for the MLP)",
+        ),
+    }
 
     def import_framework(self) -> str:
         import jax
@@ -89,8 +97,12 @@ class JaxRunner(Runner):
             dtypes = {str(layer.compute_dtype) for layer in net.layers if layer.weights}
             compute = dtypes.pop() if len(dtypes) == 1 else ",".join(sorted(dtypes)) or "float32"
             self.settings.update(keras_version=keras.__version__, keras_backend=keras.backend.backend())
-        self._forward = jax.jit(call)
-        self._params = params
+        if self.option("params") == "constants":  # baked into the compiled program
+            self._forward = jax.jit(functools.partial(call, params))
+            self._args: tuple[Any, ...] = ()
+        else:
+            self._forward = jax.jit(call)
+            self._args = (params,)
         self.precision_effective = {"float32": "fp32", "bfloat16": "bf16"}.get(compute, compute)
         self.settings.update(
             mode=how,
@@ -104,12 +116,12 @@ class JaxRunner(Runner):
         return [aligned_copy(x) for x in self._feed(sample)]
 
     def predict(self, feed: list[np.ndarray]) -> np.ndarray:
-        return np.asarray(self._forward(self._params, *feed).block_until_ready())
+        return np.asarray(self._forward(*self._args, *feed).block_until_ready())
 
     def compiled_precision(self, feed: list[np.ndarray]) -> str | None:
         from runners.precision import hlo_compute_dtypes, summarise
 
-        text = self._forward.lower(self._params, *feed).compile().as_text()
+        text = self._forward.lower(*self._args, *feed).compile().as_text()
         return summarise(hlo_compute_dtypes(text))
 
 

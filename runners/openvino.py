@@ -4,12 +4,12 @@ static shape, in float32 unless bf16 is asked for."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from models.base import Model, ModelFiles
-from runners.base import Runner, Sample, UnsupportedPrecision
+from runners.base import Option, Runner, Sample, UnsupportedPrecision
 from runners.onnxruntime import onnx_path
 
 # Read back from the compiled model and recorded: each can change a figure.
@@ -37,6 +37,11 @@ _COPY_AT_MOST_BYTES = 64 * 1024
 
 class OpenVinoRunner(Runner):
     name = "openvino"
+    options: ClassVar[dict[str, Option]] = {
+        "performance_hint": Option(
+            ("latency", "throughput"), "OpenVINO's PERFORMANCE_HINT (one stream either way)"
+        ),
+    }
 
     def import_framework(self) -> str:
         import openvino
@@ -62,7 +67,7 @@ class OpenVinoRunner(Runner):
         config = {
             "INFERENCE_NUM_THREADS": self._threads,
             "NUM_STREAMS": 1,
-            "PERFORMANCE_HINT": "LATENCY",
+            "PERFORMANCE_HINT": self.option("performance_hint").upper(),
             # On CPUs with bf16 units OpenVINO silently runs bfloat16 unless told otherwise.
             "INFERENCE_PRECISION_HINT": self._precision_hint,
         }

@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from models.base import Model, ModelFiles, UnsupportedModel
-from runners.base import Runner, Sample, UnsupportedPrecision
+from runners.base import Option, Runner, Sample, UnsupportedPrecision
 
 
 class PyTorchRunner(Runner):
     name = "pytorch"
+    options: ClassVar[dict[str, Option]] = {
+        "compile": Option(
+            ("false", "true"),
+            "run the module eagerly, or through torch.compile (inductor; it compiles at the first "
+            "call, which ready_s shows)",
+        ),
+    }
 
     def import_framework(self) -> str:
         import torch
@@ -57,6 +64,9 @@ class PyTorchRunner(Runner):
         else:
             self.model = model.torch_module(files).to(self.dtype)  # in eval() mode
             how = "nn.Module, eval(), inference_mode"
+        if self.option("compile") == "true":
+            self.model = torch.compile(self.model)
+            how += ", torch.compile (inductor)"
         self._names = list(sample)
         self._floats = {name for name, array in sample.items() if array.dtype.kind == "f"}
         dtypes = {p.dtype for p in self.model.parameters()} if hasattr(self.model, "parameters") else set()

@@ -66,7 +66,7 @@ def run_job(job: JobSpec, events_fd: int | None, isolated: bool = True) -> int:
         job.model.source_format,
         job.model.output,
     )
-    runner = load_runner_class(job.framework)()
+    runner = load_runner_class(job.framework)(job.options)
     runner.settings["blocked_modules"] = blocked
     result = run_cell(runner, job, samples, model, files, events)
     write_result(result, Path(job.result_path))

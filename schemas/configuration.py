@@ -30,9 +30,10 @@ CONFIG_COLUMNS = (
     "mode",
 )
 
-# The columns that say which implementation ran: rows that differ only in these are the
-# contenders of one comparison (the "x fastest" column ranks them).
-CONTENDER_COLUMNS = ("framework", "framework_pin")
+# The columns that say which implementation ran -- the framework, its version, its execution
+# options (each framework has its own) -- rows that differ only in these are the contenders of
+# one comparison (the "x fastest" column ranks them).
+CONTENDER_COLUMNS = ("framework", "framework_pin", "options_json")
 
 _LABEL_PREFIXES = {"batch_size": "b", "threads": "t", "cpus": "cpus "}
 _HEADERS = {

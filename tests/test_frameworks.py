@@ -231,3 +231,30 @@ def test_the_zoo_runs_in_every_framework_with_the_same_weights(tmp_path: Path, m
         assert_only_its_own_framework(name, row)
     shapes = {json.loads(row["input_shapes"]).__repr__() for row in rows.values()}
     assert len(shapes) == 1  # one configuration, five frameworks
+
+
+def test_execution_options_reach_the_framework_and_are_recorded(tmp_path: Path) -> None:
+    report, proc = run_parent(
+        [
+            "--output", str(tmp_path), "--quiet", "--frameworks", "onnxruntime,jax,tensorflow",
+            "--option", "onnxruntime.spinning=on,off", "--option", "jax.params=constants",
+            "--option", "tensorflow.jit_compile=false", *QUICK,
+        ],
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert report["status"] == 0, proc.stdout + proc.stderr
+    rows = summary_rows_list(only_run_dir(tmp_path))
+    by_options = {(row["framework"], row["options_json"]): row for row in rows}
+    assert len(by_options) == 4  # two option sets of onnxruntime, one each of the others
+    for (framework, options_json), row in by_options.items():
+        assert row["status"] == "ok" and row["parity_ok"], (framework, row["error"])
+        settings = json.loads(row["settings_json"])
+        assert settings["options"] == json.loads(options_json), framework
+    spinning = {
+        json.loads(row["settings_json"])["allow_spinning"]
+        for row in rows
+        if row["framework"] == "onnxruntime"
+    }
+    assert spinning == {"0", "1"}
+    tensorflow = next(row for row in rows if row["framework"] == "tensorflow")
+    assert json.loads(tensorflow["settings_json"])["jit_compile"] is False

@@ -156,3 +156,27 @@ def test_a_crash_in_a_shared_worker_marks_the_cells_it_never_reached(output: Pat
     assert rows["fake-segfault"]["error"] == "runner killed by SIGSEGV; it wrote no result"
     assert rows["fake"]["status"] == "failed"
     assert rows["fake"]["error"] == "not run: the shared worker ended first (runner killed by SIGSEGV)"
+
+
+def test_options_are_validated_by_each_runners_declaration() -> None:
+    with pytest.raises(PlanError, match=r"--option: onnxruntime.spin: onnxruntime has no option 'spin'"):
+        Plan(frameworks=("onnxruntime",), options={"onnxruntime": {"spin": ("on",)}})
+    with pytest.raises(PlanError, match=r"expected one of all, extended, basic, disabled"):
+        Plan(frameworks=("onnxruntime",), options={"onnxruntime": {"graph_optimization": ("max",)}})
+    with pytest.raises(PlanError, match="not among the frameworks run"):
+        Plan(frameworks=("onnxruntime",), options={"jax": {"params": ("constants",)}})
+
+
+def test_a_swept_option_and_tune_make_one_configuration_per_option_set() -> None:
+    sweep = Plan(frameworks=("onnxruntime", "fake"), options={"onnxruntime": {"spinning": ("on", "off")}})
+    cells = [(c.framework, json.loads(c.options_json)) for c in sweep.cells()]
+    assert cells == [
+        ("onnxruntime", {"graph_optimization": "all", "spinning": "on"}),
+        ("onnxruntime", {"graph_optimization": "all", "spinning": "off"}),
+        ("fake", {}),
+    ]
+    tuned = Plan(frameworks=("onnxruntime",), tune=True)
+    tried = [json.loads(c.options_json) for c in tuned.cells()]
+    assert tried[0] == {"graph_optimization": "all", "spinning": "on"}  # the defaults first
+    assert len(tried) == 1 + 3 + 1  # then every other choice, one at a time
+    assert len({c.config_id for c in tuned.cells()}) == len(tried)
