@@ -353,6 +353,14 @@ def build_parser() -> argparse.ArgumentParser:
         "compare it with the latest run there from a comparable host",
     )
     out.add_argument(
+        "--compare-window",
+        type=_positive_int,
+        default=5,
+        metavar="N",
+        help="with --history: judge each cell against each of the last N comparable runs, so a "
+        "slow creep adds up to a regression (default: 5)",
+    )
+    out.add_argument(
         "--fail-on-regression",
         type=_percent,
         default=None,
@@ -541,7 +549,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.history is not None:
         try:
             regressed = record_and_compare(
-                record.run_dir, args.history, args.report, args.fail_on_regression, console
+                record.run_dir,
+                args.history,
+                args.report,
+                args.fail_on_regression,
+                console,
+                args.compare_window,
             )
         except (HistoryError, OSError) as exc:
             print(f"{parser.prog}: error: --history {args.history}: {exc}", file=sys.stderr)

@@ -32,6 +32,11 @@ MIN_MEMORY_GROWTH_MB = 5.0
 
 SLOWER, FASTER, SAME = "slower", "faster", "same"
 MORE_MEMORY = "more memory"
+# The calls said slower (faster), but one process a side cannot tell a change from one
+# process landing in another mode: shown, never a regression. Run --repeats 3 or more.
+UNCONFIRMED_SLOWER, UNCONFIRMED_FASTER = "slower?", "faster?"
+# Fewest worker processes on each side for a latency verdict to count.
+MIN_PROCESSES = 2
 
 
 def mann_whitney_u(a: np.ndarray, b: np.ndarray) -> float:
@@ -130,15 +135,22 @@ class CellComparison:
     peak_rss_change_mb: float | None
     p_value: float
     base_spread_pct: float | None  # the wider between-process p50 spread of the two runs (shown)
-    latency_verdict: str  # slower | faster | same
+    latency_verdict: str  # slower | faster | same | slower? | faster?
     more_memory: bool
+    processes: tuple[int, int] = (1, 1)  # worker processes the latency verdict rests on
 
     @property
     def verdict(self) -> str:
-        """``slower``, ``faster``, ``more memory``, ``slower, more memory`` ... or ``same``."""
+        """``slower``, ``faster``, ``more memory``, ``slower, more memory`` ... or ``same``;
+        ``slower?`` when one process a side is all the evidence."""
         parts = [self.latency_verdict] if self.latency_verdict != SAME else []
         parts += [MORE_MEMORY] if self.more_memory else []
         return ", ".join(parts) or SAME
+
+    @property
+    def evidence(self) -> str:
+        """``3 vs 3``: the base and new processes behind the verdict."""
+        return f"{self.processes[0]} vs {self.processes[1]}"
 
 
 @dataclass(frozen=True)
@@ -160,6 +172,8 @@ class ComparisonReport:
     min_effect_pct: float
     alpha: float
     labels: dict[tuple[Any, ...], str] = field(default_factory=dict, repr=False)
+    # With a window of past runs: which base run each compared cell is shown against.
+    base_runs: dict[tuple[Any, ...], str] = field(default_factory=dict, repr=False)
 
     def regressions(self, threshold_pct: float) -> list[CellComparison]:
         """Cells judged slower by at least ``threshold_pct`` on the p50, or judged to use more
@@ -187,6 +201,7 @@ class ComparisonReport:
         """(label, figure cells, verdict or reason) for every cell, compared ones first."""
         for cell in self.compared:
             figures = [
+                *([self.base_runs.get(cell.key, "-")] if self.base_runs else []),
                 format_ms(cell.base.get("latency_ms_p50")),
                 format_ms(cell.new.get("latency_ms_p50")),
                 _fmt_pct(cell.p50_change_pct),
@@ -195,21 +210,27 @@ class ComparisonReport:
                 _fmt_pct(cell.cpu_change_pct),
                 _fmt_pct(cell.peak_rss_change_pct),
                 f"{cell.p_value:.2g}",
+                cell.evidence,
                 "-" if not cell.base_spread_pct else f"{cell.base_spread_pct:.1f} %",
             ]
             yield self.label(cell.key), figures, cell.verdict
         for missing in self.not_compared:
-            yield self.label(missing.key), ["-"] * len(_FIGURE_HEADERS), f"not compared: {missing.reason}"
+            blanks = ["-"] * len(self._figure_headers())
+            yield self.label(missing.key), blanks, f"not compared: {missing.reason}"
+
+    def _figure_headers(self) -> tuple[str, ...]:
+        return (("base run",) if self.base_runs else ()) + _FIGURE_HEADERS
 
     def to_table(self) -> Table:
         """A Rich table: one line per cell, compared cells first, then the others with reasons."""
         title = f"{self.base_run_id or 'base'} -> {self.new_run_id or 'new'}"
         table = Table(title=title, title_justify="left")
         table.add_column("cell")
-        for header in _FIGURE_HEADERS:
+        for header in self._figure_headers():
             table.add_column(header, justify="right")
         table.add_column("verdict", overflow="fold")
         colours = {SLOWER: "bold red", MORE_MEMORY: "bold red", FASTER: "green", SAME: "default"}
+        colours |= {UNCONFIRMED_SLOWER: "yellow", UNCONFIRMED_FASTER: "yellow"}
         for label, figures, verdict in self._lines():
             colour = colours.get(verdict.split(",")[0], "yellow")
             table.add_row(escape(label), *figures, f"[{colour}]{escape(verdict)}[/]")
@@ -217,30 +238,43 @@ class ComparisonReport:
 
     def _headline(self) -> list[str]:
         """Regressions first, then improvements, one line each; or that there were none."""
-        slower = [self.label(c.key) for c in self.compared if c.verdict != SAME and c.verdict != FASTER]
+        slower = [self.label(c.key) for c in self.compared if c.latency_verdict == SLOWER or c.more_memory]
         faster = [self.label(c.key) for c in self.compared if c.latency_verdict == FASTER]
-        return [
+        unconfirmed = [
+            self.label(c.key)
+            for c in self.compared
+            if c.latency_verdict in (UNCONFIRMED_SLOWER, UNCONFIRMED_FASTER)
+        ]
+        lines = [
             f"**Regressions ({len(slower)}):** {', '.join(slower) or 'none'}  ",
             f"**Improvements ({len(faster)}):** {', '.join(faster) or 'none'}  ",
-            f"Compared {len(self.compared)} cells; {len(self.not_compared)} not comparable (reasons below).",
         ]
+        if unconfirmed:
+            lines.append(
+                f"**Unconfirmed ({len(unconfirmed)}, one process a side):** {', '.join(unconfirmed)}  "
+            )
+        missing = (
+            f"; {len(self.not_compared)} not comparable (reasons in the table)" if self.not_compared else ""
+        )
+        lines.append(f"Compared {len(self.compared)} cells{missing}.")
+        return lines
 
     def to_markdown(self) -> str:
         """The comparison as Markdown (for a CI job page), with the rule behind the verdicts."""
-        headers = ["cell", *_FIGURE_HEADERS, "verdict"]
+        headers = ["cell", *self._figure_headers(), "verdict"]
         lines = [
             f"# Comparison `{self.base_run_id or 'base'}` -> `{self.new_run_id or 'new'}`",
             "",
             f"Slower / faster: Mann-Whitney p < {self.alpha:g}, p50 changed by at least "
-            f"{self.min_effect_pct:g} % and, with 2+ processes a side, every new process "
-            "beyond every base one. "
+            f"{self.min_effect_pct:g} % and every new process beyond every base one, with "
+            f"{MIN_PROCESSES}+ processes a side (with fewer: `slower?`, shown, never a regression). "
             f"More memory: peak RSS up by at least {self.min_effect_pct:g} % "
             f"and {MIN_MEMORY_GROWTH_MB:g} MB.",
             "",
             *self._headline(),
             "",
             "| " + " | ".join(headers) + " |",
-            "|:---|" + "---:|" * len(_FIGURE_HEADERS) + ":---|",
+            "|:---|" + "---:|" * len(self._figure_headers()) + ":---|",
         ]
         for label, figures, verdict in self._lines():
             text = (
@@ -262,6 +296,7 @@ _FIGURE_HEADERS = (
     "CPU %",
     "peak MB %",
     "p-value",
+    "processes",
     "spread",
 )
 
@@ -405,12 +440,16 @@ def _compare_cell(
     # (faster) than every base process. A real regression -- a slower build, a busy CPU --
     # moves all of them; a different mix of modes does not separate the ranges.
     base_p50s, new_p50s = processes
+    enough = len(base_p50s) >= MIN_PROCESSES and len(new_p50s) >= MIN_PROCESSES
     separated = True
-    if p50_change is not None and len(base_p50s) >= 2 and len(new_p50s) >= 2:
+    if p50_change is not None and enough:
         separated = min(new_p50s) > max(base_p50s) if p50_change > 0 else max(new_p50s) < min(base_p50s)
     latency_verdict = SAME
     if p50_change is not None and p_value < alpha and abs(p50_change) >= min_effect_pct and separated:
-        latency_verdict = SLOWER if p50_change > 0 else FASTER
+        if enough:
+            latency_verdict = SLOWER if p50_change > 0 else FASTER
+        else:  # the calls of one process are not independent draws: a hint, not a verdict
+            latency_verdict = UNCONFIRMED_SLOWER if p50_change > 0 else UNCONFIRMED_FASTER
     base_peak, new_peak = _number(base.get("peak_rss_mb")), _number(new.get("peak_rss_mb"))
     peak_change_mb = None if base_peak is None or new_peak is None else new_peak - base_peak
     peak_change_pct = pct_change(base_peak, new_peak)
@@ -434,4 +473,50 @@ def _compare_cell(
         base_spread_pct=spread,
         latency_verdict=latency_verdict,
         more_memory=more_memory,
+        processes=(max(len(base_p50s), 1), max(len(new_p50s), 1)),
     )
+
+
+def worst_of(reports: list[ComparisonReport], threshold_pct: float | None) -> ComparisonReport:
+    """One report of a run against a window of past runs (newest first): each cell shown
+    against the past run it regressed most from, or against the newest when it regressed from
+    none.
+
+    A creep of a few percent a night never trips a gate that looks only at the night before;
+    against each of the last N runs it does, once it adds up -- and a run flagged as a
+    regression is never the only baseline of the next.
+    """
+    newest = reports[0]
+    threshold = newest.min_effect_pct if threshold_pct is None else threshold_pct
+    candidates: dict[tuple[Any, ...], list[tuple[CellComparison, str, bool]]] = {}
+    for report in reports:
+        regressed = {id(cell) for cell in report.regressions(threshold)}
+        for cell in report.compared:
+            entry = (cell, report.base_run_id or "", id(cell) in regressed)
+            candidates.setdefault(cell.key, []).append(entry)
+    chosen: dict[tuple[Any, ...], tuple[CellComparison, str]] = {}
+    for key, entries in candidates.items():
+        regressions = [entry for entry in entries if entry[2]]
+        if regressions:
+            cell, run, _ = max(regressions, key=lambda entry: _size(entry[0]))
+        else:
+            cell, run, _ = entries[0]  # the newest run that compared it
+        chosen[key] = (cell, run)
+    order = [cell.key for cell in newest.compared] + [
+        key for key in chosen if key not in {c.key for c in newest.compared}
+    ]
+    return ComparisonReport(
+        base_run_id=f"the last {len(reports)} comparable runs" if len(reports) > 1 else newest.base_run_id,
+        new_run_id=newest.new_run_id,
+        compared=[chosen[key][0] for key in order],
+        not_compared=[missing for missing in newest.not_compared if missing.key not in chosen],
+        min_effect_pct=newest.min_effect_pct,
+        alpha=newest.alpha,
+        labels={key: label for report in reports for key, label in report.labels.items()},
+        base_runs={key: run for key, (_, run) in chosen.items()} if len(reports) > 1 else {},
+    )
+
+
+def _size(cell: CellComparison) -> float:
+    """How large a regression is: the larger of its p50 and peak-memory changes, in percent."""
+    return max(cell.p50_change_pct or 0.0, cell.peak_rss_change_pct or 0.0)

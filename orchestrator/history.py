@@ -223,9 +223,18 @@ def latest_comparable(history_dir: Path, fingerprint: str, before_run_id: str | 
     With ``before_run_id``, only runs that started strictly earlier (by the timestamp in the
     run id) count; ``before_run_id`` itself need not be in the history.
     """
+    found = comparable_runs(history_dir, fingerprint, before_run_id, limit=1)
+    return found[0] if found else None
+
+
+def comparable_runs(
+    history_dir: Path, fingerprint: str, before_run_id: str | None = None, limit: int = 5
+) -> list[str]:
+    """The newest ``limit`` runs recorded on a host with ``fingerprint``, newest first (only
+    those that started before ``before_run_id`` when it is given)."""
     files = _summary_files(history_dir)
     if not files:
-        return None
+        return []
     table = _dataset(files, Path(history_dir) / "summary").to_table(columns=["run_id", "fingerprint"])
     candidates = {
         row["run_id"]
@@ -235,7 +244,7 @@ def latest_comparable(history_dir: Path, fingerprint: str, before_run_id: str | 
     if before_run_id is not None:
         cutoff = _timestamp(before_run_id)
         candidates = {run_id for run_id in candidates if _timestamp(run_id) < cutoff}
-    return max(candidates, key=lambda run_id: (_timestamp(run_id), run_id), default=None)
+    return sorted(candidates, key=lambda run_id: (_timestamp(run_id), run_id), reverse=True)[:limit]
 
 
 def _timestamp(run_id: str) -> str:

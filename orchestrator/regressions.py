@@ -15,12 +15,12 @@ from typing import Any
 import pyarrow as pa
 from rich.console import Console
 
-from orchestrator.compare import ComparisonReport, compare_runs
+from orchestrator.compare import ComparisonReport, compare_runs, worst_of
 from orchestrator.display import make_console
 from orchestrator.history import (
     HistoryError,
     append_run,
-    latest_comparable,
+    comparable_runs,
     load_history_run,
     load_run_dir,
     read_history,
@@ -106,28 +106,39 @@ def _verdict(console: Console, report: ComparisonReport, fail_pct: float | None)
 
 
 def record_and_compare(
-    run_dir: Path, history_dir: Path, kinds: tuple[str, ...], fail_pct: float | None, console: Console
+    run_dir: Path,
+    history_dir: Path,
+    kinds: tuple[str, ...],
+    fail_pct: float | None,
+    console: Console,
+    window: int = 5,
 ) -> int:
-    """Compare a finished run with the latest comparable one in ``history_dir``, then append it.
+    """Compare a finished run with the last ``window`` comparable runs in ``history_dir``, then
+    append it.
 
-    Writes compare.md / trend.md and trend.png into the run directory when those report kinds
-    were asked for. Returns 1 when ``fail_pct`` is set and a regression reaches it, else 0.
+    Each cell is judged against each of those runs (see ``compare.worst_of``). Writes
+    compare.md and trend.png into the run directory when those report kinds were asked for.
+    Returns 1 when ``fail_pct`` is set and a regression reaches it, else 0.
     """
     new = load_run(str(run_dir))
     status = 0
-    base_id = (
-        latest_comparable(history_dir, new.fingerprint, before_run_id=run_dir.name)
+    base_ids = (
+        comparable_runs(history_dir, new.fingerprint, before_run_id=run_dir.name, limit=window)
         if new.fingerprint
-        else None
+        else []
     )
-    if base_id is None:
+    if not base_ids:
         console.print(f"history {history_dir}: no earlier run from a comparable host to compare with")
     else:
-        base = load_run(f"{history_dir}@{base_id}")
-        report = compare_runs(
-            base.rows, base.samples, new.rows, new.samples, base.fingerprint, new.fingerprint
+        reports = []
+        for base_id in base_ids:
+            base = load_run(f"{history_dir}@{base_id}")
+            fingerprints = (base.fingerprint, new.fingerprint)
+            reports.append(compare_runs(base.rows, base.samples, new.rows, new.samples, *fingerprints))
+        report = worst_of(reports, fail_pct)
+        console.print(
+            f"compared with {', '.join(base_ids)} ({len(base_ids)} comparable run(s), newest first)"
         )
-        console.print(f"compared with {base.name}")
         console.print(report.to_table())
         if "md" in kinds:
             io.write_bytes(report.to_markdown().encode(), run_dir / "compare.md")

@@ -56,10 +56,12 @@ def row(run_id: str, framework: str, ns: np.ndarray, **overrides: Any) -> dict[s
 
 
 def samples(run_id: str, cells: dict[str, np.ndarray | list[np.ndarray]]) -> pa.Table:
-    """A SAMPLES table holding each framework's latencies, one array per worker process."""
+    """A SAMPLES table holding each framework's latencies, one array per worker process; a
+    single array is split among three processes, as the nightly recipe runs them."""
     columns: dict[str, list[Any]] = {name: [] for name in tables.SAMPLES.names}
     for framework, per_process in cells.items():
-        for repeat, ns in enumerate(per_process if isinstance(per_process, list) else [per_process]):
+        processes = per_process if isinstance(per_process, list) else np.array_split(per_process, 3)
+        for repeat, ns in enumerate(processes):
             columns["run_id"] += [run_id] * ns.size
             columns["cell_id"] += [f"{run_id}-{framework}-r{repeat}"] * ns.size
             columns["config_id"] += [f"{framework}-cfg"] * ns.size
