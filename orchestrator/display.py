@@ -96,7 +96,7 @@ class LiveDisplay:
     def start(self, cells: list[Cell]) -> None:
         self._cells = cells
         self._states = {cell.cell_id: _CellState() for cell in cells}
-        self._live = Live(self, console=self._console, refresh_per_second=4, transient=False)
+        self._live = Live(self, console=self._console, refresh_per_second=2, transient=False)
         self._live.start()
 
     def event(self, cell: Cell, event: dict[str, Any]) -> None:

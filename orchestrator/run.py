@@ -6,10 +6,13 @@ what was already measured.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import secrets
 import signal
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -211,34 +214,52 @@ def execute(
         return list(summary.values())
 
     display.start(cells)
-    try:
-        io.write_json({"run_id": run_id, **plan.to_dict()}, run_dir / "plan.json")
-        described = describe_environment(config)
-        described["environments"] = {label: env.record() for label, env in environments.items()}
-        io.write_json(described, run_dir / "environment.json")
-        prepared = {
-            name: _prepare(plan, name, workload, run_dir, export) for name, workload in workloads.items()
-        }
-        references = _References(prepared, plan.precision)
-        rows: list[dict[str, Any]] = []
-        for group in launch_groups(cells):
-            rows = save(_run_group(run_id, plan, group, prepared, references, environments, run_dir, display))
-    except Interrupted as interruption:
-        # Finish the bookkeeping even if the user presses Ctrl-C again.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        done = {outcome.cell.cell_id for outcome in outcomes}
-        rows = save(
-            [
-                interrupted_outcome(run_id, plan, cell, str(interruption))
-                for cell in cells
-                if cell.cell_id not in done
-            ]
-        )
-        raise RunInterrupted(RunRecord(run_id, run_dir, rows), interruption.signum) from None
-    finally:
-        display.stop()
+    with _kept_off(plan.cpus or ()):
+        try:
+            io.write_json({"run_id": run_id, **plan.to_dict()}, run_dir / "plan.json")
+            described = describe_environment(config)
+            described["environments"] = {label: env.record() for label, env in environments.items()}
+            io.write_json(described, run_dir / "environment.json")
+            prepared = {
+                name: _prepare(plan, name, workload, run_dir, export) for name, workload in workloads.items()
+            }
+            references = _References(prepared, plan.precision)
+            rows: list[dict[str, Any]] = []
+            for group in launch_groups(cells):
+                rows = save(
+                    _run_group(run_id, plan, group, prepared, references, environments, run_dir, display)
+                )
+        except Interrupted as interruption:
+            # Finish the bookkeeping even if the user presses Ctrl-C again.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            done = {outcome.cell.cell_id for outcome in outcomes}
+            rows = save(
+                [
+                    interrupted_outcome(run_id, plan, cell, str(interruption))
+                    for cell in cells
+                    if cell.cell_id not in done
+                ]
+            )
+            raise RunInterrupted(RunRecord(run_id, run_dir, rows), interruption.signum) from None
+        finally:
+            display.stop()
     return RunRecord(run_id, run_dir, rows)
+
+
+@contextlib.contextmanager
+def _kept_off(benchmark_cpus: tuple[int, ...]) -> Iterator[None]:
+    """Move this process (its display, its bookkeeping) off the CPUs the runners measure on
+    while the run lasts, when the machine allows others; each runner pins itself first thing,
+    whatever this process's mask."""
+    before = os.sched_getaffinity(0)
+    others = before - set(benchmark_cpus)
+    if others:
+        os.sched_setaffinity(0, others)
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
 
 
 def _prepare(
