@@ -5,6 +5,7 @@ The parity check against the numpy reference happens here, in the parent, for ev
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 from collections.abc import Callable
@@ -21,7 +22,7 @@ from orchestrator.environments import Environment
 from orchestrator.launcher import Exit
 from orchestrator.plan import Cell, Plan
 from orchestrator.stats import bootstrap_ci, latency_stats, throughput_per_s
-from orchestrator.trust import assess, perf_counter_resolution_s, read_cpufreq_state
+from orchestrator.trust import assess, perf_counter_resolution_s, printed_percentiles, read_cpufreq_state
 from schemas import io, tables
 
 # Result columns copied into the cell's row unchanged.
@@ -90,7 +91,7 @@ def summarise_cell(
     ``started`` is False for a cell of a shared (in-process) worker that never announced a
     phase: the worker ended before reaching it, and the cell is reported as not run.
     """
-    row = cell_row(run_id, cell, prepared, environment)
+    row = cell_row(run_id, cell, prepared, environment, plan)
     latencies = np.empty(0, dtype=np.int64)
     load = os.getloadavg()[0]
     result = _read_result(result_path)
@@ -160,7 +161,7 @@ def parity(outputs: np.ndarray, reference: Reference) -> dict[str, Any]:
 
 def interrupted_outcome(run_id: str, plan: Plan, cell: Cell, signal_name: str) -> CellOutcome:
     """A cell that a signal stopped before it finished (or started)."""
-    row = cell_row(run_id, cell)
+    row = cell_row(run_id, cell, plan=plan)
     row.update(status="interrupted", error=f"{signal_name} arrived before this cell finished")
     return CellOutcome(cell, row, np.empty(0, dtype=np.int64))
 
@@ -169,13 +170,17 @@ def skipped_outcome(
     run_id: str, plan: Plan, cell: Cell, reason: str, prepared: PreparedModel, environment: Environment
 ) -> CellOutcome:
     """A cell that was not run, for ``reason`` (its environment, or its framework and model)."""
-    row = cell_row(run_id, cell, prepared, environment)
+    row = cell_row(run_id, cell, prepared, environment, plan)
     row.update(status="skipped", error=reason)
     return CellOutcome(cell, row, np.empty(0, dtype=np.int64))
 
 
 def cell_row(
-    run_id: str, cell: Cell, prepared: PreparedModel | None = None, environment: Environment | None = None
+    run_id: str,
+    cell: Cell,
+    prepared: PreparedModel | None = None,
+    environment: Environment | None = None,
+    plan: Plan | None = None,
 ) -> dict[str, Any]:
     """A cells.parquet row with what the plan says about ``cell`` and nothing measured yet."""
     row: dict[str, Any] = {name: None for name in tables.CELLS.names}
@@ -194,10 +199,28 @@ def cell_row(
             model_sha256=prepared.sha256,
             model_parameters=spec.parameters,
             model_flops_per_sample=spec.flops_per_sample,
+            inputs_sha256=prepared.inputs_sha256,
         )
+    if plan is not None:
+        row.update(measurement_json=measurement_json(plan))
     if environment is not None:
         row.update(environment_key=environment.key)
     return row
+
+
+def measurement_json(plan: Plan) -> str:
+    """How the cells were timed: two runs that differ here measured differently (compare says so)."""
+    return json.dumps(
+        {
+            "seed": plan.seed,
+            "inputs": None if plan.inputs is None else str(plan.inputs),
+            "warmup": plan.warmup,
+            "min_iterations": plan.min_iterations,
+            "max_iterations": plan.max_iterations,
+            "min_time_s": plan.min_time_s,
+        },
+        sort_keys=True,
+    )
 
 
 def _read_result(path: Path) -> dict[str, Any] | str:
@@ -293,6 +316,7 @@ def _warnings(ok: list[CellOutcome], p50s: list[float]) -> list[str]:
         cell = outcome.cell
         found = assess(
             outcome.latencies_ns,
+            percentiles=printed_percentiles(outcome.latencies_ns.size),
             repeat_p50s_ms=p50s if index == 0 else (),
             clock_resolution_s=perf_counter_resolution_s(),
             load_average_1min=outcome.load_average_1min,

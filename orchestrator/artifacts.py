@@ -40,6 +40,7 @@ class PreparedModel:
     reference_kind: str | None  # what the reference is, in words
     onnx_error: str | None  # why there is no portable graph (ONNX Runtime, OpenVINO skipped)
     sha256: str | None  # of the user's file, or of the built-in's weights
+    inputs_sha256: str | None = None  # of the input tensors, in the model's input order
 
 
 def file_sha256(path: Path) -> str:
@@ -83,9 +84,11 @@ def prepare_model(
     arrays = inputs if inputs is not None else model.make_inputs(seed, shapes)
     write_inputs(arrays, directory / "inputs.parquet")
     input_paths = {}
+    inputs_digest = hashlib.sha256()
     for input_name, array in arrays.items():
         input_paths[input_name] = directory / "inputs" / f"{input_name}.npy"
         write_npy(array, input_paths[input_name])
+        inputs_digest.update(input_name.encode() + np.ascontiguousarray(array).tobytes())
 
     onnx_error = _write_onnx(model, files, ref, spec, export)
     reference, kind = None, None
@@ -99,7 +102,19 @@ def prepare_model(
             write_npy(reference, directory / "reference.npy")
         except NotImplementedError:
             reference, kind = None, None
-    return PreparedModel(name, ref, model, spec, files, input_paths, reference, kind, onnx_error, sha256)
+    return PreparedModel(
+        name,
+        ref,
+        model,
+        spec,
+        files,
+        input_paths,
+        reference,
+        kind,
+        onnx_error,
+        sha256,
+        inputs_digest.hexdigest(),
+    )
 
 
 def _write_onnx(

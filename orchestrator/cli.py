@@ -12,6 +12,7 @@ import dataclasses
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -19,9 +20,10 @@ from typing import Any, NoReturn
 from rich.console import Console
 
 from models.registry import DEFAULT_MODEL, MODELS
-from orchestrator.config import ConfigError, load_config
+from orchestrator.config import ConfigError, load_config_keys
+from orchestrator.console_table import notes, summary_view
 from orchestrator.contamination import isolation_table
-from orchestrator.display import make_console, make_display
+from orchestrator.display import PipeGuard, make_console, make_display
 from orchestrator.environments import ENVIRONMENTS, FrameworkRef, StatusHandler, default_root, resolve
 from orchestrator.history import HistoryError
 from orchestrator.inputs import InputError, load_inputs
@@ -29,7 +31,7 @@ from orchestrator.options import parse as parse_option
 from orchestrator.options import tuning_summary
 from orchestrator.plan import MODES, PRECISIONS, SCENARIOS, Plan, PlanError, allowed_cpus, format_cpus
 from orchestrator.regressions import compare_main, record_and_compare
-from orchestrator.report import EXPORTERS, summary_table, write_reports
+from orchestrator.report import EXPORTERS, write_reports
 from orchestrator.run import (
     Interrupted,
     OutputError,
@@ -133,9 +135,15 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m orchestrator",
         description="Benchmark CPU inference of one model across frameworks, each in a fresh, "
         "pinned subprocess, with the same weights and inputs and a parity check.",
+        usage="python -m orchestrator [options]\n"
+        "       python -m orchestrator compare BASE NEW [--fail-on-regression PCT] [--min-effect PCT]\n"
+        "       python -m orchestrator setup [--frameworks LIST] [--environment own|shared]",
         epilog="Exit status: 0 every cell ok or skipped (framework not installed); 1 a cell "
-        "failed, timed out or diverged, or was skipped under --strict; 2 usage or input error; "
-        "130/143 interrupted by SIGINT/SIGTERM.",
+        "failed, timed out or diverged, or was skipped under --strict, or a regression beyond "
+        "--fail-on-regression, or a result could not be written (earlier files stay intact); "
+        "2 usage or input error (nothing run, nothing written); 130/143 interrupted by "
+        "SIGINT/SIGTERM. Subcommands: compare (two runs, cell by cell: see compare --help); setup "
+        "(build the frameworks' environments now: see setup --help).",
     )
     what = parser.add_argument_group("what to measure")
     what.add_argument(
@@ -243,7 +251,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     how.add_argument(
         "--tune",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="also try every other choice of every framework's options, one at a time from the "
         "defaults, and name the fastest set per framework (all of them are kept in the run)",
     )
@@ -264,18 +273,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     how.add_argument(
         "--isolate",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="run each cell in its own fresh subprocess (the default)",
     )
     how.add_argument(
         "--in-process",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="run all frameworks one after another in one shared worker, as the article did; "
         "its memory figures include every framework loaded before",
     )
     how.add_argument(
         "--compare-isolation",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="run both modes and show what sharing a process did to memory, latency and CPU",
     )
     how.add_argument(
@@ -334,7 +346,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument(
         "--report",
         type=_report_kinds,
-        default=(),
+        action="append",
+        default=[],
         metavar="LIST",
         help="also write reports into the run directory: any of csv,md,png",
     )
@@ -370,10 +383,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument(
         "--strict",
-        action="store_true",
+        action=argparse.BooleanOptionalAction,
+        default=False,
         help="treat a skipped framework (not installed, fails to import) as a failure: exit 1",
     )
-    out.add_argument("--quiet", action="store_true", help="print only the final table")
+    out.add_argument(
+        "--quiet", action=argparse.BooleanOptionalAction, default=False, help="print only the final table"
+    )
     parser.add_argument(
         "--config",
         type=Path,
@@ -388,16 +404,29 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_output_dir(output: Path) -> None:
     """Refuse an --output that exists as a file or cannot be written into."""
-    existing = output
+    _check_writable_dir(output, "--output")
+
+
+def _check_writable_dir(path: Path, flag: str) -> None:
+    """Refuse a directory flag that names a file, or a place where it cannot be created or
+    written, before anything runs."""
+    existing = path
     while not existing.exists() and existing.parent != existing:
         existing = existing.parent
     if not existing.is_dir():
-        raise PlanError("--output", f"{existing} is not a directory")
+        raise PlanError(flag, f"{existing} is not a directory")
     if not os.access(existing, os.W_OK | os.X_OK):
-        raise PlanError("--output", f"{existing} is not writable")
+        raise PlanError(flag, f"{existing} is not writable")
+    try:  # the permission bits say nothing to root, nor of /proc or a read-only mount: try
+        os.rmdir(tempfile.mkdtemp(prefix=".probe-", dir=existing))
+    except OSError as exc:
+        raise PlanError(flag, f"cannot create {path} in {existing}: {exc.strerror or exc}") from None
 
 
 def _modes(args: argparse.Namespace) -> tuple[str, ...]:
+    if args.compare_isolation and (args.in_process or args.isolate):
+        other = "--in-process" if args.in_process else "--isolate"
+        raise PlanError("--compare-isolation", f"runs both modes itself; it cannot be combined with {other}")
     if args.compare_isolation:
         return MODES
     if args.in_process and args.isolate:
@@ -476,14 +505,57 @@ def _workloads(args: argparse.Namespace, console: Console) -> dict[str, Workload
 
 
 def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.Namespace:
-    """Flags, over the --config file's values, over the defaults."""
+    """Flags, over the --config file's values, over the defaults.
+
+    ``args.from_config`` maps each dest the config file set (and no flag overrode) to how to
+    name it in an error: ``--config FILE: key 'in-process'``.
+    """
     first, _ = parser.parse_known_args(argv)
+    from_config: dict[str, str] = {}
     if first.config is not None:
         try:
-            parser.set_defaults(**load_config(first.config, parser))
+            values, spelled = load_config_keys(first.config, parser)
         except ConfigError as exc:
             parser.exit(EXIT_USAGE, f"{parser.prog}: error: --config {exc}\n")
-    return parser.parse_args(argv)
+        parser.set_defaults(**values)
+        typed = _flags_typed(parser, argv)
+        from_config = {
+            dest: f"--config {first.config}: key {key!r}"
+            for dest, key in spelled.items()
+            if dest not in typed
+        }
+    args = parser.parse_args(argv)
+    args.from_config = from_config
+    # --report csv --report md, or report = ["csv", "md"]: every kind, once, in order
+    args.report = tuple(dict.fromkeys(kind for kinds in args.report for kind in kinds))
+    return args
+
+
+def _flags_typed(parser: argparse.ArgumentParser, argv: list[str] | None) -> set[str]:
+    """The dests the command line itself set (not a default, not the config file): the same
+    flags, every default suppressed and no value converted, so only what was typed lands."""
+    probe = argparse.ArgumentParser(add_help=False)
+    for action in parser._actions:
+        if not action.option_strings or action.dest == "help":
+            continue
+        if isinstance(action, argparse.BooleanOptionalAction):
+            kind: Any = argparse.BooleanOptionalAction
+        elif action.nargs == 0:
+            kind = "store_true"
+        elif isinstance(action, argparse._AppendAction):
+            kind = "append"
+        else:
+            kind = "store"
+        probe.add_argument(*action.option_strings, dest=action.dest, action=kind, default=argparse.SUPPRESS)
+    given, _ = probe.parse_known_args(argv)
+    return set(vars(given))
+
+
+def _where(flag: str, args: argparse.Namespace, parser: argparse.ArgumentParser) -> str:
+    """``--config FILE: key 'x'`` when ``flag``'s value came from the config file, else the flag."""
+    action = parser._option_string_actions.get(flag)
+    origin: dict[str, str] = getattr(args, "from_config", {})
+    return origin.get(action.dest, flag) if action is not None else flag
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -498,6 +570,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.fail_on_regression is not None and args.history is None:
             raise PlanError("--fail-on-regression", "needs --history, the runs to compare with")
+        if args.history is not None:
+            _check_writable_dir(args.history, "--history")
         workloads = _workloads(args, make_console())
         plan = _plan_from(args, workloads, None)
         if args.inputs is not None:
@@ -506,9 +580,31 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         parser.exit(EXIT_USAGE, f"{parser.prog}: error: {exc}\n")
     except PlanError as exc:
-        parser.error(f"argument {exc}")
+        where = _where(exc.flag, args, parser)
+        if where == exc.flag:
+            parser.error(f"argument {exc}")
+        parser.exit(EXIT_USAGE, f"{parser.prog}: error: {where}: {str(exc).split(': ', 1)[1]}\n")
 
-    console = make_console()
+    stdout = PipeGuard(sys.stdout)
+    console = make_console(stdout)
+    status = _run(parser, args, plan, workloads, console)
+    if stdout.broken:  # the reader went away (| head): say so where it can still be read
+        print(
+            f"{parser.prog}: stdout was closed before the run ended (broken pipe); the run went on "
+            f"and every result was written (exit status {status})",
+            file=sys.stderr,
+        )
+    return status
+
+
+def _run(
+    parser: argparse.ArgumentParser,
+    args: argparse.Namespace,
+    plan: Plan,
+    workloads: dict[str, Workload],
+    console: Console,
+) -> int:
+    """Run the plan, show and record it; the exit status."""
     assert plan.threads is not None and plan.cpus is not None
     if max(plan.threads) > len(plan.cpus):
         print(
@@ -629,8 +725,18 @@ def exit_status(rows: list[dict[str, Any]], strict: bool) -> int:
 
 
 def _show(console: Console, record: RunRecord, baseline: str | None) -> None:
+    """The final table, every value whole at the console's width (a pipe gets its natural width),
+    then why each cell that is not ok is not, with its log, and every warning in full."""
     console.print(f"run {record.run_id}")
-    console.print(summary_table(record.rows, baseline=baseline, relative=True))
+    width = console.width if console.is_terminal else None
+    console.print(summary_view(record.rows, width, baseline=baseline, relative=True))
+
+    def log_of(row: dict[str, Any]) -> str | None:
+        log = record.run_dir / "cells" / str(row["cell_id"]) / "stderr.log"
+        return str(log) if log.is_file() else None
+
+    for line in notes(record.rows, log_of):
+        console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print(f"results: {record.run_dir}")
 
 

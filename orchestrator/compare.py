@@ -7,6 +7,7 @@ with the same fingerprint are compared; every other cell is listed with the reas
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -174,6 +175,8 @@ class ComparisonReport:
     labels: dict[tuple[Any, ...], str] = field(default_factory=dict, repr=False)
     # With a window of past runs: which base run each compared cell is shown against.
     base_runs: dict[tuple[Any, ...], str] = field(default_factory=dict, repr=False)
+    # Timing settings that differ between the runs (warm-up, stop rule, seed): shown.
+    differences: list[str] = field(default_factory=list)
 
     def regressions(self, threshold_pct: float) -> list[CellComparison]:
         """Cells judged slower by at least ``threshold_pct`` on the p50, or judged to use more
@@ -224,6 +227,8 @@ class ComparisonReport:
     def to_table(self) -> Table:
         """A Rich table: one line per cell, compared cells first, then the others with reasons."""
         title = f"{self.base_run_id or 'base'} -> {self.new_run_id or 'new'}"
+        if self.differences:
+            title += f" (timed differently: {', '.join(self.differences)})"
         table = Table(title=title, title_justify="left")
         table.add_column("cell")
         for header in self._figure_headers():
@@ -272,6 +277,7 @@ class ComparisonReport:
             f"and {MIN_MEMORY_GROWTH_MB:g} MB.",
             "",
             *self._headline(),
+            *([f"**Timed differently:** {', '.join(self.differences)}  "] if self.differences else []),
             "",
             "| " + " | ".join(headers) + " |",
             "|:---|" + "---:|" * len(self._figure_headers()) + ":---|",
@@ -391,6 +397,7 @@ def compare_runs(
             if count > 1
         ]
         reasons += [host_reason] if host_reason else []
+        reasons += _different_inputs(base, new)
         reasons += [reason for reason in (_status_reason(new, "new"), _status_reason(base, "base")) if reason]
         base_ns = base_latencies.get(str(base.get("config_id")))
         new_ns = new_latencies.get(str(new.get("config_id")))
@@ -413,7 +420,36 @@ def compare_runs(
         min_effect_pct=min_effect_pct,
         alpha=alpha,
         labels=_labels(keys),
+        differences=timed_differently(base_rows, new_rows),
     )
+
+
+def _different_inputs(base: Row, new: Row) -> list[str]:
+    """A verdict on other weights or other inputs would measure something else: not compared."""
+    reasons = []
+    for column, what in (
+        ("model_sha256", "weights (another --seed, or another model file)"),
+        ("inputs_sha256", "inputs (another --seed, or --inputs)"),
+    ):
+        if base.get(column) and new.get(column) and base[column] != new[column]:
+            reasons.append(f"other {what}")
+    return reasons
+
+
+def timed_differently(base_rows: list[Row], new_rows: list[Row]) -> list[str]:
+    """How the two runs' timing settings differ (``warmup 50 -> 3``): shown with the verdicts,
+    which then compare figures taken differently."""
+
+    def settings(rows: list[Row]) -> dict[str, Any]:
+        found = [str(row["measurement_json"]) for row in rows if row.get("measurement_json")]
+        return dict(json.loads(found[0])) if found else {}
+
+    before, after = settings(base_rows), settings(new_rows)
+    return [
+        f"{key} {before.get(key)} -> {after.get(key)}"
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key) and before and after
+    ]
 
 
 def _compare_cell(
@@ -514,6 +550,7 @@ def worst_of(reports: list[ComparisonReport], threshold_pct: float | None) -> Co
         alpha=newest.alpha,
         labels={key: label for report in reports for key, label in report.labels.items()},
         base_runs={key: run for key, (_, run) in chosen.items()} if len(reports) > 1 else {},
+        differences=list(dict.fromkeys(d for report in reports for d in report.differences)),
     )
 
 

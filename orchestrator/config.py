@@ -73,6 +73,12 @@ def load_config(path: Path, parser: argparse.ArgumentParser) -> dict[str, Any]:
     Each value has the type the parser would produce for the flag (tuples, ints, floats,
     Paths, bools, ...). Raises :class:`ConfigError` on any problem.
     """
+    return load_config_keys(path, parser)[0]
+
+
+def load_config_keys(path: Path, parser: argparse.ArgumentParser) -> tuple[dict[str, Any], dict[str, str]]:
+    """:func:`load_config`, and the key each value was set by (``{dest: key as written}``), so
+    that a problem found later names the file and the key, not a flag the user never typed."""
     try:
         with open(path, "rb") as file:
             document = tomllib.load(file)
@@ -98,7 +104,7 @@ def load_config(path: Path, parser: argparse.ArgumentParser) -> dict[str, Any]:
         except ValueError as exc:
             raise ConfigError(_line(f"{path}: key {raw_key!r}: {exc}")) from exc
         spelled[dest] = raw_key
-    return values
+    return values, spelled
 
 
 def _configurable_keys(parser: argparse.ArgumentParser) -> dict[str, _Key]:

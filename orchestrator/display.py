@@ -6,6 +6,9 @@ pipes), so that no control code ever reaches a file.
 
 from __future__ import annotations
 
+import contextlib
+import io
+import os
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -182,11 +185,50 @@ class QuietDisplay:
         pass
 
 
-def make_console() -> Console:
-    """The console for results: the terminal's width, or a wide one for logs and pipes."""
-    console = Console()
-    if not console.is_terminal:  # a log or a pipe: do not squeeze tables into 80 columns
-        console = Console(width=max(console.width, 160))
+class PipeGuard(io.TextIOBase):
+    """Standard output that survives its reader going away (``... | head -2``): the run goes on
+    and writes every result; what it would have printed is dropped, and ``broken`` says so."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self.broken = False
+
+    def _lost(self) -> None:
+        self.broken = True
+        # Later writes, and the interpreter's own flush at exit, go nowhere rather than fail.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                self._stream.write(text)
+            except BrokenPipeError:
+                self._lost()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._lost()
+
+    def isatty(self) -> bool:
+        return bool(self._stream.isatty())
+
+    def fileno(self) -> int:
+        return int(self._stream.fileno())
+
+
+def make_console(file: Any = None) -> Console:
+    """The console for results: the terminal's width, or -- a log or a pipe -- one wide enough
+    that a table takes its natural width and no value is ever cut."""
+    console = Console(file=file)
+    if not console.is_terminal:
+        console = Console(file=file, width=100_000)
     return console
 
 

@@ -142,6 +142,7 @@ def record_and_compare(
         console.print(report.to_table())
         if "md" in kinds:
             io.write_bytes(report.to_markdown().encode(), run_dir / "compare.md")
+            console.print(f"report: {run_dir / 'compare.md'}")
         status = _verdict(console, report, fail_pct)
     append_run(history_dir, run_dir)
     if "png" in kinds:

@@ -10,6 +10,7 @@ run sweeps batch sizes or thread counts. :func:`write_reports` runs both and lis
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -17,8 +18,6 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
-from rich.markup import escape
-from rich.table import Table
 
 from orchestrator.options import non_default
 from runners.registry import TOOLS
@@ -57,34 +56,10 @@ def format_ms(value: float | None) -> str:
     return _fmt(value, 3)
 
 
-def _parity(row: Row) -> str:
-    diff = row["max_abs_diff"]
-    if diff is None:
-        return "-"
-    if row["parity_ok"]:
-        return f"ok {diff:.1e}"
-    return f"[bold red]DIVERGED {diff:.1e}[/]"
-
-
-def _peak_mb(row: Row) -> str:
-    """Peak RSS; marked shared when other frameworks lived in the same process (in-process)."""
-    text = _fmt(row["peak_rss_mb"], 0)
-    return f"{text} shared" if row.get("mode") == "in-process" and row["peak_rss_mb"] is not None else text
-
-
 def warning_codes(row: Row) -> str:
     """The kinds of the row's warnings ("noisy, busy-machine"), for a narrow column."""
     warnings = row.get("warnings") or ""
     return ", ".join(part.split(":", 1)[0].strip() for part in warnings.split(";") if part.strip())
-
-
-def _status(row: Row) -> str:
-    colour = {"ok": "green", "skipped": "yellow"}.get(row["status"], "bold red")
-    text = f"[{colour}]{row['status']}[/]"
-    if row["error"]:
-        # Escaped: an error such as "pip install 'x[jax]'" would otherwise lose "[jax]" as markup.
-        text += f" {escape(row['error'])}"
-    return text
 
 
 # --- relative latency ---------------------------------------------------------------------------
@@ -174,64 +149,6 @@ def run_id_of(rows: list[Row], run_dir: Path) -> str:
     return str(rows[0]["run_id"]) if rows else run_dir.name
 
 
-# --- console table --------------------------------------------------------------------------------
-
-
-def summary_table(
-    rows: list[Row], title: str | None = None, *, baseline: str | None = None, relative: bool = False
-) -> Table:
-    """One line per cell: latency, throughput, CPU, memory, start-up costs, parity, status.
-
-    A relative-latency column ("x fastest", or "x <baseline>" when ``baseline`` names a
-    framework) is added when ``relative`` is true or a ``baseline`` is given; see
-    :func:`relative_to`. Plan dimensions get a column each when they vary.
-    """
-    vary = varying_keys(rows)
-    show_relative = relative or baseline is not None
-    ratios = relative_to(rows, baseline) if show_relative else {}
-    table = Table(title=title, title_justify="left")
-    table.add_column("framework")
-    options_vary = _options_vary(rows)
-    if options_vary:
-        table.add_column("options")
-    for key in vary:
-        table.add_column(_header(key), justify="right")
-    headers = ["p50 ms", "p99 ms"]
-    headers += [relative_header(baseline)] if show_relative else []
-    for header in (*headers, "samples/s", "CPU %", "peak MB", "import s", "ready s"):
-        table.add_column(header, justify="right")
-    table.add_column("parity")
-    table.add_column("status", overflow="fold")
-    show_spread = any((row.get("repeats") or 1) > 1 for row in rows)
-    show_warnings = any(row.get("warnings") for row in rows)
-    if show_spread:
-        table.add_column("p50 spread", justify="right")
-    if show_warnings:
-        table.add_column("warnings", overflow="fold")
-    for row in rows:
-        cells = [framework_label(row)]
-        cells += [non_default(row["framework"], row.get("options_json"))] if options_vary else []
-        cells += [str(row.get(key)) for key in vary]
-        cells += [format_ms(row["latency_ms_p50"]), format_ms(row["latency_ms_p99"])]
-        cells += [format_ratio(ratios[row["cell_id"]])] if show_relative else []
-        cells += [
-            _fmt(row["throughput_per_s"], 0),
-            _fmt(row["cpu_percent"], 0),
-            _peak_mb(row),
-            _fmt(row["import_s"], 2),
-            _fmt(row.get("ready_s"), 2),
-            _parity(row),
-            _status(row),
-        ]
-        if show_spread:
-            spread = row.get("latency_ms_p50_spread_pct")
-            cells.append("-" if spread is None else f"{spread:.1f} % of {row['repeats_ok']}")
-        if show_warnings:
-            cells.append(f"[yellow]{escape(warning_codes(row))}[/]")
-        table.add_row(*cells)
-    return table
-
-
 # --- summary.csv ----------------------------------------------------------------------------------
 
 
@@ -296,7 +213,38 @@ def _not_ok_note(rows: list[Row], vary: list[str]) -> str:
     return "Not ok: " + ", ".join(problems) + "."
 
 
-def markdown_summary(rows: list[Row], run_id: str, baseline: str | None = None) -> str:
+def _settings_lines(rows: list[Row], vary: list[str]) -> list[str]:
+    """What every cell shares, stated once: model, scenario, batch, threads, CPUs, precision,
+    environment, how it was timed, and the host."""
+    if not rows:
+        return []
+    shared = [
+        ("model", "model"), ("scenario", "scenario"), ("batch", "batch_size"), ("threads", "threads"),
+        ("CPUs", "cpus"), ("precision", "precision"), ("environment", "environment"), ("mode", "mode"),
+    ]  # fmt: skip
+    parts = [f"{name} {rows[0].get(column)}" for name, column in shared if column not in vary]
+    timing = json.loads(rows[0].get("measurement_json") or "{}")
+    if timing:
+        parts.append(
+            f"timed loop at least {timing.get('min_iterations')} calls and {timing.get('min_time_s')} s "
+            f"after {timing.get('warmup')} warm-up calls, seed {timing.get('seed')}"
+        )
+    return ["**Settings:** " + "; ".join(parts) + ".  "]
+
+
+def host_line(run_dir: Path) -> str | None:
+    """The machine a run measured, from its environment.json: CPU model, CPUs allowed, host name."""
+    try:
+        host = json.loads((run_dir / "environment.json").read_text()).get("host") or {}
+    except (OSError, ValueError):
+        return None
+    cpus = host.get("allowed_cpus") or []
+    return f"{host.get('cpu_model', '?')}, {len(cpus)} CPUs allowed, host {host.get('hostname', '?')}"
+
+
+def markdown_summary(
+    rows: list[Row], run_id: str, baseline: str | None = None, host: str | None = None
+) -> str:
     """The run as a Markdown document: a heading, one table line per cell, a not-ok note."""
     vary = varying_keys(rows)
     ratios = relative_to(rows, baseline)
@@ -306,6 +254,13 @@ def markdown_summary(rows: list[Row], run_id: str, baseline: str | None = None) 
     right = {"framework", "options", "parity", "status"}  # left-aligned text columns; numbers align right
     lines = [
         f"# Benchmark run `{run_id}`",
+        "",
+        *_settings_lines(rows, vary),
+        *([f"**Host:** {host}  "] if host else []),
+        "",
+        f"`{relative_header(baseline)}`: each cell's p50 over the "
+        + (f"p50 of {baseline}" if baseline else "fastest p50 among the frameworks")
+        + " at the same settings (1.00x is that one).",
         "",
         "| " + " | ".join(headers) + " |",
         "|" + "|".join(":---" if h in right else "---:" for h in headers) + "|",
@@ -334,7 +289,8 @@ def markdown_summary(rows: list[Row], run_id: str, baseline: str | None = None) 
 def write_markdown(rows: list[Row], run_dir: Path, baseline: str | None = None) -> Path:
     """Write summary.md, fit for a CI job page (e.g. $GITHUB_STEP_SUMMARY)."""
     path = run_dir / "summary.md"
-    io.write_bytes(markdown_summary(rows, run_id_of(rows, run_dir), baseline).encode(), path)
+    text = markdown_summary(rows, run_id_of(rows, run_dir), baseline, host_line(run_dir))
+    io.write_bytes(text.encode(), path)
     return path
 
 

@@ -47,8 +47,10 @@ def trend_chart(rows: list[dict[str, Any]], path: Path) -> Path | None:
         high = [row["latency_ms_p50_ci_high"] or row["latency_ms_p50"] for row in points]
         latency_axis.fill_between(x, low, high, color=line.get_color(), alpha=0.2)
         memory_axis.plot(x, [row["peak_rss_mb"] for row in points], marker="o", color=line.get_color())
+    banded = any(row["latency_ms_p50_ci_low"] is not None for row in ok)
+    latency_title = "p50 latency (shaded: its 95 % interval)" if banded else "p50 latency"
     for axis, title, unit in (
-        (latency_axis, "p50 latency (95 % band)", "ms"),
+        (latency_axis, latency_title, "ms"),
         (memory_axis, "peak RSS", "MB"),
     ):
         axis.set_title(title)
@@ -57,6 +59,13 @@ def trend_chart(rows: list[dict[str, Any]], path: Path) -> Path | None:
         axis.set_xticklabels([run_id[:15] for run_id in run_ids], rotation=45, ha="right", fontsize=7)
         axis.grid(alpha=0.3)
     latency_axis.set_yscale("log")
+    # Plain numbers on the log axis: "0.7", not matplotlib's "7x10^-1".
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    latency_axis.yaxis.set_major_formatter(plain)
+    latency_axis.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+    latency_axis.yaxis.set_minor_formatter(plain)
     handles, labels = latency_axis.get_legend_handles_labels()
     columns = 3
     figure.legend(handles, labels, loc="lower center", ncol=columns, fontsize=7, frameon=False)

@@ -180,6 +180,25 @@ def samples_needed(q: float, beyond: int) -> int:
     return math.ceil(round(beyond * 100.0 / (100.0 - q), 6))
 
 
+# The tail percentiles the table may print, the highest first: it prints the highest one a cell
+# made enough calls for (p99 needs 1000), so that what it prints is supported.
+TAIL_PERCENTILES = (99, 95, 90)
+
+
+def tail_percentile(calls: int, limits: Thresholds = DEFAULT_THRESHOLDS) -> int:
+    """The highest tail percentile ``calls`` timed calls support; 50 when none does."""
+    for q in TAIL_PERCENTILES:
+        if calls >= samples_needed(q, limits.min_samples_beyond_percentile):
+            return q
+    return 50
+
+
+def printed_percentiles(calls: int) -> tuple[float, ...]:
+    """The percentiles a cell's figures are shown at: the p50 and its supported tail."""
+    tail = tail_percentile(calls)
+    return (50.0,) if tail == 50 else (50.0, float(tail))
+
+
 def _few_samples(count: int, percentiles: Sequence[float], limits: Thresholds) -> list[str]:
     short = [
         f"p{q:g} (needs >= {needed})"

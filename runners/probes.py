@@ -10,7 +10,9 @@ from pathlib import Path
 
 import psutil
 
-_MB = 1024 * 1024
+# Megabytes, as the column names say: 10^6 bytes (/proc counts in KiB, 1024 bytes).
+_MB = 1_000_000
+_KIB = 1024
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 
@@ -23,8 +25,8 @@ def _status_kb(key: str) -> int:
 
 
 def rss_mb() -> float:
-    """Resident set size now, in MB."""
-    return _status_kb("VmRSS") / 1024
+    """Resident set size now, in MB (10^6 bytes)."""
+    return _status_kb("VmRSS") * _KIB / _MB
 
 
 def reset_peak_rss() -> None:
@@ -34,7 +36,7 @@ def reset_peak_rss() -> None:
 
 def peak_rss_mb() -> float:
     """Peak resident set size since the last :func:`reset_peak_rss`, in MB: exact, not sampled."""
-    return _status_kb("VmHWM") / 1024
+    return _status_kb("VmHWM") * _KIB / _MB
 
 
 def unique_and_proportional_mb() -> tuple[float, float]:

@@ -15,7 +15,8 @@ process, which must stay free of them, and by every runner before its framework 
 #        (was precision); job gains scenario, precision.
 #   3 -- models, environments, versions: weights.parquet is gone (model.safetensors per
 #        model); summary/cells gain framework_pin, environment, environment_key, model_source,
-#        model_sha256, model_parameters, model_flops_per_sample, input_shapes, options_json,
+#        model_sha256, model_parameters, model_flops_per_sample, input_shapes, inputs_sha256,
+#        measurement_json, options_json, ready_s,
 #        max_rel_diff, parity_reference, python, modules_json; parity_tolerance becomes
 #        nullable (absolute, from the model's own tolerance); samples gain model; result gains
 #        python, modules_json; job.json holds the model (inputs by name) and options.

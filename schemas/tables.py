@@ -59,6 +59,8 @@ _CELL_SETTINGS = [
     pa.field("model_parameters", pa.int64()),
     pa.field("model_flops_per_sample", pa.float64()),  # 2 x multiply-adds, where known
     pa.field("input_shapes", pa.string(), nullable=False),  # JSON: input name -> shape of one call
+    pa.field("inputs_sha256", pa.string()),  # of the input tensors (the seed's, or the user's --inputs)
+    pa.field("measurement_json", pa.string()),  # seed, warm-up, stop rule, timeout: how it was timed
     pa.field("scenario", pa.string(), nullable=False),  # offline | single-stream
     pa.field("batch_size", pa.int64(), nullable=False),
     pa.field("threads", pa.int64(), nullable=False),

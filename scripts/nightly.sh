@@ -11,8 +11,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-config=${1:-configs/nightly.toml}
-shift || true
+# The first argument is the config only when it is not a flag: `nightly.sh --output X` keeps the
+# default config and passes the flag on.
+config=configs/nightly.toml
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
+    config=$1
+    shift
+fi
 
 if [ ! -x .venv/bin/python ]; then
     python3.11 -m venv .venv

@@ -9,11 +9,12 @@ import pytest
 from rich.console import Console
 
 from conftest import RUN_ID, Row, summary_row
+from orchestrator.console_table import notes, summary_view
 from orchestrator.report import (
     EXPORTERS,
+    format_ms,
     read_summary_csv,
     relative_to,
-    summary_table,
     write_reports,
 )
 from schemas import tables
@@ -134,20 +135,65 @@ def render(table: Any) -> str:
 
 
 def test_summary_table_with_a_baseline_shows_ratios(rows: list[dict[str, Any]]) -> None:
-    text = render(summary_table(rows, baseline="tensorflow"))
+    text = render(summary_view(rows, None, baseline="tensorflow"))
     assert TIMES + " tensorflow" in text
     assert "1.00x" in text and "0.50x" in text  # tensorflow itself, then pytorch
 
 
 def test_summary_table_relative_to_fastest(rows: list[dict[str, Any]]) -> None:
-    text = render(summary_table(rows, relative=True))
+    text = render(summary_view(rows, None, relative=True))
     assert TIMES + " fastest" in text and "1.00x" in text and "1.25x" in text
 
 
 def test_summary_table_without_baseline_is_unchanged(rows: list[dict[str, Any]]) -> None:
-    text = render(summary_table(rows, "a title"))
+    text = render(summary_view(rows, None, "a title"))
     assert "a title" in text and TIMES not in text
     assert all(row["framework"] in text for row in rows)
+
+
+def _wide_rows() -> list[dict[str, Any]]:
+    """Long names, a sweep, a failure with a long reason, a warning: what squeezes a table."""
+    rows = [
+        ok_row(0, "onnxruntime", 0.012345, batch_size=1, scenario="single-stream", throughput_per_s=81_004.2),
+        ok_row(
+            1, "tensorflow", 1234.5678, batch_size=1000, throughput_per_s=1_591_880.0, peak_rss_mb=1_123.0
+        ),
+        ok_row(2, "openvino", 0.4, batch_size=1000, warnings="noisy: IQR/p50 = 0.29 within the run"),
+    ]
+    rows.append(
+        summary_row(3, "pytorch", status="failed", error="runner killed by SIGSEGV; it wrote no result " * 3)
+    )
+    return rows
+
+
+@pytest.mark.parametrize("width", [80, 100, 120, None])
+def test_every_value_is_whole_at_any_width_and_piped(width: int | None) -> None:
+    rows = _wide_rows()
+    console = Console(record=True, width=width or 100_000)  # None: a pipe gets the natural width
+    console.print(summary_view(rows, width, relative=True))
+    text = console.export_text()
+    assert all(len(line) <= (width or 100_000) for line in text.splitlines())
+    assert "\N{HORIZONTAL ELLIPSIS}" not in text  # Rich cuts with an ellipsis: nothing is cut
+    essential = ["onnxruntime", "single-stream", "tensorflow", "1,234.568", format_ms(0.012345), "failed"]
+    everything = [*essential, "81,004", "1,591,880", "1,123"]  # less important columns may go, whole
+    for value in everything if width is None else essential:
+        assert value in text, (width, value)
+    header = text.splitlines()[1]
+    for shown, value in (("samples/s", "1,591,880"), ("peak MB", "1,123")):
+        assert (shown in header) == (value in text), (width, shown)  # a column is there whole, or not at all
+    below = notes(rows)
+    assert any(line.startswith("pytorch") and "SIGSEGV" in line for line in below)
+    assert any("noisy: IQR/p50 = 0.29" in line for line in below)
+
+
+def test_too_narrow_for_a_table_the_cells_become_blocks() -> None:
+    rows = _wide_rows()
+    console = Console(record=True, width=40)
+    console.print(summary_view(rows, 40, relative=True))
+    text = console.export_text().replace("\u00a0", " ")
+    assert "┃" not in text  # no table
+    assert all(len(line) <= 40 for line in text.splitlines())
+    assert "p50 ms 1,234.568" in text and "tensorflow" in text
 
 
 # --- exporters ------------------------------------------------------------------------------------

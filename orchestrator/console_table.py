@@ -1,0 +1,217 @@
+"""The final table on the console: every value whole, at any width.
+
+Columns have priorities. At the console's width the table keeps as many of them as fit, least
+important dropped first (they stay in summary.parquet and the reports); when even the essential
+ones do not fit, each cell becomes a block of "name value" pairs that wrap between pairs, never
+inside one. Piped output gets the table's natural width, so a CI log holds every column. Reasons
+(why a cell failed, was skipped or diverged) and warnings are lines below the table, not text
+squeezed into a column.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from rich.console import Group, RenderableType
+from rich.markup import escape
+from rich.table import Table
+from rich.text import Text
+
+from orchestrator.options import non_default
+from orchestrator.report import (
+    format_ms,
+    format_ratio,
+    relative_header,
+    relative_to,
+    varying_keys,
+    warning_codes,
+)
+from orchestrator.trust import tail_percentile
+from schemas.configuration import framework_label, header
+from schemas.configuration import label as config_label
+
+Row = dict[str, Any]
+
+# Lower is kept longer. 0: what a reader cannot do without; 4: first to go.
+ESSENTIAL, IMPORTANT, USEFUL, DETAIL, EXTRA = range(5)
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    values: list[str]  # Rich markup, one per row
+    priority: int
+    numeric: bool = True
+
+    @property
+    def width(self) -> int:
+        return max([Text.from_markup(v).cell_len for v in self.values] + [len(self.header)])
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    return "-" if value is None else f"{value:,.{digits}f}"
+
+
+def _status(row: Row) -> str:
+    colour = {"ok": "green", "skipped": "yellow"}.get(row["status"], "bold red")
+    return f"[{colour}]{row['status']}[/]"
+
+
+def _parity(row: Row) -> str:
+    diff = row.get("max_abs_diff")
+    if diff is None:
+        return "-"
+    if row.get("parity_ok") is False:
+        return f"[bold red]DIVERGED {diff:.1e}[/]"
+    return f"ok {diff:.1e}"
+
+
+def _tail(rows: list[Row]) -> tuple[str, Callable[[Row], str]]:
+    """The tail column: p99 when every cell made enough calls for it, else the highest
+    percentile each one supports, named in the cell."""
+    supported = {tail_percentile(row.get("iterations") or 0) for row in rows if row["status"] == "ok"}
+    if supported <= {99}:
+        return "p99 ms", lambda row: format_ms(row.get("latency_ms_p99"))
+
+    def value(row: Row) -> str:
+        q = tail_percentile(row.get("iterations") or 0)
+        figure = row.get(f"latency_ms_p{q}") if q != 50 else None
+        return "-" if figure is None else f"p{q} {format_ms(figure)}"
+
+    return "tail ms", value
+
+
+def columns(rows: list[Row], baseline: str | None, relative: bool) -> list[Column]:
+    """Every column the table may show, with its priority."""
+    vary = varying_keys(rows)
+    ratios = relative_to(rows, baseline) if (relative or baseline is not None) else {}
+    found = [Column("framework", [escape(framework_label(row)) for row in rows], ESSENTIAL, numeric=False)]
+    seen: dict[str, set[Any]] = {}
+    for row in rows:
+        seen.setdefault(framework_label(row), set()).add(row.get("options_json"))
+    if any(len(options) > 1 for options in seen.values()):
+        values = [escape(non_default(row["framework"], row.get("options_json"))) for row in rows]
+        found.append(Column("options", values, ESSENTIAL, numeric=False))
+    for key in vary:
+        found.append(
+            Column(header(key), [escape(str(row.get(key))) for row in rows], ESSENTIAL, numeric=False)
+        )
+    found.append(Column("p50 ms", [format_ms(row.get("latency_ms_p50")) for row in rows], ESSENTIAL))
+    tail_header, tail_value = _tail(rows)
+    found.append(Column(tail_header, [tail_value(row) for row in rows], DETAIL))
+    if ratios:
+        found.append(
+            Column(
+                relative_header(baseline), [format_ratio(ratios[row["cell_id"]]) for row in rows], ESSENTIAL
+            )
+        )
+    found += [
+        Column("samples/s", [_fmt(row.get("throughput_per_s"), 0) for row in rows], USEFUL),
+        Column("CPU %", [_fmt(row.get("cpu_percent"), 0) for row in rows], USEFUL),
+        Column("peak MB", [_peak(row) for row in rows], IMPORTANT),
+        Column("import s", [_fmt(row.get("import_s"), 2) for row in rows], EXTRA),
+        Column("ready s", [_fmt(row.get("ready_s"), 2) for row in rows], DETAIL),
+        Column("parity", [_parity(row) for row in rows], IMPORTANT, numeric=False),
+        Column("status", [_status(row) for row in rows], ESSENTIAL, numeric=False),
+    ]
+    if any((row.get("repeats") or 1) > 1 for row in rows):
+        spread = [
+            "-"
+            if row.get("latency_ms_p50_spread_pct") is None
+            else f"{row['latency_ms_p50_spread_pct']:.1f}% of {row['repeats_ok']}"
+            for row in rows
+        ]
+        found.append(Column("p50 spread", spread, USEFUL))
+    if any(row.get("warnings") for row in rows):
+        found.append(
+            Column(
+                "warnings", [f"[yellow]{escape(warning_codes(row))}[/]" for row in rows], EXTRA, numeric=False
+            )
+        )
+    return found
+
+
+def _peak(row: Row) -> str:
+    text = _fmt(row.get("peak_rss_mb"), 0)
+    return (
+        f"{text} shared" if row.get("mode") == "in-process" and row.get("peak_rss_mb") is not None else text
+    )
+
+
+def table_width(shown: list[Column]) -> int:
+    """What a Rich table of these columns needs: each column plus its padding and a border."""
+    return sum(column.width + 3 for column in shown) + 1
+
+
+def summary_view(
+    rows: list[Row],
+    width: int | None,
+    title: str | None = None,
+    baseline: str | None = None,
+    relative: bool = False,
+) -> RenderableType:
+    """The table at ``width`` columns (None: its natural width, for pipes and logs)."""
+    every = columns(rows, baseline, relative)
+    for cutoff in range(EXTRA, ESSENTIAL - 1, -1):
+        shown = [column for column in every if column.priority <= cutoff]
+        if width is None or table_width(shown) <= width:
+            return _table(shown, len(rows), title)
+    assert width is not None  # None always fits a table
+    return _blocks(every, len(rows), title, width)
+
+
+def _table(shown: list[Column], count: int, title: str | None) -> Table:
+    table = Table(title=title, title_justify="left")
+    for column in shown:
+        table.add_column(
+            column.header, justify="right" if column.numeric else "left", no_wrap=True, min_width=column.width
+        )
+    for index in range(count):
+        table.add_row(*(column.values[index] for column in shown))
+    return table
+
+
+def _blocks(every: list[Column], count: int, title: str | None, width: int) -> Group:
+    """Too narrow for a table: one block per cell, "name value" pairs laid out in lines that
+    break between pairs only, never inside one."""
+    parts: list[RenderableType] = [Text(title)] if title else []
+    for index in range(count):
+        parts.append(Text.from_markup(every[0].values[index], style="bold"))
+        line = Text("  ")
+        for column in every[1:]:
+            value = Text.from_markup(column.values[index])
+            if value.plain in ("-", ""):
+                continue
+            pair = Text.assemble(f"{column.header} ", value)
+            if line.cell_len > 2 and line.cell_len + 2 + pair.cell_len > width:
+                parts.append(line)
+                line = Text("  ")
+            line.append_text(Text("  ") if line.cell_len > 2 else Text(""))
+            line.append_text(pair)
+        parts.append(line)
+    return Group(*parts)
+
+
+def notes(rows: list[Row], log_of: Callable[[Row], str | None] | None = None) -> list[str]:
+    """Lines below the table: why each cell is not ok (and where its log is), what diverged, and
+    every warning in full."""
+    vary = varying_keys(rows)
+    lines = []
+    for row in rows:
+        name = config_label(row, vary)
+        if row["status"] != "ok":
+            log = log_of(row) if log_of else None
+            where = f" (log: {log})" if log else ""
+            lines.append(f"{name}: {row['status']}: {row.get('error') or 'no reason given'}{where}")
+        elif row.get("parity_ok") is False:
+            reference = row.get("parity_reference") or "the reference"
+            difference, limit = row["max_abs_diff"], row.get("parity_tolerance") or 0.0
+            lines.append(
+                f"{name}: outputs DIVERGED from {reference}: {difference:.3g} over the tolerance {limit:.3g}"
+            )
+    for row in rows:
+        if row.get("warnings"):
+            lines.append(f"{config_label(row, vary)}: warning: {row['warnings']}")
+    return lines
