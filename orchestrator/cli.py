@@ -346,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument(
         "--report",
         type=_report_kinds,
-        action="append",
+        action="extend",
         default=[],
         metavar="LIST",
         help="also write reports into the run directory: any of csv,md,png",
@@ -527,7 +527,7 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
     args = parser.parse_args(argv)
     args.from_config = from_config
     # --report csv --report md, or report = ["csv", "md"]: every kind, once, in order
-    args.report = tuple(dict.fromkeys(kind for kinds in args.report for kind in kinds))
+    args.report = tuple(dict.fromkeys(args.report))
     return args
 
 

@@ -132,7 +132,7 @@ def _supported(action: argparse.Action) -> bool:
     not help, version or count actions."""
     if isinstance(action, argparse._StoreConstAction | argparse.BooleanOptionalAction):
         return True
-    return type(action) in (argparse._StoreAction, argparse._AppendAction)
+    return type(action) in (argparse._StoreAction, argparse._AppendAction, argparse._ExtendAction)
 
 
 def _unknown(raw_key: str, keys: dict[str, _Key]) -> str:
@@ -151,6 +151,9 @@ def _convert(action: argparse.Action, value: Any, parser: argparse.ArgumentParse
         return _boolean(value)
     if isinstance(action, argparse._StoreConstAction):  # store_true, store_false, store_const
         return action.const if _boolean(value) else action.default
+    if isinstance(action, argparse._ExtendAction):  # each item's values, one list (--report)
+        items = value if isinstance(value, list) else [value]
+        return [part for item in items for part in _one(action, _text(item, nested=True), item, parser)]
     if isinstance(action, argparse._AppendAction):  # a repeatable flag: an array of its values
         items = value if isinstance(value, list) else [value]
         return [_one(action, _text(item, nested=True), item, parser) for item in items]

@@ -92,7 +92,8 @@ def slowed_copy(run_dir: Path, factor: float) -> Path:
 def test_compare_flags_a_slowdown_and_not_a_rerun(tmp_path: Path) -> None:
     assert (
         run_cli(
-            ["--frameworks", "fake", "--repeats", "2", "--output", "runs", *QUICK], cwd=tmp_path
+            ["--frameworks", "fake", "--repeats", "2", "--output", "runs", *QUICK, "--min-iterations", "200"],
+            cwd=tmp_path,
         ).returncode
         == 0
     )
