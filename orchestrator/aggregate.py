@@ -49,6 +49,7 @@ _COPIED = (
     "pss_mb",
     "python",
     "modules_json",
+    "loadgen_json",
 )
 
 # Statuses, worst first: the status a configuration reports when its repeats disagree.
@@ -109,8 +110,11 @@ def summarise_cell(
     outputs = None
     if result["status"] == "ok":
         latencies = np.asarray(result["latencies_ns"], dtype=np.int64)
-        stats = latency_stats(latencies)
-        row.update(stats.columns(), throughput_per_s=throughput_per_s(cell.batch_size, stats.p50))
+        if latencies.size:
+            stats = latency_stats(latencies)
+            row.update(stats.columns(), throughput_per_s=throughput_per_s(cell.batch_size, stats.p50))
+        if result.get("loadgen_json"):
+            row.update(loadgen_figures(result["loadgen_json"]))
         if result["outputs"] is not None:
             outputs = np.asarray(result["outputs"], np.float32)
             if reference is not None:
@@ -123,9 +127,29 @@ def summarise_cell(
     return CellOutcome(cell, row, latencies, load, outputs)
 
 
+def loadgen_figures(text: str) -> dict[str, Any]:
+    """A LoadGen cell's figures are LoadGen's own: its latency percentiles (from its issue of a
+    query to the completion), its achieved rate, its verdict."""
+    found = json.loads(text)
+    figures: dict[str, Any] = {
+        column: found[column] for column in _LOADGEN_LATENCIES if found.get(column) is not None
+    }
+    if found.get("samples_per_s") is not None:
+        figures["throughput_per_s"] = float(found["samples_per_s"])
+    figures["loadgen_validity"] = found.get("validity")
+    figures["peak_qps"] = found.get("peak_qps")
+    return figures
+
+
+_LOADGEN_LATENCIES = (
+    "latency_ms_p50", "latency_ms_p90", "latency_ms_p95", "latency_ms_p99", "latency_ms_p999",
+    "latency_ms_mean", "latency_ms_min", "latency_ms_max",
+)  # fmt: skip
+
+
 def _samples_in(cell: Cell, prepared: PreparedModel) -> int:
     """Distinct samples whose outputs a cell returns: the batch, or the single-stream samples."""
-    if cell.scenario == "offline":
+    if cell.scenario != "single-stream":
         return cell.batch_size
     rows = min(len(np.load(path, mmap_mode="r")) for path in prepared.input_paths.values())
     return min(prepared.spec.single_stream_samples, rows)
@@ -273,6 +297,8 @@ def _summarise_config(group: list[CellOutcome]) -> dict[str, Any]:
         "python",
         "modules_json",
         "parity_reference",
+        "loadgen_validity",
+        "loadgen_json",
     ):
         summary[name] = ok_rows[0][name]
     for field in tables.SUMMARY:
@@ -287,8 +313,11 @@ def _summarise_config(group: list[CellOutcome]) -> dict[str, Any]:
         summary["parity_ok"] = None if None in verdicts else all(verdicts)
 
     p50s: list[float] = [row["latency_ms_p50"] for row in ok_rows]
-    # Samples per second at the summary's own p50, as documented: not a median of throughputs.
-    summary["throughput_per_s"] = throughput_per_s(ok[0].cell.batch_size, statistics.median(p50s))
+    if ok_rows[0].get("loadgen_json"):  # LoadGen's achieved rate, as LoadGen measured it
+        rates = [row["throughput_per_s"] for row in ok_rows if row["throughput_per_s"] is not None]
+        summary["throughput_per_s"] = statistics.median(rates) if rates else None
+    else:  # samples per second at the summary's own p50, as documented: not a median of throughputs
+        summary["throughput_per_s"] = throughput_per_s(ok[0].cell.batch_size, statistics.median(p50s))
     low: float | None
     high: float | None
     if len(ok) == 1:
@@ -330,6 +359,10 @@ def _warnings(ok: list[CellOutcome], p50s: list[float]) -> list[str]:
         )
         for warning in found:
             by_kind.setdefault(warning.split(":", 1)[0], warning)
+    invalid = [o.row for o in ok if o.row.get("loadgen_validity") not in (None, "VALID")]
+    if invalid and ok[0].cell.scenario != "server-peak":  # a peak search is INVALID by design, above the peak
+        reason = json.loads(invalid[0]["loadgen_json"] or "{}").get("invalid_reason") or "no reason given"
+        by_kind["loadgen-invalid"] = f"loadgen-invalid: {len(invalid)} of {len(ok)} runs INVALID: {reason}"
     asked = ok[0].cell.precision
     compiled = {o.row["precision_effective"] for o in ok} - {asked}
     diffs = [o.row["max_rel_diff"] for o in ok if o.row["max_rel_diff"] is not None]

@@ -29,7 +29,16 @@ from orchestrator.history import HistoryError
 from orchestrator.inputs import InputError, load_inputs
 from orchestrator.options import parse as parse_option
 from orchestrator.options import tuning_summary
-from orchestrator.plan import MODES, PRECISIONS, SCENARIOS, Plan, PlanError, allowed_cpus, format_cpus
+from orchestrator.plan import (
+    MODES,
+    OWN_SCENARIOS,
+    PRECISIONS,
+    SCENARIOS,
+    Plan,
+    PlanError,
+    allowed_cpus,
+    format_cpus,
+)
 from orchestrator.regressions import compare_main, record_and_compare
 from orchestrator.report import EXPORTERS, write_reports
 from orchestrator.run import (
@@ -125,7 +134,32 @@ _report_kinds = _typed(
     lambda kinds: all(kind in EXPORTERS for kind in kinds),
     f"a comma list of {', '.join(EXPORTERS)}",
 )
-_SCENARIO_CHOICES = {"offline": ("offline",), "single-stream": ("single-stream",), "both": SCENARIOS}
+# --scenario's names: the plan's scenarios (server-peak comes from --find-peak), and "both" for
+# the tool's own two.
+_SCENARIO_NAMES = [name for name in SCENARIOS if name != "server-peak"]
+
+
+def _parse_scenarios(text: str) -> tuple[str, ...] | None:
+    names: list[str] = []
+    for name in (part.strip() for part in text.split(",")):
+        if name == "both":
+            names += OWN_SCENARIOS
+        elif name in _SCENARIO_NAMES:
+            names.append(name)
+        else:
+            return None
+    return tuple(names) if names and len(set(names)) == len(names) else None
+
+
+_scenarios = _typed(
+    _parse_scenarios, bool, f"a comma list of {', '.join(_SCENARIO_NAMES)} (or both), each once"
+)
+_positive_floats = _typed(
+    lambda text: tuple(float(part) for part in text.split(",")),
+    lambda values: all(0 < v < float("inf") for v in values),
+    "a positive number or a comma list of them",
+)
+_positive_float = _typed(float, lambda v: 0 < v < float("inf"), "a positive number")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -165,10 +199,49 @@ def build_parser() -> argparse.ArgumentParser:
     )
     what.add_argument(
         "--scenario",
-        choices=list(_SCENARIO_CHOICES),
-        default="offline",
-        help="offline: the whole batch in one call (throughput); single-stream: one sample per "
-        "call, cycling through the inputs (latency); both (default: offline)",
+        type=_scenarios,
+        default=("offline",),
+        metavar="LIST",
+        help="the tool's own loops -- offline: the whole batch in one call (throughput); "
+        "single-stream: one sample per call, cycling through the inputs (latency); both -- and "
+        "MLPerf LoadGen's: server (Poisson arrivals at --target-qps, judged against "
+        "--latency-bound-ms), multi-stream, loadgen-single-stream, loadgen-offline; a comma list "
+        "runs several (default: offline)",
+    )
+    what.add_argument(
+        "--target-qps",
+        type=_positive_floats,
+        default=(),
+        metavar="Q[,Q...]",
+        help="server: the rate LoadGen offers, queries per second; a list sweeps it",
+    )
+    what.add_argument(
+        "--latency-bound-ms",
+        type=_positive_float,
+        default=None,
+        metavar="MS",
+        help="server: the p99 latency a run must stay under to be VALID",
+    )
+    what.add_argument(
+        "--find-peak",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="server: find the highest rate that stays VALID under the bound (every probe kept)",
+    )
+    what.add_argument(
+        "--samples-per-query",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="multi-stream: samples in each query, one call (default: 8)",
+    )
+    what.add_argument(
+        "--max-batch",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="server, loadgen-offline: gather up to N queued samples into one call, as servers do "
+        "(a short batch is padded to N: the model's shape is static) (default: 1, off)",
     )
     what.add_argument(
         "--batch-size",
@@ -453,7 +526,12 @@ def _plan_from(args: argparse.Namespace, workloads: dict[str, Workload], input_r
         batch_sizes=args.batch_size,
         threads=args.threads,
         cpus=args.cpus,
-        scenarios=_SCENARIO_CHOICES[args.scenario],
+        scenarios=args.scenario,
+        target_qps=args.target_qps,
+        latency_bound_ms=args.latency_bound_ms,
+        find_peak=args.find_peak,
+        samples_per_query=args.samples_per_query,
+        max_batch=args.max_batch,
         repeats=args.repeats,
         modes=_modes(args),
         precision=args.precision,

@@ -29,7 +29,7 @@ from orchestrator.report import (
     warning_codes,
 )
 from orchestrator.trust import tail_percentile
-from schemas.configuration import framework_label, header
+from schemas.configuration import display_value, framework_label, header
 from schemas.configuration import label as config_label
 
 Row = dict[str, Any]
@@ -96,7 +96,9 @@ def columns(rows: list[Row], baseline: str | None, relative: bool) -> list[Colum
         found.append(Column("options", values, ESSENTIAL, numeric=False))
     for key in vary:
         found.append(
-            Column(header(key), [escape(str(row.get(key))) for row in rows], ESSENTIAL, numeric=False)
+            Column(
+                header(key), [escape(display_value(row.get(key))) for row in rows], ESSENTIAL, numeric=False
+            )
         )
     found.append(Column("p50 ms", [format_ms(row.get("latency_ms_p50")) for row in rows], ESSENTIAL))
     tail_header, tail_value = _tail(rows)

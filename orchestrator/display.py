@@ -45,6 +45,13 @@ class _CellState:
             self.phase = str(event.get("phase", self.phase)).replace("_", " ")
             if self.phase == "starting":
                 self.started = time.monotonic()
+        elif event.get("event") == "progress" and "probe_qps" in event:  # a peak search's probe
+            qps, verdict = event["probe_qps"], event.get("validity")
+            self.phase = f"peak search: probe {event.get('done')} at {qps:,.0f} QPS {verdict}"
+        elif event.get("event") == "progress" and "issued" in event:  # LoadGen's queries
+            self.phase = f"LoadGen: {event.get('done', 0):,} of {event['issued']:,} queries done"
+            self.p50_ms = event.get("p50_ms")
+            self.peak_rss_mb = event.get("peak_rss_mb")
         elif event.get("event") == "progress":
             target, min_time = event.get("target") or 0, event.get("min_time_s") or 0
             parts = [event.get("done", 0) / target if target else 1.0]
@@ -70,9 +77,12 @@ class _CellState:
 
 def _label(cell: Cell, cells: list[Cell]) -> str:
     """The framework, plus whichever settings vary across the run's cells."""
-    label = cell.framework
+    label = cell.framework_label
+    if len({c.model for c in cells}) > 1:
+        label = f"{cell.model} {label}"
     for attribute, prefix in (
         ("scenario", " "),
+        ("target_qps", " qps "),
         ("batch_size", " b"),
         ("threads", " t"),
         ("mode", " "),

@@ -19,9 +19,20 @@ from orchestrator.options import OptionError, as_json, option_sets
 from runners.registry import ALL_RUNNERS, FRAMEWORKS
 from schemas.configuration import CONTENDER_COLUMNS, config_id
 
-# offline: the whole batch in one call (throughput). single-stream: one sample per call,
-# cycling through the input rows (per-request latency), as MLPerf LoadGen names them.
-SCENARIOS = ("offline", "single-stream")
+# The tool's own loops -- offline: the whole batch in one call (throughput); single-stream: one
+# sample per call, cycling through the input rows (per-request latency) -- and MLPerf LoadGen's
+# scenarios, LoadGen issuing the queries (runners/loadgen.py): server at a target rate, server-peak
+# (the highest rate that stays valid: --find-peak), multi-stream, and LoadGen's own single-stream
+# and offline, to set beside the tool's. The value is LoadGen's name for the scenario.
+OWN_SCENARIOS = ("offline", "single-stream")
+LOADGEN_SCENARIOS = {
+    "server": "server",
+    "server-peak": "server",
+    "multi-stream": "multi-stream",
+    "loadgen-single-stream": "single-stream",
+    "loadgen-offline": "offline",
+}
+SCENARIOS = (*OWN_SCENARIOS, *LOADGEN_SCENARIOS)
 
 # isolated: one fresh process per cell. in-process: every framework of a repeat in one shared
 # worker, one after another, as the article did -- to show what that does to the figures.
@@ -61,6 +72,8 @@ class Cell:
     repeat: int
     model: str = "mlp"
     framework_pin: str | None = None
+    target_qps: float | None = None  # server: the offered rate
+    latency_bound_ms: float | None = None  # server, server-peak
     environment: str = "own"
     input_shapes: str = "{}"  # JSON: input name -> the shape of one call's array
     options_json: str = "{}"
@@ -79,6 +92,8 @@ class Cell:
             "framework_pin": self.framework_pin,
             "environment": self.environment,
             "scenario": self.scenario,
+            "target_qps": self.target_qps,
+            "latency_bound_ms": self.latency_bound_ms,
             "batch_size": self.batch_size,
             "input_shapes": self.input_shapes,
             "threads": self.threads,
@@ -134,6 +149,13 @@ class Plan:
     # --option: framework -> option -> the values to run (each combination is a configuration)
     options: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     tune: bool = False  # also try every other choice of every option, one at a time
+    # LoadGen's scenarios: the server's offered rates (each a configuration), its latency bound,
+    # the peak search, the samples of a multi-stream query, and batching under load.
+    target_qps: tuple[float, ...] = ()
+    latency_bound_ms: float | None = None
+    find_peak: bool = False
+    samples_per_query: int = 8
+    max_batch: int = 1
     _option_sets: dict[str, list[dict[str, str]]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -191,6 +213,7 @@ class Plan:
             raise PlanError("--min-time", f"expected zero or more seconds, got {self.min_time_s}")
         if not self.timeout_s > 0:
             raise PlanError("--timeout", f"expected a positive number of seconds, got {self.timeout_s}")
+        self._check_load()
         if self.inputs is not None and len(self.models) > 1:
             raise PlanError("--inputs", "one file of inputs fits one model; run one --model at a time")
         if (
@@ -213,6 +236,69 @@ class Plan:
         """The option sets ``framework``'s cells run (one, its defaults, unless --option or --tune)."""
         sets: dict[str, list[dict[str, str]]] = self._option_sets
         return sets.get(framework, [{}])
+
+    def _check_load(self) -> None:
+        """The LoadGen settings fit the scenarios asked for."""
+        server = "server" in self.scenarios
+        if server and self.latency_bound_ms is None:
+            raise PlanError(
+                "--latency-bound-ms", "the server scenario needs the latency its p99 must stay under"
+            )
+        if server and not self.target_qps and not self.find_peak:
+            raise PlanError("--target-qps", "the server scenario needs a rate to offer (or --find-peak)")
+        if not server and (self.target_qps or self.find_peak or self.latency_bound_ms is not None):
+            flag = (
+                "--target-qps"
+                if self.target_qps
+                else "--find-peak"
+                if self.find_peak
+                else "--latency-bound-ms"
+            )
+            raise PlanError(flag, "is for the server scenario (--scenario server)")
+        if any(not q > 0 for q in self.target_qps) or (
+            self.latency_bound_ms is not None and not self.latency_bound_ms > 0
+        ):
+            raise PlanError("--target-qps", "expected positive rates and a positive latency bound")
+        duplicate = _first_duplicate(self.target_qps)
+        if duplicate is not None:
+            raise PlanError("--target-qps", f"{duplicate:g} is given twice")
+        batching = {"server", "loadgen-offline"} & set(self.scenarios)
+        if self.max_batch > 1 and not batching:
+            raise PlanError("--max-batch", "batches queued queries under load: for server or loadgen-offline")
+        if self.samples_per_query != 8 and "multi-stream" not in self.scenarios:
+            raise PlanError("--samples-per-query", "is for the multi-stream scenario")
+        if self.max_batch < 1 or self.samples_per_query < 1:
+            raise PlanError("--max-batch", "expected a positive number of samples")
+
+    def call_batches(self, model: str, scenario: str) -> tuple[int, ...]:
+        """The batch of one model call in ``scenario``: the offline sizes, one sample, the samples
+        of a multi-stream query, or a server's --max-batch (a short batch is padded up to it)."""
+        if scenario in ("offline", "loadgen-offline"):
+            return self.batch_sizes_for(model)
+        if scenario == "multi-stream":
+            return (self.samples_per_query,)
+        if scenario in ("server", "server-peak"):
+            return (self.max_batch,)
+        return (1,)
+
+    def cell_scenarios(self) -> list[str]:
+        """The scenarios cells run: --scenario's, the server's as a rate, a peak search, or both."""
+        found: list[str] = []
+        for scenario in self.scenarios:
+            if scenario == "server":
+                found += ["server"] if self.target_qps else []
+                found += ["server-peak"] if self.find_peak else []
+            else:
+                found.append(scenario)
+        return found
+
+    def loads(self, scenario: str) -> list[tuple[float | None, float | None]]:
+        """(target QPS, latency bound) of each configuration of ``scenario``."""
+        if scenario == "server":
+            return [(qps, self.latency_bound_ms) for qps in self.target_qps]
+        if scenario == "server-peak":
+            return [(None, self.latency_bound_ms)]
+        return [(None, None)]
 
     def _check_frameworks(self) -> list[FrameworkRef]:
         if not self.frameworks:
@@ -348,10 +434,10 @@ class Plan:
         if self.input_rows:
             return self.input_rows
         wanted = [1]
-        if "offline" in self.scenarios:
-            wanted.append(max(self.batch_sizes_for(name)))
-        if "single-stream" in self.scenarios:
-            wanted.append(self.spec(name).single_stream_samples)
+        for scenario in self.cell_scenarios():
+            wanted += self.call_batches(name, scenario)
+            if scenario != "offline":  # the samples a single stream cycles through, or LoadGen's pool
+                wanted.append(self.spec(name).single_stream_samples)
         return max(wanted)
 
     def environment_for(self) -> str:
@@ -373,9 +459,10 @@ class Plan:
         for mode in self.modes:
             for repeat in range(self.repeats):
                 for model in self.models:
-                    for scenario in self.scenarios:
-                        batch_sizes = self.batch_sizes_for(model) if scenario == "offline" else (1,)
-                        for batch_size in batch_sizes:
+                    for scenario, (qps, bound) in [
+                        (sc, load) for sc in self.cell_scenarios() for load in self.loads(sc)
+                    ]:
+                        for batch_size in self.call_batches(model, scenario):
                             shapes = json.dumps(
                                 {k: list(v) for k, v in self.call_shapes(model, batch_size).items()}
                             )
@@ -398,6 +485,8 @@ class Plan:
                                                 environment=self.environment_for(),
                                                 input_shapes=shapes,
                                                 options_json=as_json(options),
+                                                target_qps=qps,
+                                                latency_bound_ms=bound,
                                             )
                                         )
         return cells

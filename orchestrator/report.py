@@ -26,6 +26,7 @@ from schemas.configuration import (
     CONFIG_COLUMNS,
     CONTENDER_COLUMNS,
     config_key,
+    display_value,
     framework_label,
     label,
     varying,
@@ -271,7 +272,7 @@ def markdown_summary(
     for row in rows:
         cells = [framework_label(row)]
         cells += [non_default(row["framework"], row.get("options_json"))] if options_vary else []
-        cells += [str(row.get(key)) for key in vary]
+        cells += [display_value(row.get(key)) for key in vary]
         cells += [format_ms(row["latency_ms_p50"]), format_ms(row["latency_ms_p99"])]
         cells += [format_ratio(ratios[row["cell_id"]]), _fmt(row["throughput_per_s"], 0)]
         cells += [_fmt(row["cpu_percent"], 0), _fmt(row["peak_rss_mb"], 0)]

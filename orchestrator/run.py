@@ -37,7 +37,7 @@ from orchestrator.display import Display
 from orchestrator.environment import describe_environment
 from orchestrator.environments import Environment, FrameworkRef, StatusHandler, default_root, resolve
 from orchestrator.launcher import launch, worker_env
-from orchestrator.plan import Cell, Plan, launch_groups
+from orchestrator.plan import LOADGEN_SCENARIOS, Cell, Plan, launch_groups
 from orchestrator.workloads import Workload, builtin, why_not_runnable
 from schemas import io
 from schemas.job import JobSpec, ModelJob
@@ -114,7 +114,20 @@ def _job_for(cell: Cell, plan: Plan, prepared: PreparedModel, cell_dir: Path) ->
         ),
         result_path=str((cell_dir / "result.parquet").resolve()),
         options=json.loads(cell.options_json),
+        loadgen=_loadgen_spec(cell),
     )
+
+
+def _loadgen_spec(cell: Cell) -> dict[str, Any] | None:
+    """What the runner tells LoadGen, for a LoadGen scenario's cell."""
+    if cell.scenario not in LOADGEN_SCENARIOS:
+        return None
+    return {
+        "scenario": LOADGEN_SCENARIOS[cell.scenario],
+        "target_qps": cell.target_qps,
+        "latency_bound_ms": cell.latency_bound_ms,
+        "find_peak": cell.scenario == "server-peak",
+    }
 
 
 @dataclass
@@ -134,7 +147,9 @@ class _References:
         prepared = self.prepared[cell.model]
         tolerance = prepared.spec.tolerance.get(self.tolerance_precision)
         if prepared.reference is not None:
-            rows = cell.batch_size if cell.scenario == "offline" else prepared.spec.single_stream_samples
+            rows = (
+                cell.batch_size if cell.scenario != "single-stream" else prepared.spec.single_stream_samples
+            )
             values = prepared.reference[:rows]
             return Reference(values, prepared.reference_kind or "reference", tolerance)
         return self.first.get(self._key(cell))

@@ -160,7 +160,13 @@ def _last_line(exc: BaseException) -> str:
 
 
 def run_cell(
-    runner: Runner, job: JobSpec, samples: list[Sample], model: Model, files: ModelFiles, events: EventPipe
+    runner: Runner,
+    job: JobSpec,
+    samples: list[Sample],
+    model: Model,
+    files: ModelFiles,
+    events: EventPipe,
+    pool: Sample | None = None,
 ) -> CellResult:
     """Run every stage of one cell in order and return what was measured.
 
@@ -199,7 +205,7 @@ def run_cell(
     }
 
     try:
-        _load_and_measure(runner, job, samples, model, files, events, figures)
+        _load_and_measure(runner, job, samples, model, files, events, figures, pool)
     except _SKIPPING as exc:  # found out only when the model was built or compiled
         traceback.print_exc()
         result.status, result.error = "skipped", _last_line(exc)
@@ -223,6 +229,7 @@ def _load_and_measure(
     files: ModelFiles,
     events: EventPipe,
     figures: dict[str, Any],
+    pool: Sample | None = None,
 ) -> None:
     events.phase("loading")
     start = time.perf_counter()
@@ -247,7 +254,12 @@ def _load_and_measure(
 
         probes.reset_peak_rss()
         events.phase("measuring", target=job.min_iterations, min_time_s=job.min_time_s)
-        latencies = _timed_loop(runner, job, samples, per_call_ns, figures, events)
+        if job.loadgen is not None and pool is not None:  # LoadGen issues the queries
+            from runners import loadgen
+
+            latencies = loadgen.measure(runner, job, pool, per_call_ns, figures, events)
+        else:
+            latencies = _timed_loop(runner, job, samples, per_call_ns, figures, events)
         figures["peak_rss_mb"] = probes.peak_rss_mb()
         figures["modules_json"] = json.dumps(probes.loaded_top_level_modules())
 

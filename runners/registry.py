@@ -28,8 +28,9 @@ class Framework:
         return self.versioned or self.requires[:1]
 
 
-# What the runner itself imports in every environment: arrays, results, process figures, weights.
-RUNNER_REQUIRES = ("numpy", "pyarrow", "psutil", "safetensors")
+# What the runner itself imports in every environment: arrays, results, process figures, weights,
+# and MLPerf LoadGen for its scenarios (imported only by those).
+RUNNER_REQUIRES = ("numpy", "pyarrow", "psutil", "safetensors", "mlcommons-loadgen")
 
 # The frameworks a benchmark runs by default, in the order they run.
 FRAMEWORKS: dict[str, Framework] = {

@@ -43,7 +43,7 @@ def load_samples(job: JobSpec) -> list[Sample]:
     offline: one call's worth, the first ``batch_size`` rows of every input. single-stream: each
     of the first (up to) ``single_stream_samples`` rows as a call of its own, in turn.
     """
-    if job.scenario == "offline":
+    if job.scenario != "single-stream":  # offline, and LoadGen's: a call of the cell's batch
         return [{name: read_npy(Path(path), rows=job.batch_size) for name, path in job.model.inputs.items()}]
     count = job.model.single_stream_samples
     rows = {name: read_npy(Path(path), rows=count) for name, path in job.model.inputs.items()}
@@ -68,7 +68,9 @@ def run_job(job: JobSpec, events_fd: int | None, isolated: bool = True) -> int:
     )
     runner = load_runner_class(job.framework)(job.options)
     runner.settings["blocked_modules"] = blocked
-    result = run_cell(runner, job, samples, model, files, events)
+    # LoadGen draws each query's samples from the whole set of stored inputs.
+    pool = {name: read_npy(Path(path)) for name, path in job.model.inputs.items()} if job.loadgen else None
+    result = run_cell(runner, job, samples, model, files, events, pool)
     write_result(result, Path(job.result_path))
     events.phase("done" if result.status == "ok" else result.status, error=result.error)
     return 1 if result.status == "failed" else 0

@@ -16,7 +16,8 @@ process, which must stay free of them, and by every runner before its framework 
 #   3 -- models, environments, versions: weights.parquet is gone (model.safetensors per
 #        model); summary/cells gain framework_pin, environment, environment_key, model_source,
 #        model_sha256, model_parameters, model_flops_per_sample, input_shapes, inputs_sha256,
-#        measurement_json, options_json, ready_s,
+#        measurement_json, options_json, ready_s, target_qps, latency_bound_ms, loadgen_validity,
+#        peak_qps, latency_ms_p999, loadgen_json (and loadgen_json in result.parquet),
 #        max_rel_diff, parity_reference, python, modules_json; parity_tolerance becomes
 #        nullable (absolute, from the model's own tolerance); samples gain model; result gains
 #        python, modules_json; job.json holds the model (inputs by name) and options.

@@ -21,6 +21,8 @@ CONFIG_COLUMNS = (
     "framework_pin",
     "environment",
     "scenario",
+    "target_qps",
+    "latency_bound_ms",
     "batch_size",
     "input_shapes",
     "threads",
@@ -35,8 +37,16 @@ CONFIG_COLUMNS = (
 # one comparison (the "x fastest" column ranks them).
 CONTENDER_COLUMNS = ("framework", "framework_pin", "options_json")
 
-_LABEL_PREFIXES = {"batch_size": "b", "threads": "t", "cpus": "cpus "}
+_LABEL_PREFIXES = {
+    "batch_size": "b",
+    "threads": "t",
+    "cpus": "cpus ",
+    "target_qps": "qps ",
+    "latency_bound_ms": "bound ",
+}
 _HEADERS = {
+    "target_qps": "QPS",
+    "latency_bound_ms": "bound ms",
     "batch_size": "batch",
     "framework_pin": "version",
     "options_json": "options",
@@ -94,8 +104,22 @@ def label(row: Mapping[str, Any], vary: list[str]) -> str:
     """The framework, plus the columns that vary: ``resnet50 pytorch b16 t2``."""
     parts = [str(row.get(c)) for c in vary if c == "model"]
     parts.append(framework_label(row))
-    parts += [f"{_LABEL_PREFIXES.get(c, '')}{row.get(c)}" for c in vary if c != "model"]
+    parts += [
+        f"{_LABEL_PREFIXES.get(c, '')}{_shown(row.get(c))}"
+        for c in vary
+        if c != "model" and row.get(c) is not None
+    ]
     return " ".join(parts)
+
+
+def _shown(value: Any) -> str:
+    """A configuration value as a reader wants it: 200 rather than 200.0."""
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def display_value(value: Any) -> str:
+    """A configuration value in a table cell: "-" for none."""
+    return "-" if value is None else _shown(value)
 
 
 def header(column: str) -> str:

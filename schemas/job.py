@@ -47,6 +47,9 @@ class JobSpec:
     result_path: str
     # Execution options asked for this cell (framework-specific keys, see each runner).
     options: dict[str, Any] = field(default_factory=dict)
+    # A LoadGen scenario: {"scenario": server | multi-stream | single-stream | offline,
+    # "target_qps", "latency_bound_ms", "find_peak"}; None for the tool's own loops.
+    loadgen: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:

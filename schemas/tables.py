@@ -38,6 +38,7 @@ RESULT = pa.schema(
         pa.field("pss_mb", pa.float64()),
         pa.field("python", pa.string()),  # the interpreter that ran it: which environment
         pa.field("modules_json", pa.string()),  # top-level modules loaded when the peak was read
+        pa.field("loadgen_json", pa.string()),  # a LoadGen scenario's results, as its log has them
         pa.field("latencies_ns", pa.list_(pa.int64())),
         pa.field("outputs", pa.list_(pa.float32())),  # null when the runner has no model (noop)
     ]
@@ -61,7 +62,9 @@ _CELL_SETTINGS = [
     pa.field("input_shapes", pa.string(), nullable=False),  # JSON: input name -> shape of one call
     pa.field("inputs_sha256", pa.string()),  # of the input tensors (the seed's, or the user's --inputs)
     pa.field("measurement_json", pa.string()),  # seed, warm-up, stop rule, timeout: how it was timed
-    pa.field("scenario", pa.string(), nullable=False),  # offline | single-stream
+    pa.field("scenario", pa.string(), nullable=False),  # offline | single-stream | server | ...
+    pa.field("target_qps", pa.float64()),  # server: the offered rate (null for server-peak: found)
+    pa.field("latency_bound_ms", pa.float64()),  # server: the p99 latency a VALID run stays under
     pa.field("batch_size", pa.int64(), nullable=False),
     pa.field("threads", pa.int64(), nullable=False),
     pa.field("cpus", pa.string(), nullable=False),
@@ -102,6 +105,10 @@ _MEASURED = [
     pa.field("os_threads", pa.int64()),
     pa.field("affinity_observed", pa.string()),
     pa.field("settings_json", pa.string()),
+    pa.field("loadgen_validity", pa.string()),  # VALID | INVALID | INCOMPLETE, for a LoadGen scenario
+    pa.field("peak_qps", pa.float64()),  # server-peak: the highest VALID rate found
+    pa.field("latency_ms_p999", pa.float64()),  # LoadGen's 99.9th percentile
+    pa.field("loadgen_json", pa.string()),  # LoadGen's results: reason, rate, counts, peak probes
     pa.field("environment_key", pa.string()),  # the recipe hash of the environment it ran in
     pa.field("python", pa.string()),
     pa.field("modules_json", pa.string()),  # top-level modules loaded when the peak was read

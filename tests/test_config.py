@@ -81,7 +81,7 @@ def test_the_nightly_config_gives_what_the_same_flags_give() -> None:
 def test_the_nightly_config_holds_the_intended_matrix() -> None:
     config = load_config(NIGHTLY, _nightly_parser())
     assert config["frameworks"] == ("pytorch", "tensorflow", "jax", "onnxruntime", "openvino")
-    assert config["scenario"] == "both"
+    assert config["scenario"] == ("offline", "single-stream")
     assert config["batch_size"] == (1000,)
     assert config["threads"] == (2,)
     assert config["cpus"] == (0, 1)
@@ -139,7 +139,7 @@ def test_every_value_has_the_type_argparse_gives_it(tmp_path: Path) -> None:
     )
     assert config == {
         "frameworks": ("pytorch", "onnxruntime"),
-        "scenario": "single-stream",
+        "scenario": ("single-stream",),
         "batch_size": (1, 8),
         "threads": (1,),
         "cpus": (0, 1),
@@ -241,7 +241,7 @@ def _error(path: Path, parser: argparse.ArgumentParser | None = None) -> str:
         ('cpus = "1-0"', "cpus", "CPU numbers"),
         ('frameworks = ["pytorch", ""]', "frameworks", "framework names"),
         ('report = ["csv", "pdf"]', "report", "csv, md, png"),
-        ('scenario = "server"', "scenario", "invalid choice: 'server'"),
+        ('scenario = "serve"', "scenario", "expected a comma list of offline"),
         ('precision = "fp16"', "precision", "invalid choice"),
         ('strict = "yes"', "strict", "expected true or false, got 'yes'"),
         ("quiet = 1", "quiet", "expected true or false"),

@@ -1,0 +1,448 @@
+"""MLPerf LoadGen as a scenario: LoadGen issues the queries, in the runner's own pinned process,
+to a system under test (SUT) that calls the runner's model.
+
+Server (Poisson arrivals at a target QPS, judged against a latency bound), multi-stream (a
+query of N samples at a time), and LoadGen's own single-stream and offline, so that the
+tool's loops can be compared with LoadGen's on the same cell. The results are LoadGen's own,
+read from its detail log (validity and why, latency percentiles, achieved rate), and its logs
+stay in the cell's directory.
+
+How the SUT works. Every callback of LoadGen's runs on the thread that started the test, with
+the interpreter lock taken for the callback; LoadGen's clock runs from just before it issues a
+query to the moment the SUT completes it. Single-stream and multi-stream wait for one query
+before the next, so the SUT runs the model inside the callback (a thread hand-off would add
+~11 us of its own). Server and offline must not hold up the issuing: the callback queues the
+samples and one worker thread takes whatever is queued, up to --max-batch, runs one call and
+completes each sample. The model was built for a fixed batch (OpenVINO's static shape,
+TensorFlow's signature), so a short batch is padded by repeating its last sample, and recorded.
+
+What can hang LoadGen -- a completion never sent -- cannot happen here: the worker completes
+every sample it took, whatever the model did (the error is recorded and the run is failed).
+An exception inside a callback would leave LoadGen's threads behind (the process aborts at
+exit), so none is let out of one.
+"""
+
+from __future__ import annotations
+
+import collections
+import ctypes
+import json
+import math
+import threading
+import time
+from array import array
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from runners import probes
+from runners.events import EventPipe
+
+_PR_SET_TIMERSLACK = 29
+# Server queries needed before LoadGen's early-stopping rule can call a run VALID at all (459
+# with none over the bound, ~1000 with three): fewer, and every server run is INVALID.
+_SERVER_MIN_QUERIES = 1024
+# Each find-peak probe: doubling from a first guess until a run is INVALID, then halving the gap
+# until it is within this fraction of the peak.
+_PEAK_PRECISION = 0.05
+# What the SUT's Python costs per sample beside the model (the gather, the completion object):
+# measured ~5-8 us here. It sizes LoadGen's offline query; it matters only for micro-models.
+_SUT_NS_PER_SAMPLE = 8_000
+_LATENCY_KEYS = {
+    "latency_ms_p50": "result_50.00_percentile_latency_ns",
+    "latency_ms_p90": "result_90.00_percentile_latency_ns",
+    "latency_ms_p95": "result_95.00_percentile_latency_ns",
+    "latency_ms_p99": "result_99.00_percentile_latency_ns",
+    "latency_ms_p999": "result_99.90_percentile_latency_ns",
+    "latency_ms_mean": "result_mean_latency_ns",
+    "latency_ms_min": "result_min_latency_ns",
+    "latency_ms_max": "result_max_latency_ns",
+}
+
+
+class SutFailure(RuntimeError):
+    """The model raised inside the SUT; LoadGen was still given every completion."""
+
+
+class Sut:
+    """The system under test: LoadGen's queries in, the runner's model, completions out."""
+
+    def __init__(
+        self, lg: Any, runner: Any, pool: dict[str, np.ndarray], batch: int, inline: bool, events: EventPipe
+    ) -> None:
+        self._lg = lg
+        self._runner = runner
+        self._pool = pool
+        self._batch = batch
+        self._inline = inline
+        self._events = events
+        self._queue: collections.deque[tuple[int, int, int]] = collections.deque()
+        self._ready = threading.Condition()
+        self._stop = False
+        self.error: str | None = None
+        self.latencies_ns = array("q")  # per query, from its issue to its completion, as seen here
+        self.batch_sizes: collections.Counter[int] = collections.Counter()
+        self.padded_calls = 0
+        self._issued = 0
+        self._last_report = time.perf_counter()
+        self._worker = threading.Thread(target=self._work, name="loadgen-sut", daemon=True)
+        if not inline:
+            self._worker.start()
+        self.handle = lg.ConstructFastSUT(self._issue, self._flush)
+
+    # LoadGen's callbacks: quick, and never raising into LoadGen.
+    def _issue(self, ids: list[int], indices: list[int]) -> None:
+        now = time.perf_counter_ns()
+        try:
+            items = [(query, index, now) for query, index in zip(ids, indices)]
+            self._issued += len(items)
+            if self._inline:
+                for start in range(0, len(items), self._batch):
+                    self._run(items[start : start + self._batch])
+                return
+            with self._ready:
+                self._queue.extend(items)
+                self._ready.notify()
+        except BaseException as exc:
+            self.error = self.error or f"{type(exc).__name__}: {exc}"
+
+    def _flush(self) -> None:
+        pass  # nothing is held back: every queued sample is served as soon as the worker can
+
+    def _work(self) -> None:
+        while True:
+            with self._ready:
+                while not self._queue and not self._stop:
+                    self._ready.wait()
+                if not self._queue:
+                    return
+                taken = [self._queue.popleft() for _ in range(min(self._batch, len(self._queue)))]
+            self._run(taken)
+
+    def _run(self, items: list[tuple[int, int, int]]) -> None:
+        """One call of the model on the samples of ``items``; complete each, whatever happens."""
+        lg = self._lg
+        completed = False
+        try:
+            indices = [index for _, index, _ in items]
+            if len(indices) < self._batch:  # the model's static batch: pad by repeating the last
+                indices += [indices[-1]] * (self._batch - len(indices))
+                self.padded_calls += 1
+            sample = {name: values[indices] for name, values in self._pool.items()}
+            self._runner.predict(self._runner.prepare(sample))
+            lg.QuerySamplesComplete([lg.QuerySampleResponse(query, 0, 0) for query, _, _ in items])
+            completed = True
+            done = time.perf_counter_ns()
+            self.latencies_ns.extend(done - issued for _, _, issued in items)
+            self.batch_sizes[len(items)] += 1
+            self._progress()
+        except BaseException as exc:
+            self.error = self.error or f"{type(exc).__name__}: {exc}"
+            if not completed:
+                lg.QuerySamplesComplete([lg.QuerySampleResponse(query, 0, 0) for query, _, _ in items])
+
+    def _progress(self) -> None:
+        now = time.perf_counter()
+        if now - self._last_report < 0.25:
+            return
+        self._last_report = now
+        recent = self.latencies_ns[-200:]
+        self._events.emit(
+            "progress",
+            done=len(self.latencies_ns),
+            issued=self._issued,
+            p50_ms=float(np.median(np.frombuffer(recent, np.int64))) / 1e6 if recent else None,
+            peak_rss_mb=probes.peak_rss_mb(),
+        )
+
+    def close(self) -> None:
+        with self._ready:
+            self._stop = True
+            self._ready.notify()
+        if self._worker.is_alive():
+            self._worker.join()
+        self._lg.DestroyFastSUT(self.handle)
+
+
+def _settings(
+    lg: Any,
+    scenario: str,
+    spec: dict[str, Any],
+    qps: float | None,
+    min_time_s: float,
+    min_queries: int,
+    per_call_ns: float,
+    batch: int,
+    calibrated: bool = False,
+) -> Any:
+    settings = lg.TestSettings()
+    settings.mode = lg.TestMode.PerformanceOnly
+    settings.min_duration_ms = max(1, int(min_time_s * 1000))
+    settings.min_query_count = min_queries
+    if scenario == "server":
+        settings.scenario = lg.TestScenario.Server
+        settings.server_target_qps = float(qps or 1.0)
+        bound_s = float(spec["latency_bound_ms"]) / 1000
+        settings.server_target_latency_ns = int(bound_s * 1e9)
+        settings.server_target_latency_percentile = 0.99
+        settings.min_query_count = max(min_queries, _SERVER_MIN_QUERIES)
+        # A backlog of this many queries can never meet the bound: stop at once, INVALID.
+        settings.server_max_async_queries = max(64, int(8 * (qps or 1.0) * bound_s))
+    elif scenario == "multi-stream":
+        settings.scenario = lg.TestScenario.MultiStream
+        settings.multi_stream_samples_per_query = batch
+        # LoadGen makes 2 x min duration / expected latency queries: guess low, or it runs out.
+        settings.multi_stream_expected_latency_ns = max(1000, int(per_call_ns / 2))
+    elif scenario == "single-stream":
+        settings.scenario = lg.TestScenario.SingleStream
+        settings.single_stream_expected_latency_ns = max(1000, int(per_call_ns / 2))
+    else:
+        settings.scenario = lg.TestScenario.Offline
+        # One query of 1.1 x min duration x this many samples must last min duration: guess from
+        # one call's time plus the SUT's Python cost per sample (~8 us here), a little high.
+        per_sample_ns = max(per_call_ns, 1.0) / batch + (0 if calibrated else _SUT_NS_PER_SAMPLE)
+        settings.offline_expected_qps = 1.2e9 / per_sample_ns
+    return settings
+
+
+def _log_settings(lg: Any, directory: Path) -> Any:
+    directory.mkdir(parents=True, exist_ok=True)  # LoadGen crashes later if it does not exist
+    output = lg.LogOutputSettings()
+    output.outdir = str(directory)
+    output.prefix = "mlperf_log_"
+    output.suffix = ""
+    output.prefix_with_datetime = False
+    output.copy_summary_to_stdout = False
+    output.copy_detail_to_stdout = False
+    log = lg.LogSettings()
+    log.log_output = output
+    log.log_mode = lg.LoggingMode.AsyncPoll
+    log.enable_trace = False  # one event per sample: tens of MB for a few seconds
+    return log
+
+
+def read_detail(directory: Path) -> dict[str, Any]:
+    """LoadGen's results, from the ``:::MLLOG`` lines of its detail log (empty if it never finished)."""
+    found: dict[str, Any] = {}
+    errors = []
+    path = directory / "mlperf_log_detail.txt"
+    if not path.is_file():
+        return found
+    for line in path.read_text(errors="replace").splitlines():
+        if not line.startswith(":::MLLOG"):
+            continue
+        try:
+            entry = json.loads(line[len(":::MLLOG") :])
+        except ValueError:
+            continue  # the cut-off last line of a killed run
+        found[entry["key"]] = entry["value"]
+        if entry.get("metadata", {}).get("is_error"):
+            errors.append(f"{entry['key']}: {entry['value']}")
+    found["errors"] = errors
+    return found
+
+
+def summarise(detail: dict[str, Any], scenario: str) -> dict[str, Any]:
+    """What a cell records of one LoadGen run: verdict and why, latencies, rate, counts."""
+    validity = detail.get("result_validity")
+    reason = detail.get("result_invalid_reason") or ""
+    if validity == "INVALID" and not reason:
+        reason = str(detail.get("early_stopping_result") or "; ".join(detail.get("errors", [])) or "")
+    rate_key = {
+        "server": "result_completed_samples_per_sec",
+        "offline": "result_samples_per_second",
+        "single-stream": "result_qps_with_loadgen_overhead",
+        "multi-stream": "result_qps_with_loadgen_overhead",
+    }[scenario]
+    summary: dict[str, Any] = {
+        "validity": validity or "INCOMPLETE",
+        "invalid_reason": reason or None,
+        "samples_per_s": detail.get(rate_key),
+        "queries": detail.get("result_query_count"),
+        "generated_queries": detail.get("generated_query_count"),
+        "samples_per_query": detail.get("effective_samples_per_query"),
+        "target_qps": detail.get("effective_target_qps"),
+        "target_latency_ns": detail.get("effective_target_latency_ns"),
+        "errors": detail.get("errors", []),
+    }
+    for column, key in _LATENCY_KEYS.items():
+        value = detail.get(key)
+        summary[column] = None if value is None else float(value) / 1e6
+    return summary
+
+
+def _calibrated(
+    lg: Any,
+    runner: Any,
+    pool: dict[str, np.ndarray],
+    job: Any,
+    spec: dict[str, Any],
+    qps: float | None,
+    directory: Path,
+    per_call_ns: float,
+    events: EventPipe,
+) -> tuple[dict[str, Any], Sut]:
+    """One run; and once more, sized from the first, when LoadGen says its guess of the SUT's
+    speed was off (offline: "Increase expected QPS"; single- or multi-stream: "Decrease the
+    expected latency" -- it ran out of queries). The first run's logs are kept beside."""
+    result, sut = _run_once(lg, runner, pool, job, spec, qps, directory, per_call_ns, events)
+    reason = result.get("invalid_reason") or ""
+    if spec["scenario"] == "server" or not (
+        "Increase expected" in reason or "Decrease the expected" in reason
+    ):
+        return result, sut
+    measured = result.get("samples_per_s") or 0.0
+    if not measured:
+        return result, sut
+    directory.rename(directory.with_name(directory.name + "-uncalibrated"))
+    # The measured rate, as a time per call of the batch, a little optimistic as LoadGen wants.
+    per_call = 0.5 * job.batch_size * 1e9 / measured
+    result, sut = _run_once(lg, runner, pool, job, spec, qps, directory, per_call, events, calibrated=True)
+    result["calibrated_from_a_first_run"] = True
+    return result, sut
+
+
+def _run_once(
+    lg: Any,
+    runner: Any,
+    pool: dict[str, np.ndarray],
+    job: Any,
+    spec: dict[str, Any],
+    qps: float | None,
+    directory: Path,
+    per_call_ns: float,
+    events: EventPipe,
+    calibrated: bool = False,
+) -> tuple[dict[str, Any], Sut]:
+    scenario = spec["scenario"]
+    batch = job.batch_size
+    rows = len(next(iter(pool.values())))
+    sut = Sut(lg, runner, pool, batch, inline=scenario in ("single-stream", "multi-stream"), events=events)
+    qsl = lg.ConstructQSL(rows, rows, lambda indices: None, lambda indices: None)
+    try:
+        settings = _settings(
+            lg, scenario, spec, qps, job.min_time_s, job.min_iterations, per_call_ns, batch, calibrated
+        )
+        # A path that is never there: an audit.config in the working directory would override the settings.
+        started = time.perf_counter()
+        lg.StartTestWithLogSettings(
+            sut.handle, qsl, settings, _log_settings(lg, directory), str(directory / "no-audit.config")
+        )
+    finally:
+        sut.close()
+        lg.DestroyQSL(qsl)
+    if sut.error is not None:
+        raise SutFailure(f"the model failed under LoadGen: {sut.error}")
+    wall_s = time.perf_counter() - started
+    result = summarise(read_detail(directory), scenario)
+    if result["samples_per_s"] is None and result["queries"]:  # multi-stream logs no rate: ours
+        result["samples_per_s"] = result["queries"] * (result["samples_per_query"] or batch) / wall_s
+        result["samples_per_s_from"] = "queries x samples per query over the test's wall time"
+    result["offered_qps"] = qps
+    result["calls_by_batch"] = {str(size): count for size, count in sorted(sut.batch_sizes.items())}
+    result["padded_calls"] = sut.padded_calls
+    return result, sut
+
+
+def measure(
+    runner: Any,
+    job: Any,
+    pool: dict[str, np.ndarray],
+    per_call_ns: float,
+    figures: dict[str, Any],
+    events: EventPipe,
+) -> array[int]:
+    """Run the cell's LoadGen scenario (or its peak search); fill ``figures``; return the
+    per-query latencies the SUT saw."""
+    import mlperf_loadgen as lg
+
+    spec = dict(job.loadgen)
+    directory = Path(job.result_path).parent / "loadgen"
+    libc = ctypes.CDLL(None, use_errno=True)
+    # LoadGen sleeps until each arrival; Linux's default 50 us timer slack would count as latency.
+    slack = libc.prctl(_PR_SET_TIMERSLACK, 1, 0, 0, 0) == 0
+    threads_before = probes.thread_samples()
+    cpu_before = probes.process_cpu_s()
+    wall_start = time.perf_counter()
+    if spec.get("find_peak"):
+        result, sut = _find_peak(lg, runner, pool, job, spec, directory, per_call_ns, events)
+    else:
+        result, sut = _calibrated(
+            lg, runner, pool, job, spec, spec.get("target_qps"), directory, per_call_ns, events
+        )
+    wall_s = time.perf_counter() - wall_start
+    activity = probes.thread_activity(threads_before, probes.thread_samples(), wall_s)
+    figures["timed_s"] = wall_s
+    figures["cpu_percent"] = 100.0 * (probes.process_cpu_s() - cpu_before) / wall_s
+    figures["threads_observed"] = activity.busy_threads
+    figures["affinity_observed"] = activity.affinity
+    figures["ctx_switches_involuntary"] = activity.involuntary_switches
+    result["timer_slack_ns"] = 1 if slack else "default"
+    result["max_batch"] = job.batch_size if spec["scenario"] in ("server", "offline") else None
+    figures["loadgen_json"] = json.dumps(result, sort_keys=True, default=str)
+    return sut.latencies_ns
+
+
+def _find_peak(
+    lg: Any,
+    runner: Any,
+    pool: dict[str, np.ndarray],
+    job: Any,
+    spec: dict[str, Any],
+    directory: Path,
+    per_call_ns: float,
+    events: EventPipe,
+) -> tuple[dict[str, Any], Sut]:
+    """The highest server QPS that stays VALID under the latency bound: double from a first
+    guess until a run is INVALID, then bisect the gap to within 5 %. LoadGen's own peak search
+    judges a run by its percentile alone, ignoring early stopping, and logs none of its probes;
+    here every probe is a full run, judged VALID or not, and kept (``probes``)."""
+    probes_run: list[dict[str, Any]] = []
+    best: tuple[dict[str, Any], Sut] | None = None
+
+    def probe(qps: float) -> bool:
+        nonlocal best
+        result, sut = _run_once(
+            lg, runner, pool, job, spec, qps, directory / f"probe-{len(probes_run):02d}", per_call_ns, events
+        )
+        probes_run.append(
+            {
+                k: result[k]
+                for k in ("offered_qps", "validity", "invalid_reason", "latency_ms_p99", "samples_per_s")
+            }
+        )
+        events.emit(
+            "progress",
+            done=len(probes_run),
+            target=len(probes_run) + 1,
+            probe_qps=qps,
+            validity=result["validity"],
+        )
+        valid = bool(result["validity"] == "VALID")
+        if valid:
+            best = (result, sut)
+        return valid
+
+    # A first guess well below what one call's time allows, so the first probe passes.
+    low = max(1.0, 0.25 * job.batch_size * 1e9 / max(per_call_ns, 1.0))
+    while not probe(low):
+        low /= 4
+        if low < 0.1:
+            break
+    high = low * 2
+    while probe(high) and len(probes_run) < 24:
+        low, high = high, high * 2
+    while high / low > 1 + _PEAK_PRECISION and len(probes_run) < 24:
+        middle = math.sqrt(low * high)
+        if probe(middle):
+            low = middle
+        else:
+            high = middle
+    if best is None:
+        raise SutFailure(f"no server rate down to {low:.3g} QPS met the latency bound")
+    result, sut = best
+    result = dict(result)
+    result["peak_qps"] = low
+    result["probes"] = probes_run
+    return result, sut

@@ -1,0 +1,85 @@
+"""MLPerf LoadGen scenarios, for real, on the fake runner (a second or two each): LoadGen's verdict
+and figures are recorded, its logs kept, a peak search keeps every probe, batching under load is
+recorded, and a runner that dies under load is failed with LoadGen's partial logs kept."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+
+from conftest import only_run_dir, run_cli
+
+LOAD = ["--min-time", "0.5", "--min-iterations", "50", "--warmup", "5"]
+
+
+def rows_of(tmp_path: Path) -> list[dict[str, Any]]:
+    return pq.read_table(only_run_dir(tmp_path / "results") / "summary.parquet").to_pylist()
+
+
+def test_every_loadgen_scenario_runs_and_records_loadgens_verdict(tmp_path: Path) -> None:
+    proc = run_cli(
+        [
+            "--frameworks", "fake", "--scenario", "server,multi-stream,loadgen-single-stream,loadgen-offline",
+            "--target-qps", "200", "--latency-bound-ms", "50", "--batch-size", "64", *LOAD,
+        ],
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = only_run_dir(tmp_path / "results")
+    rows = {row["scenario"]: row for row in rows_of(tmp_path)}
+    assert set(rows) == {"server", "multi-stream", "loadgen-single-stream", "loadgen-offline"}
+    for scenario, row in rows.items():
+        assert row["status"] == "ok" and row["parity_ok"], (scenario, row["error"])
+        result = json.loads(row["loadgen_json"])
+        assert row["loadgen_validity"] == result["validity"] == "VALID", (scenario, result)
+        assert row["latency_ms_p50"] == result["latency_ms_p50"] > 0  # LoadGen's figures, not the tool's
+        assert row["latency_ms_p999"] >= row["latency_ms_p99"] >= row["latency_ms_p50"]
+        assert row["throughput_per_s"] == result["samples_per_s"] > 0
+        logs = run_dir / "cells" / row["cell_id"] / "loadgen"
+        assert (logs / "mlperf_log_summary.txt").is_file() and (logs / "mlperf_log_detail.txt").is_file()
+    server = rows["server"]
+    assert server["target_qps"] == 200.0 and server["latency_bound_ms"] == 50.0
+    assert 150 < server["throughput_per_s"] < 250  # LoadGen offered 200 a second, Poisson
+    assert json.loads(server["loadgen_json"])["queries"] >= 1024  # enough for early stopping to pass
+    assert rows["multi-stream"]["batch_size"] == 8 and rows["loadgen-offline"]["batch_size"] == 64
+    samples = pq.read_table(run_dir / "samples.parquet").to_pylist()
+    assert {sample["config_id"] for sample in samples} == {row["config_id"] for row in rows.values()}
+
+
+def test_a_peak_search_keeps_every_probe_and_batching_is_recorded(tmp_path: Path) -> None:
+    proc = run_cli(
+        [
+            "--frameworks", "fake", "--scenario", "server", "--find-peak", "--latency-bound-ms", "5",
+            "--max-batch", "4", *LOAD,
+        ],
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (row,) = rows_of(tmp_path)
+    assert row["scenario"] == "server-peak" and row["target_qps"] is None and row["batch_size"] == 4
+    result = json.loads(row["loadgen_json"])
+    probes = result["probes"]
+    assert len(probes) >= 3
+    valid = [probe["offered_qps"] for probe in probes if probe["validity"] == "VALID"]
+    invalid = [probe["offered_qps"] for probe in probes if probe["validity"] != "VALID"]
+    assert valid and invalid and row["peak_qps"] == max(valid) < min(q for q in invalid if q > max(valid))
+    assert result["max_batch"] == 4 and sum(result["calls_by_batch"].values()) > 0
+    run_dir = only_run_dir(tmp_path / "results")
+    assert len(list((run_dir / "cells" / row["cell_id"] / "loadgen").glob("probe-*"))) == len(probes)
+
+
+def test_a_runner_that_dies_under_load_is_failed_and_loadgens_logs_are_kept(tmp_path: Path) -> None:
+    proc = run_cli(
+        ["--frameworks", "fake-segfault,fake", "--scenario", "server", "--target-qps", "200",
+         "--latency-bound-ms", "50", *LOAD, "--warmup", "0"],  # the fault strikes under LoadGen
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    rows = {row["framework"]: row for row in rows_of(tmp_path)}
+    assert rows["fake-segfault"]["status"] == "failed" and "SIGSEGV" in rows["fake-segfault"]["error"]
+    assert rows["fake"]["status"] == "ok" and rows["fake"]["loadgen_validity"] == "VALID"
+    logs = only_run_dir(tmp_path / "results") / "cells" / rows["fake-segfault"]["cell_id"] / "loadgen"
+    assert (logs / "mlperf_log_detail.txt").is_file()  # LoadGen's header, up to where it died
