@@ -214,7 +214,8 @@ def cell_row(
         cell_id=cell.cell_id,
         config_id=cell.config_id,
         repeat=cell.repeat,
-        cpus_allowed=len(cell.cpus),
+        instance=cell.instance,
+        cpus_allowed=len(cell.pinned_to),
     )
     if prepared is not None:
         spec = prepared.spec
@@ -267,11 +268,61 @@ def _why_no_result(exit: Exit, problem: str) -> str:
 
 
 def summarise_configs(outcomes: list[CellOutcome]) -> list[dict[str, Any]]:
-    """One summary row per configuration: the median over its repeats, and their spread."""
-    groups: dict[str, list[CellOutcome]] = {}
+    """One summary row per configuration: the median over its repeats, and their spread. The
+    instances of a repeat, which ran at once, count as one: see :func:`combine_instances`."""
+    groups: dict[str, dict[int, list[CellOutcome]]] = {}
     for outcome in outcomes:
-        groups.setdefault(outcome.cell.config_id, []).append(outcome)
-    return [_summarise_config(group) for group in groups.values()]
+        groups.setdefault(outcome.cell.config_id, {}).setdefault(outcome.cell.repeat, []).append(outcome)
+    return [
+        _summarise_config([combine_instances(copies) for copies in repeats.values()])
+        for repeats in groups.values()
+    ]
+
+
+# Figures of copies running at once that add up: what the deployment of N copies costs and does.
+_SUMMED = (
+    "throughput_per_s",
+    "cpu_percent",
+    "peak_rss_mb",
+    "uss_mb",
+    "pss_mb",
+    "rss_mb_load",
+    "rss_mb_import",
+)
+
+
+def combine_instances(copies: list[CellOutcome]) -> CellOutcome:
+    """The instances of one repeat as one outcome: throughput, CPU and memory summed over the
+    copies (what they do and cost together), latency that of one copy -- the percentiles of all
+    their calls pooled (of LoadGen's, the median over copies) -- and the worst status."""
+    if len(copies) == 1:
+        return copies[0]
+    worst = min(copies, key=lambda outcome: _SEVERITY.index(outcome.row["status"]))
+    if worst.row["status"] != "ok":
+        row = dict(worst.row)
+        row["error"] = f"instance {worst.cell.instance} of {len(copies)}: {worst.row['error']}"
+        return CellOutcome(worst.cell, row, np.empty(0, dtype=np.int64), worst.load_average_1min)
+    first = copies[0]
+    row = dict(first.row)
+    latencies = np.concatenate([outcome.latencies_ns for outcome in copies])
+    if latencies.size:
+        row.update(latency_stats(latencies).columns())
+    if row.get("loadgen_json"):
+        for column in _LOADGEN_LATENCIES:
+            values = [o.row[column] for o in copies if o.row.get(column) is not None]
+            row[column] = statistics.median(values) if values else None
+    for column in _SUMMED:
+        values = [o.row[column] for o in copies if o.row.get(column) is not None]
+        row[column] = sum(values) if values else None
+    row["iterations"] = sum(o.row["iterations"] or 0 for o in copies)
+    row["ctx_switches_involuntary"] = sum(o.row["ctx_switches_involuntary"] or 0 for o in copies)
+    diffs = [o.row["max_abs_diff"] for o in copies if o.row["max_abs_diff"] is not None]
+    if diffs:
+        worst_diff = max(copies, key=lambda o: o.row["max_abs_diff"] or 0.0).row
+        row.update(
+            {k: worst_diff[k] for k in ("max_abs_diff", "max_rel_diff", "parity_tolerance", "parity_ok")}
+        )
+    return CellOutcome(first.cell, row, latencies, first.load_average_1min, first.outputs)
 
 
 def _summarise_config(group: list[CellOutcome]) -> dict[str, Any]:
@@ -313,7 +364,7 @@ def _summarise_config(group: list[CellOutcome]) -> dict[str, Any]:
         summary["parity_ok"] = None if None in verdicts else all(verdicts)
 
     p50s: list[float] = [row["latency_ms_p50"] for row in ok_rows]
-    if ok_rows[0].get("loadgen_json"):  # LoadGen's achieved rate, as LoadGen measured it
+    if ok_rows[0].get("loadgen_json") or ok[0].cell.instances > 1:  # measured, or the copies' sum
         rates = [row["throughput_per_s"] for row in ok_rows if row["throughput_per_s"] is not None]
         summary["throughput_per_s"] = statistics.median(rates) if rates else None
     else:  # samples per second at the summary's own p50, as documented: not a median of throughputs
@@ -349,11 +400,11 @@ def _warnings(ok: list[CellOutcome], p50s: list[float]) -> list[str]:
             repeat_p50s_ms=p50s if index == 0 else (),
             clock_resolution_s=perf_counter_resolution_s(),
             load_average_1min=outcome.load_average_1min,
-            own_busy_cpus=min(cell.threads, len(cell.cpus)),
-            allowed_cpus=len(cell.cpus),
+            own_busy_cpus=min(cell.threads, len(cell.pinned_to)) * cell.instances,
+            allowed_cpus=len(cell.pinned_to),
             cpufreq=cpufreq,
             ctx_switches_involuntary=outcome.row["ctx_switches_involuntary"],
-            threads=cell.threads,
+            threads=cell.threads * cell.instances,  # the copies together
             cpu_percent=outcome.row["cpu_percent"],
             threads_observed=outcome.row["threads_observed"],
         )

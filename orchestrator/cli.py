@@ -323,6 +323,15 @@ def build_parser() -> argparse.ArgumentParser:
         "pytorch.compile=true; a comma list of values sweeps them; repeat for several",
     )
     how.add_argument(
+        "--instances",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="run N copies of each cell's runner at once, each pinned to its own share of --cpus "
+        "(N x threads <= CPUs); the summary holds their summed throughput, CPU and memory and the "
+        "latency of one copy (default: 1)",
+    )
+    how.add_argument(
         "--tune",
         action=argparse.BooleanOptionalAction,
         default=False,
@@ -532,6 +541,7 @@ def _plan_from(args: argparse.Namespace, workloads: dict[str, Workload], input_r
         find_peak=args.find_peak,
         samples_per_query=args.samples_per_query,
         max_batch=args.max_batch,
+        instances=args.instances,
         repeats=args.repeats,
         modes=_modes(args),
         precision=args.precision,

@@ -87,6 +87,7 @@ def _label(cell: Cell, cells: list[Cell]) -> str:
         ("threads", " t"),
         ("mode", " "),
         ("repeat", " #"),
+        ("instance", " copy "),
     ):
         if len({getattr(c, attribute) for c in cells}) > 1:
             label += f"{prefix}{getattr(cell, attribute)}"

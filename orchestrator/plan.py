@@ -72,8 +72,11 @@ class Cell:
     repeat: int
     model: str = "mlp"
     framework_pin: str | None = None
-    target_qps: float | None = None  # server: the offered rate
+    target_qps: float | None = None  # server: the offered rate (all instances together)
     latency_bound_ms: float | None = None  # server, server-peak
+    instances: int = 1  # copies of the runner at once, each on its own share of ``cpus``
+    instance: int = 0
+    cpu_share: tuple[int, ...] = ()  # this instance's CPUs (empty: all of ``cpus``)
     environment: str = "own"
     input_shapes: str = "{}"  # JSON: input name -> the shape of one call's array
     options_json: str = "{}"
@@ -100,6 +103,7 @@ class Cell:
             "cpus": format_cpus(self.cpus),
             "precision": self.precision,
             "options_json": self.options_json,
+            "instances": self.instances,
             "mode": self.mode,
         }
 
@@ -110,8 +114,14 @@ class Cell:
 
     @property
     def cell_id(self) -> str:
-        """Unique within a run: its position, its configuration and its repeat."""
-        return f"{self.index:03d}-{self.config_id}-r{self.repeat}"
+        """Unique within a run: its position, its configuration, its repeat (and instance)."""
+        instance = f"-i{self.instance}" if self.instances > 1 else ""
+        return f"{self.index:03d}-{self.config_id}-r{self.repeat}{instance}"
+
+    @property
+    def pinned_to(self) -> tuple[int, ...]:
+        """The CPUs this cell's process is pinned to: its instance's share, or all of them."""
+        return self.cpu_share or self.cpus
 
 
 @dataclass(frozen=True)
@@ -156,6 +166,8 @@ class Plan:
     find_peak: bool = False
     samples_per_query: int = 8
     max_batch: int = 1
+    # N copies of each runner at once, each pinned to its own CPUs (N x threads <= CPUs).
+    instances: int = 1
     _option_sets: dict[str, list[dict[str, str]]] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -190,8 +202,20 @@ class Plan:
         if outside:
             raise PlanError("--cpus", f"CPU {outside[0]} is not in the allowed set {format_cpus(allowed)}")
         object.__setattr__(self, "cpus", cpus)
-        if self.threads is None:
-            object.__setattr__(self, "threads", (len(cpus),))
+        if self.instances < 1:
+            raise PlanError("--instances", f"expected a positive number, got {self.instances}")
+        if self.threads is None:  # one per CPU of an instance's share
+            object.__setattr__(self, "threads", (max(1, len(cpus) // self.instances),))
+        assert self.threads is not None
+        # One instance may oversubscribe (warned as contention); copies must not share CPUs.
+        if self.instances > 1 and self.instances * max(self.threads) > len(cpus):
+            raise PlanError(
+                "--instances",
+                f"{self.instances} instances x {max(self.threads)} threads need "
+                f"{self.instances * max(self.threads)} CPUs; --cpus has {len(cpus)}",
+            )
+        if self.instances > 1 and "in-process" in self.modes:
+            raise PlanError("--instances", "runs copies in processes of their own; not with --in-process")
         batch_sizes = (1,) if self.batch_sizes is None else self.batch_sizes  # None: the models' own
         for flag, values in (("--batch-size", batch_sizes), ("--threads", self.threads)):
             if not values or any(not isinstance(v, int) or v < 1 for v in values or ()):
@@ -468,10 +492,21 @@ class Plan:
                             )
                             for threads in self.threads:
                                 for ref in refs:
-                                    for options in self.option_sets_for(ref.name):
+                                    for options, instance in [
+                                        (o, i)
+                                        for o in self.option_sets_for(ref.name)
+                                        for i in range(self.instances)
+                                    ]:
                                         cells.append(
                                             Cell(
                                                 index=len(cells),
+                                                instances=self.instances,
+                                                instance=instance,
+                                                cpu_share=self.cpus[
+                                                    instance * threads : (instance + 1) * threads
+                                                ]
+                                                if self.instances > 1
+                                                else (),
                                                 framework=ref.name,
                                                 framework_pin=ref.version,
                                                 scenario=scenario,

@@ -5,7 +5,8 @@ Every exporter takes the summary rows (one dict per cell, the columns of
 file into the run directory atomically and returns its path. A kind may also have companions
 (:data:`COMPANIONS`): same arguments, but each writes its file only when the rows call for it
 and returns its path, or None when it wrote nothing -- the png kind adds sweep.png when the
-run sweeps batch sizes or thread counts. :func:`write_reports` runs both and lists every file.
+run sweeps batch sizes or thread counts, and load.png when it has LoadGen server figures at two
+offered rates or more. :func:`write_reports` runs both and lists every file.
 """
 
 from __future__ import annotations
@@ -318,8 +319,18 @@ def write_sweep_png(rows: list[Row], run_dir: Path, baseline: str | None = None)
 
 
 EXPORTERS: dict[str, Exporter] = {"csv": write_csv, "md": write_markdown, "png": write_png}
+
+
 # Extra files of a kind, written after its exporter's only when the rows call for them.
-COMPANIONS: dict[str, tuple[Companion, ...]] = {"png": (write_sweep_png,)}
+def write_load_png(rows: list[Row], run_dir: Path, baseline: str | None = None) -> Path | None:
+    """Write load.png when the run has server figures at two rates or more (a peak search)."""
+    from orchestrator.load_chart import load_chart
+
+    del baseline  # absolute figures, one line per framework
+    return load_chart(rows, run_dir / "load.png")
+
+
+COMPANIONS: dict[str, tuple[Companion, ...]] = {"png": (write_sweep_png, write_load_png)}
 
 
 def write_reports(
@@ -328,7 +339,7 @@ def write_reports(
     """Write the report files of each kind (``csv``, ``md``, ``png``) into ``run_dir``.
 
     Returns the path of every file written, in order: each kind's exporter's, then any of its
-    companions' (``png`` adds sweep.png on a batch-size or threads sweep).
+    companions' (``png`` adds sweep.png on a batch-size or threads sweep, load.png on a peak search).
     Raises ValueError naming an unknown kind before anything is written.
     """
     wanted = list(dict.fromkeys(kinds))

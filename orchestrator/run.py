@@ -11,6 +11,7 @@ import json
 import os
 import secrets
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -97,7 +98,7 @@ def _job_for(cell: Cell, plan: Plan, prepared: PreparedModel, cell_dir: Path) ->
         precision=cell.precision,
         batch_size=cell.batch_size,
         threads=cell.threads,
-        cpus=cell.cpus,
+        cpus=cell.pinned_to,
         warmup=plan.warmup,
         min_iterations=plan.min_iterations,
         max_iterations=plan.max_iterations,
@@ -124,7 +125,8 @@ def _loadgen_spec(cell: Cell) -> dict[str, Any] | None:
         return None
     return {
         "scenario": LOADGEN_SCENARIOS[cell.scenario],
-        "target_qps": cell.target_qps,
+        # Instances share the offered rate: each LoadGen offers its part, Poisson too.
+        "target_qps": None if cell.target_qps is None else cell.target_qps / cell.instances,
         "latency_bound_ms": cell.latency_bound_ms,
         "find_peak": cell.scenario == "server-peak",
     }
@@ -292,6 +294,56 @@ def _prepare(
         inputs=workload.inputs,
         source=workload.source,
     )
+
+
+def _together(groups: list[list[Cell]]) -> list[list[list[Cell]]]:
+    """Worker groups that run at the same time: the instances of one cell, each its own process."""
+    batches: list[list[list[Cell]]] = []
+    for group in groups:
+        first = group[0]
+        if first.instances > 1 and first.instance > 0 and batches:
+            batches[-1].append(group)
+        else:
+            batches.append([group])
+    return batches
+
+
+def _run_together(
+    together: list[list[Cell]],
+    run_id: str,
+    plan: Plan,
+    prepared: dict[str, PreparedModel],
+    references: _References,
+    environments: dict[str, Environment],
+    run_dir: Path,
+    display: Display,
+) -> list[CellOutcome]:
+    """Run these worker groups at once (the instances of one cell, on their own CPUs), one thread
+    each waiting on its own process; or the one group, here."""
+    if len(together) == 1:
+        return _run_group(run_id, plan, together[0], prepared, references, environments, run_dir, display)
+    results: list[list[CellOutcome] | BaseException] = [[] for _ in together]
+
+    def run(index: int, group: list[Cell]) -> None:
+        try:
+            results[index] = _run_group(
+                run_id, plan, group, prepared, references, environments, run_dir, display
+            )
+        except BaseException as exc:
+            results[index] = exc
+
+    threads = [threading.Thread(target=run, args=(i, group), daemon=True) for i, group in enumerate(together)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():  # in slices, so a signal reaches the main thread meanwhile
+            thread.join(timeout=0.2)
+    outcomes: list[CellOutcome] = []
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+        outcomes += result
+    return outcomes
 
 
 def _run_group(

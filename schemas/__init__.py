@@ -21,4 +21,5 @@ process, which must stay free of them, and by every runner before its framework 
 #        max_rel_diff, parity_reference, python, modules_json; parity_tolerance becomes
 #        nullable (absolute, from the model's own tolerance); samples gain model; result gains
 #        python, modules_json; job.json holds the model (inputs by name) and options.
-SCHEMA_VERSION = 3
+#   4 -- instances: summary/cells gain instances (copies run at once), cells gain instance.
+SCHEMA_VERSION = 4

@@ -29,6 +29,7 @@ CONFIG_COLUMNS = (
     "cpus",
     "precision",
     "options_json",
+    "instances",
     "mode",
 )
 

@@ -70,6 +70,7 @@ _CELL_SETTINGS = [
     pa.field("cpus", pa.string(), nullable=False),
     pa.field("precision", pa.string(), nullable=False),  # as asked: fp32 | bf16
     pa.field("options_json", pa.string(), nullable=False),  # execution options asked, JSON ("{}")
+    pa.field("instances", pa.int64(), nullable=False),  # copies of the runner at once, each on its own CPUs
     pa.field("mode", pa.string(), nullable=False),  # isolated | in-process (memory shared)
 ]
 
@@ -119,6 +120,7 @@ CELLS = pa.schema(
     [
         pa.field("cell_id", pa.string(), nullable=False),
         pa.field("repeat", pa.int64(), nullable=False),
+        pa.field("instance", pa.int64(), nullable=False),  # which of the copies run at once
         pa.field("pid", pa.int64()),
         *_CELL_SETTINGS,
         *_MEASURED,

@@ -94,6 +94,7 @@ def summary_row(index: int, framework: str, batch_size: int = 1000, threads: int
         "environment": "own",
         "input_shapes": json.dumps({"input": [batch_size, 200]}),
         "options_json": "{}",
+        "instances": 1,
         "scenario": "offline",
         "batch_size": batch_size,
         "threads": threads,

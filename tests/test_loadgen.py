@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
+import pytest
 
-from conftest import only_run_dir, run_cli
+from conftest import ALLOWED_CPUS, cpu_list, only_run_dir, run_cli
 
 LOAD = ["--min-time", "0.5", "--min-iterations", "50", "--warmup", "5"]
 
@@ -53,7 +54,7 @@ def test_a_peak_search_keeps_every_probe_and_batching_is_recorded(tmp_path: Path
     proc = run_cli(
         [
             "--frameworks", "fake", "--scenario", "server", "--find-peak", "--latency-bound-ms", "5",
-            "--max-batch", "4", *LOAD,
+            "--max-batch", "4", "--report", "png", *LOAD,
         ],
         cwd=tmp_path,
     )  # fmt: skip
@@ -69,6 +70,7 @@ def test_a_peak_search_keeps_every_probe_and_batching_is_recorded(tmp_path: Path
     assert result["max_batch"] == 4 and sum(result["calls_by_batch"].values()) > 0
     run_dir = only_run_dir(tmp_path / "results")
     assert len(list((run_dir / "cells" / row["cell_id"] / "loadgen").glob("probe-*"))) == len(probes)
+    assert (run_dir / "load.png").stat().st_size > 0  # p99 against offered rate, every probe
 
 
 def test_a_runner_that_dies_under_load_is_failed_and_loadgens_logs_are_kept(tmp_path: Path) -> None:
@@ -83,3 +85,31 @@ def test_a_runner_that_dies_under_load_is_failed_and_loadgens_logs_are_kept(tmp_
     assert rows["fake"]["status"] == "ok" and rows["fake"]["loadgen_validity"] == "VALID"
     logs = only_run_dir(tmp_path / "results") / "cells" / rows["fake-segfault"]["cell_id"] / "loadgen"
     assert (logs / "mlperf_log_detail.txt").is_file()  # LoadGen's header, up to where it died
+
+
+def test_instances_run_at_once_each_on_its_own_cpus(tmp_path: Path) -> None:
+    """N copies of a runner at once on a split of the CPUs: each pinned to its share, their
+    throughput summed, the latency that of one copy; a LoadGen server's rate split among them."""
+    if len(ALLOWED_CPUS) < 2:
+        proc = run_cli(["--frameworks", "fake", "--instances", "2", *LOAD], cwd=tmp_path)
+        assert proc.returncode == 2 and "--instances" in proc.stderr  # two need two CPUs: refused
+        return
+    cpus = cpu_list(ALLOWED_CPUS[:2])
+    proc = run_cli(
+        ["--frameworks", "fake", "--instances", "2", "--cpus", cpus, "--scenario", "offline,server",
+         "--target-qps", "200", "--latency-bound-ms", "50", *LOAD],
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = only_run_dir(tmp_path / "results")
+    copies = pq.read_table(run_dir / "cells.parquet").to_pylist()
+    summary = {row["scenario"]: row for row in rows_of(tmp_path)}
+    for scenario, row in summary.items():
+        mine = [copy for copy in copies if copy["config_id"] == row["config_id"]]
+        assert sorted(copy["instance"] for copy in mine) == [0, 1]
+        assert sorted(copy["affinity_observed"] for copy in mine) == sorted(str(c) for c in ALLOWED_CPUS[:2])
+        assert row["instances"] == 2 and row["threads"] == 1
+        assert row["throughput_per_s"] == pytest.approx(sum(copy["throughput_per_s"] for copy in mine))
+        assert "threads-not-honoured" not in (row["warnings"] or ""), scenario
+    server = [copy for copy in copies if copy["scenario"] == "server"]
+    assert all(json.loads(copy["loadgen_json"])["offered_qps"] == 100.0 for copy in server)
