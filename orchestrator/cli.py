@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -472,6 +473,41 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument(
         "--quiet", action=argparse.BooleanOptionalAction, default=False, help="print only the final table"
     )
+    fleet = parser.add_argument_group("where: this machine, or a Slurm cluster (one job per machine)")
+    fleet.add_argument(
+        "--executor",
+        choices=["local", "slurm"],
+        default="local",
+        help="local: run here (default); slurm: one exclusive Slurm job per machine asked for, "
+        "each running this plan, results under --output (shared by the machines)",
+    )
+    fleet.add_argument("--slurm-partition", default=None, metavar="NAME", help="the partition to submit to")
+    fleet.add_argument("--slurm-account", default=None, metavar="NAME", help="the account to charge")
+    fleet.add_argument(
+        "--slurm-time",
+        type=_slurm_minutes,
+        default=60,
+        metavar="TIME",
+        help="each job's time limit: minutes, or [D-]HH:MM:SS (default: 60)",
+    )
+    fleet.add_argument(
+        "--slurm-constraint",
+        default=None,
+        metavar="LIST",
+        help="one job per entry, each on a node with those features (an entry may use Slurm's & and |)",
+    )
+    fleet.add_argument(
+        "--slurm-nodelist",
+        default=None,
+        metavar="HOSTS",
+        help="one job per node of this Slurm host list (node[1-3],other)",
+    )
+    fleet.add_argument(
+        "--reference-machine",
+        default=None,
+        metavar="MACHINE",
+        help="the cross-machine report is relative to this machine (default: the first)",
+    )
     parser.add_argument(
         "--config",
         type=Path,
@@ -482,6 +518,21 @@ def build_parser() -> argparse.ArgumentParser:
         "See also: python -m orchestrator compare --help",
     )
     return parser
+
+
+def _slurm_minutes(text: str) -> int:
+    """A Slurm time limit as whole minutes (rounded up): ``90``, ``1:30:00``, ``2-00:00:00``."""
+    match = re.fullmatch(r"(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+)|(\d+)", text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"expected minutes or [D-]HH:MM:SS, got {text!r}")
+    days, hours, minutes, seconds, plain = match.groups()
+    if plain is not None:
+        total = int(plain)
+    else:
+        total = (int(days or 0) * 24 + int(hours or 0)) * 60 + int(minutes) + (int(seconds) > 0)
+    if total < 1:
+        raise argparse.ArgumentTypeError(f"expected at least one minute, got {text!r}")
+    return total
 
 
 def _check_output_dir(output: Path) -> None:
@@ -653,6 +704,10 @@ def main(argv: list[str] | None = None) -> int:
         return compare_main(argv[1:])
     if argv and argv[0] == "setup":
         return setup_main(argv[1:])
+    if argv and argv[0] in ("merge", "machines"):
+        from orchestrator import fleet_cli
+
+        return fleet_cli.merge_main(argv[1:]) if argv[0] == "merge" else fleet_cli.machines_main(argv[1:])
     parser = build_parser()
     args = _parse(parser, argv)
     try:
@@ -660,6 +715,8 @@ def main(argv: list[str] | None = None) -> int:
             raise PlanError("--fail-on-regression", "needs --history, the runs to compare with")
         if args.history is not None:
             _check_writable_dir(args.history, "--history")
+        if args.executor == "slurm" and args.cpus is not None:
+            raise PlanError("--cpus", "not with --executor slurm: each machine's job runs on all its CPUs")
         workloads = _workloads(args, make_console())
         plan = _plan_from(args, workloads, None)
         if args.inputs is not None:
@@ -675,7 +732,10 @@ def main(argv: list[str] | None = None) -> int:
 
     stdout = PipeGuard(sys.stdout)
     console = make_console(stdout)
-    status = _run(parser, args, plan, workloads, console)
+    if args.executor == "slurm":
+        status = _run_fleet(parser, args, argv, plan, console)
+    else:
+        status = _run(parser, args, plan, workloads, console)
     if stdout.broken:  # the reader went away (| head): say so where it can still be read
         print(
             f"{parser.prog}: stdout was closed before the run ended (broken pipe); the run went on "
@@ -745,6 +805,27 @@ def _run(
             return EXIT_CELLS_NOT_OK
         status = max(status, regressed)
     return status
+
+
+def _run_fleet(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, argv: list[str], plan: Plan, console: Console
+) -> int:
+    """--executor slurm: the same command line, run as a local plan by one job per machine."""
+    from orchestrator import fleet, slurm
+
+    settings = slurm.SlurmSettings(
+        partition=args.slurm_partition,
+        account=args.slurm_account,
+        time_min=args.slurm_time,
+        constraint=args.slurm_constraint,
+        nodelist=args.slurm_nodelist,
+    )
+    try:
+        fleet.split_machines(settings)  # a bad host list or constraint list: refused before submitting
+    except ValueError as exc:
+        flag, _, message = str(exc).partition(": ")
+        parser.exit(EXIT_USAGE, f"{parser.prog}: error: {_where(flag, args, parser)}: {message}\n")
+    return fleet.run_fleet(argv, settings, plan.output, console, args.quiet, args.reference_machine)
 
 
 def _with_user_inputs(

@@ -8,6 +8,10 @@ leading dashes, spelled with dashes or underscores (``batch-size`` or ``batch_si
     min-time = 1.0
     strict = true                             # a switch: true gives the flag, false leaves it off
 
+    [slurm]                                   # a table: its keys are the flags --slurm-<key>
+    partition = "cpu"
+    constraint = "icelake,genoa,graviton3"
+
 The keys and their validation are not kept in a table here: they are read from the parser's own
 actions, so every flag added to :func:`orchestrator.cli.build_parser` is configurable at once. A
 value is turned back into its command-line text (an array is joined with ``,``) and handed to the
@@ -92,10 +96,11 @@ def load_config_keys(path: Path, parser: argparse.ArgumentParser) -> tuple[dict[
     keys = _configurable_keys(parser)
     values: dict[str, Any] = {}
     spelled: dict[str, str] = {}  # dest -> the key that set it, to catch `a-b` and `a_b` together
-    for raw_key, raw_value in document.items():
-        key = keys.get(raw_key)
+    for lookup, raw_key, raw_value in _flattened(document, keys):
+        key = keys.get(lookup)
         if key is None:
-            raise ConfigError(_line(f"{path}: {_unknown(raw_key, keys)}"))
+            unknown = _unknown(lookup, keys).replace(repr(lookup), repr(raw_key), 1)
+            raise ConfigError(_line(f"{path}: {unknown}"))
         dest = key.action.dest
         if dest in spelled:
             raise ConfigError(_line(f"{path}: key {raw_key!r}: already set as {spelled[dest]!r}"))
@@ -105,6 +110,18 @@ def load_config_keys(path: Path, parser: argparse.ArgumentParser) -> tuple[dict[
             raise ConfigError(_line(f"{path}: key {raw_key!r}: {exc}")) from exc
         spelled[dest] = raw_key
     return values, spelled
+
+
+def _flattened(document: dict[str, Any], keys: dict[str, _Key]) -> list[tuple[str, str, Any]]:
+    """(key as a flag, key as written, value) of each entry; a table that is not a flag's value
+    holds flags: ``[slurm] time = 30`` is ``slurm-time = 30``, written ``slurm.time``."""
+    entries: list[tuple[str, str, Any]] = []
+    for raw_key, raw_value in document.items():
+        if isinstance(raw_value, dict) and raw_key not in keys:
+            entries += [(f"{raw_key}-{key}", f"{raw_key}.{key}", value) for key, value in raw_value.items()]
+        else:
+            entries.append((raw_key, raw_key, raw_value))
+    return entries
 
 
 def _configurable_keys(parser: argparse.ArgumentParser) -> dict[str, _Key]:

@@ -83,6 +83,9 @@ def _strike(fault: str) -> None:
         ctypes.string_at(0)  # a real SIGSEGV, as a native library's bug would give
     if fault == "oom-kill":
         os.kill(os.getpid(), signal.SIGKILL)  # what the kernel's out-of-memory killer sends
+    if fault == "kill-orchestrator":
+        os.kill(os.getppid(), signal.SIGKILL)  # the out-of-memory killer's choice, one level up
+        time.sleep(3600)  # the orchestrator's watchdog ends this process
     if fault == "hang":
         # A grandchild too, so that only a kill of the whole process group leaves nothing.
         job_path = sys.argv[sys.argv.index("--job") + 1]

@@ -25,6 +25,7 @@ exit), so none is let out of one.
 from __future__ import annotations
 
 import collections
+import contextlib
 import ctypes
 import json
 import math
@@ -61,6 +62,9 @@ _LATENCY_KEYS = {
 }
 
 
+_HELD_SESSIONS: list[contextlib.ExitStack] = []  # for the life of the runner process: see Sut
+
+
 class SutFailure(RuntimeError):
     """The model raised inside the SUT; LoadGen was still given every completion."""
 
@@ -86,6 +90,13 @@ class Sut:
         self.padded_calls = 0
         self._issued = 0
         self._last_report = time.perf_counter()
+        # The runner's session (PyTorch's inference mode) is per thread: held in each thread that
+        # calls the model -- the worker, or LoadGen's own issuing thread when inline -- and
+        # never exited. Nor collected: a generator-based context closed by the garbage
+        # collector would leave it in whichever thread collects, switching the mode off there.
+        self._sessions = contextlib.ExitStack()
+        _HELD_SESSIONS.append(self._sessions)
+        self._in_session = threading.local()
         self._worker = threading.Thread(target=self._work, name="loadgen-sut", daemon=True)
         if not inline:
             self._worker.start()
@@ -130,6 +141,9 @@ class Sut:
                 indices += [indices[-1]] * (self._batch - len(indices))
                 self.padded_calls += 1
             sample = {name: values[indices] for name, values in self._pool.items()}
+            if not getattr(self._in_session, "held", False):
+                self._sessions.enter_context(self._runner.session())
+                self._in_session.held = True
             self._runner.predict(self._runner.prepare(sample))
             lg.QuerySamplesComplete([lg.QuerySampleResponse(query, 0, 0) for query, _, _ in items])
             completed = True

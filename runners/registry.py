@@ -66,6 +66,7 @@ TOOLS: dict[str, Framework] = {
 FAKE_FAULTS = (
     "raise", "segfault", "oom-kill", "hang", "exit", "garbage", "import-error", "diverge",
     "extra-threads",  # computes on a second thread of its own, beyond --threads
+    "kill-orchestrator",  # SIGKILLs the orchestrator that started it: a job's process lost
 )  # fmt: skip
 
 # Runners that need no framework: the test suite's stand-in, well-behaved or with one fault.

@@ -41,7 +41,8 @@ def read_table(path: Path, schema: pa.Schema) -> pa.Table:
         raise SchemaError(f"{path}: not a readable Parquet file ({exc})") from exc
     version = (table.schema.metadata or {}).get(_VERSION_KEY)
     if version != str(SCHEMA_VERSION).encode():
-        raise SchemaError(f"{path}: schema_version {version!r}, expected {SCHEMA_VERSION}")
+        shown = "none" if version is None else version.decode(errors="replace")
+        raise SchemaError(f"{path}: schema_version {shown}; this version of the tool reads {SCHEMA_VERSION}")
     missing = [f.name for f in schema if f.name not in table.column_names]
     if missing:
         raise SchemaError(f"{path}: missing columns {', '.join(missing)}")

@@ -34,6 +34,14 @@ def refused(proc: subprocess.CompletedProcess[str], tmp_path: Path, *expected: s
         (["--compare-isolation", "--in-process"], ["--compare-isolation", "--in-process"]),
         (["--scenario", "single-stream", "--batch-size", "100,500"], ["--batch-size", "single-stream"]),
         (["--option", "fake.x=1"], ["--option"]),
+        (["--executor", "slurm", "--cpus", "0"], ["--cpus", "--executor slurm"]),
+        (
+            ["--executor", "slurm", "--slurm-nodelist", "a", "--slurm-constraint", "b"],
+            ["--slurm-nodelist", "not both"],
+        ),
+        (["--executor", "slurm", "--slurm-constraint", "x,x"], ["--slurm-constraint", "distinct"]),
+        (["--slurm-time", "0"], ["--slurm-time", "at least one minute"]),
+        (["--executor", "kubernetes"], ["--executor", "'slurm'"]),
     ],
 )
 def test_a_mistake_on_the_command_line_is_one_line(
@@ -59,6 +67,7 @@ def test_a_history_that_cannot_be_created_is_refused_before_the_run(tmp_path: Pa
     [
         ("in-process = true\nisolate = true\n", ["config.toml", "key 'in-process'"]),
         ("fail-on-regression = 5.0\n", ["config.toml", "key 'fail-on-regression'", "needs --history"]),
+        ('executor = "slurm"\n[slurm]\nconstraint = "a,a"\n', ["config.toml", "key 'slurm.constraint'"]),
     ],
 )
 def test_a_mistake_in_the_config_names_the_file_and_key(

@@ -284,3 +284,12 @@ def test_a_missing_or_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
 
 def test_an_empty_config_changes_nothing(tmp_path: Path) -> None:
     assert _load(tmp_path, "# nothing yet\n") == {}
+
+
+def test_a_slurm_table_sets_the_slurm_flags_and_its_mistakes_name_the_table_key(tmp_path: Path) -> None:
+    values = _load(tmp_path, 'executor = "slurm"\n[slurm]\npartition = "cpu"\ntime = "1:30:00"\n')
+    assert values["executor"] == "slurm" and values["slurm_partition"] == "cpu" and values["slurm_time"] == 90
+    with pytest.raises(ConfigError, match=r"key 'slurm\.tiem' \(did you mean 'slurm-time'"):
+        _load(tmp_path, "[slurm]\ntiem = 5\n")
+    with pytest.raises(ConfigError, match=r"key 'slurm\.time': .*minutes or \[D-\]HH:MM:SS"):
+        _load(tmp_path, '[slurm]\ntime = "soon"\n')

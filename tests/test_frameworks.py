@@ -81,6 +81,24 @@ def test_all_five_frameworks_run_in_isolation_and_agree(tmp_path: Path) -> None:
     assert report == {"status": 0, "loaded": []}, proc.stderr
 
 
+def test_every_framework_serves_loadgen_queries_from_loadgens_thread(tmp_path: Path) -> None:
+    """A LoadGen server run calls the model from LoadGen's issuing thread, not the main one:
+    whatever a framework holds per thread (PyTorch's inference mode) must hold there too, and
+    still in the main thread after (the parity outputs). A generous bound: this is about
+    serving, not speed."""
+    report, proc = run_parent(
+        ["--output", str(tmp_path), "--quiet", "--scenario", "server", "--target-qps", "300",
+         "--latency-bound-ms", "200", *QUICK],
+        cwd=tmp_path,
+    )  # fmt: skip
+    rows = summary_rows(only_run_dir(tmp_path))
+    assert list(rows) == list(FRAMEWORKS), proc.stderr
+    for name, row in rows.items():
+        assert row["status"] == "ok" and row["parity_ok"], (name, row["error"])
+        assert row["loadgen_validity"] == "VALID", (name, row["loadgen_json"])
+    assert report["status"] == 0
+
+
 def test_pinned_to_one_cpu_with_one_thread(tmp_path: Path) -> None:
     report, proc = run_parent(
         ["--output", str(tmp_path), "--quiet", "--cpus", str(FIRST_CPU), "--threads", "1", *QUICK],
