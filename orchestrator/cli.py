@@ -585,7 +585,8 @@ def _plan_from(args: argparse.Namespace, workloads: dict[str, Workload], input_r
         tune=args.tune,
         batch_sizes=args.batch_size,
         threads=args.threads,
-        cpus=args.cpus,
+        # The CPUs are each machine's, checked there when a fleet runs the plan.
+        cpus=None if args.executor == "slurm" else args.cpus,
         scenarios=args.scenario,
         target_qps=args.target_qps,
         latency_bound_ms=args.latency_bound_ms,
@@ -715,8 +716,6 @@ def main(argv: list[str] | None = None) -> int:
             raise PlanError("--fail-on-regression", "needs --history, the runs to compare with")
         if args.history is not None:
             _check_writable_dir(args.history, "--history")
-        if args.executor == "slurm" and args.cpus is not None:
-            raise PlanError("--cpus", "not with --executor slurm: each machine's job runs on all its CPUs")
         workloads = _workloads(args, make_console())
         plan = _plan_from(args, workloads, None)
         if args.inputs is not None:

@@ -146,15 +146,19 @@ def run_on_machine(argv: list[str], output: str) -> int:
     signal.signal(signal.SIGUSR2, signal.SIG_IGN)
     command = [sys.executable, "-m", "orchestrator", *argv]
     command += ["--executor", "local", "--output", output, "--quiet"]
-    status = subprocess.call(command)
+    last_error = ""
+    with subprocess.Popen(command, stderr=subprocess.PIPE, text=True) as proc:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # into the job's log as it comes; the last line kept for the reason
+            sys.stderr.write(line)
+            last_error = line.strip() or last_error
+    status = proc.returncode
     Path(output).mkdir(parents=True, exist_ok=True)
     files.write_json({"exit_status": status}, Path(output) / STATUS_FILE)
     if status < 0:
         raise RuntimeError(f"the orchestrator was killed by signal {signal.Signals(-status).name}")
     if status == 2:
-        raise RuntimeError(
-            "the orchestrator refused the plan on this machine (exit status 2; its error is above)"
-        )
+        raise RuntimeError(f"the orchestrator refused the plan on this machine: {last_error}")
     return status
 
 

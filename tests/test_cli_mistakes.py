@@ -34,7 +34,6 @@ def refused(proc: subprocess.CompletedProcess[str], tmp_path: Path, *expected: s
         (["--compare-isolation", "--in-process"], ["--compare-isolation", "--in-process"]),
         (["--scenario", "single-stream", "--batch-size", "100,500"], ["--batch-size", "single-stream"]),
         (["--option", "fake.x=1"], ["--option"]),
-        (["--executor", "slurm", "--cpus", "0"], ["--cpus", "--executor slurm"]),
         (
             ["--executor", "slurm", "--slurm-nodelist", "a", "--slurm-constraint", "b"],
             ["--slurm-nodelist", "not both"],

@@ -181,3 +181,35 @@ def test_a_constraint_no_node_has_is_refused_by_slurm_in_one_line(tmp_path: Path
     refused = jobs["no-such-feature"]
     assert refused["job_id"] is None and refused["error"].startswith("not submitted: ")
     assert "Invalid feature specification" in refused["error"], refused
+
+
+def test_a_plan_a_machine_cannot_run_fails_its_job_with_the_orchestrators_own_line(tmp_path: Path) -> None:
+    """The CPUs are the machine's: checked by the job there, its refusal is the job's reason."""
+    output = tmp_path / "results"
+    status, text = finish(start_fleet(["--frameworks", "fake", "--cpus", "4095", *QUICK], output))
+    assert status == 1, text
+    (job,) = jobs_of(output).values()
+    assert job["slurm_state"] == "FAILED" and job["run_dirs"] == []
+    assert "refused the plan on this machine" in job["error"] and "--cpus: CPU 4095 is not in" in job["error"]
+
+
+def test_the_nightly_fleet_script_runs_the_config_on_each_machine_into_one_history(tmp_path: Path) -> None:
+    (tmp_path / "fleet.toml").write_text(  # the script runs from the project: absolute paths
+        'frameworks = ["fake"]\nwarmup = 3\nmin-iterations = 10\nmin-time = 0\n'
+        f'output = "{tmp_path / "runs"}"\nhistory = "{tmp_path / "history"}"\n'
+        '[slurm]\nconstraint = "fleet-a,fleet-b"\ntime = 5\n'
+    )
+    proc = subprocess.run(
+        [str(PROJECT_ROOT / "scripts" / "nightly_fleet.sh"), str(tmp_path / "fleet.toml")],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=400,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    jobs = jobs_of(tmp_path / "runs")
+    assert {machine: job["phase"] for machine, job in jobs.items()} == {"fleet-a": "done", "fleet-b": "done"}
+    stored = sorted(path.stem for path in (tmp_path / "history" / "summary").rglob("*.parquet"))
+    assert stored == sorted(Path(job["run_dirs"][0]).name for job in jobs.values())
+    assert (fleet_dir(tmp_path / "runs") / "machines.md").is_file()
