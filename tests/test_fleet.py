@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -213,3 +214,15 @@ def test_the_nightly_fleet_script_runs_the_config_on_each_machine_into_one_histo
     stored = sorted(path.stem for path in (tmp_path / "history" / "summary").rglob("*.parquet"))
     assert stored == sorted(Path(job["run_dirs"][0]).name for job in jobs.values())
     assert (fleet_dir(tmp_path / "runs") / "machines.md").is_file()
+
+
+def test_ctrl_c_cancels_the_jobs_not_yet_ended_and_says_so(tmp_path: Path) -> None:
+    output = tmp_path / "results"
+    proc = start_fleet(["--frameworks", "fake", "--min-time", "600", "--timeout", "900"], output)
+    wait_for(lambda: jobs_of(output).get("any", {}).get("phase") == "running", "the job to run")
+    proc.send_signal(signal.SIGINT)
+    status, text = finish(proc, timeout=120)
+    assert status == 130, text
+    assert "the jobs not yet ended were cancelled" in text
+    (job,) = jobs_of(output).values()
+    assert job["slurm_state"] == "CANCELLED", job
