@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-import re
 import signal
 import sys
 import tempfile
@@ -415,8 +414,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_seconds,
         default=defaults.timeout_s,
         metavar="SECONDS",
-        help=f"a cell still running after this is killed and marked timeout "
-        f"(default: {defaults.timeout_s:g})",
+        help=f"a cell still running after this is killed and marked timeout; in a peak search, "
+        f"each LoadGen run may take this long (default: {defaults.timeout_s:g})",
     )
     out = parser.add_argument_group("output")
     out.add_argument(
@@ -521,15 +520,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _slurm_minutes(text: str) -> int:
-    """A Slurm time limit as whole minutes (rounded up): ``90``, ``1:30:00``, ``2-00:00:00``."""
-    match = re.fullmatch(r"(?:(\d+)-)?(?:(\d+):)?(\d+):(\d+)|(\d+)", text.strip())
-    if match is None:
+    """A Slurm time limit as whole minutes, rounded up, in sbatch's forms: ``MM``, ``MM:SS``,
+    ``HH:MM:SS``, ``D-HH``, ``D-HH:MM``, ``D-HH:MM:SS``."""
+    days = 0
+    rest = text.strip()
+    if "-" in rest:
+        day_text, rest = rest.split("-", 1)
+        days = int(day_text) if day_text.isdigit() else -1
+    parts = rest.split(":")
+    if days < 0 or not 1 <= len(parts) <= 3 or not all(part.isdigit() for part in parts):
         raise argparse.ArgumentTypeError(f"expected minutes or [D-]HH:MM:SS, got {text!r}")
-    days, hours, minutes, seconds, plain = match.groups()
-    if plain is not None:
-        total = int(plain)
-    else:
-        total = (int(days or 0) * 24 + int(hours or 0)) * 60 + int(minutes) + (int(seconds) > 0)
+    numbers = [int(part) for part in parts]
+    if "-" in text:  # after a day count: HH, HH:MM or HH:MM:SS
+        hours, minutes, seconds = [*numbers, 0, 0][:3]
+    else:  # MM, MM:SS or HH:MM:SS
+        hours, minutes, seconds = [0, *numbers, 0][:3] if len(numbers) < 3 else numbers
+    total = (days * 24 + hours) * 60 + minutes + (seconds > 0)
     if total < 1:
         raise argparse.ArgumentTypeError(f"expected at least one minute, got {text!r}")
     return total

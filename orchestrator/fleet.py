@@ -20,6 +20,7 @@ wrote, and never costs the other machines theirs.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import re
@@ -28,7 +29,7 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +42,8 @@ from orchestrator import slurm
 from orchestrator.machines import MachineRun, machines_tables, read_machine_runs, write_machines_report
 from schemas import files
 
-POLL_S = 2.0  # how often Slurm is asked: slurmctld is shared; a job runs for minutes
-LOST_AFTER = 5  # polls in a row Slurm does not know a job before it counts as lost
+POLL_S = 2.0  # how often Slurm is asked (one scontrol call for all the jobs)
+LOST_AFTER_S = 300.0  # Slurm not knowing a job this long (a controller restarting, a purged job): lost
 STATUS_FILE = "exit-status.json"  # the job's orchestrator exit status, beside its run directory
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -57,14 +58,14 @@ class FleetJob:
     job_id: str | None = None
     state: slurm.JobState | None = None
     error: str | None = None  # why it did not run or did not end well, in one line
-    started: float = dataclasses.field(default_factory=time.monotonic)
     cells_done: int = 0
     cells_total: int | None = None
-    misses: int = 0  # polls in a row at which Slurm did not know the job
+    unknown_since: float | None = None  # when Slurm first failed to report the job, in a row
 
     @property
     def phase(self) -> str:
-        """queued | running | done | failed (or Slurm's state when it is neither)."""
+        """queued | running | done | failed, or Slurm's own state (lower case) for a job held
+        between them (suspended, requeue-held ...)."""
         if self.job_id is None:
             return "failed"
         if self.state is None or self.state.state in ("PENDING", "CONFIGURING", "REQUEUED"):
@@ -73,11 +74,18 @@ class FleetJob:
             return "running"
         if self.state.state == "COMPLETED" and self.error is None:
             return "done"
+        if not self.state.final:
+            return self.state.state.lower()
         return "failed"
 
     def shown(self) -> tuple[Any, ...]:
         """What a line of progress says: a change of it is worth a line (elapsed time is not)."""
         return (self.phase, self.state and self.state.node, self.cells_done, self.cells_total, self.error)
+
+    @property
+    def log_dir(self) -> Path:
+        """submitit's folder: ``<fleet>/slurm/``, beside ``<fleet>/runs/``."""
+        return self.output.parent.parent / "slurm"
 
     @property
     def ended(self) -> bool:
@@ -217,29 +225,88 @@ def run_fleet(
     COMPLETED with every cell ok, else the worst)."""
     fleet_dir = create_fleet_dir(output)
     jobs = [
-        FleetJob(machine, job_settings, fleet_dir / "runs" / (_UNSAFE.sub("_", machine) or "machine"))
-        for machine, job_settings in split_machines(settings)
+        FleetJob(machine, job_settings, fleet_dir / "runs" / name)
+        for (machine, job_settings), name in zip(split_machines(settings), _directory_names(settings))
     ]
-    for job in jobs:
-        try:
-            job.job_id = submit(run_on_machine, (argv, str(job.output)), job.settings, fleet_dir / "slurm")
-        except slurm.SlurmError as exc:
-            job.error = f"not submitted: {exc}"
-        if not quiet:
-            console.print(f"{job.machine}: " + (f"Slurm job {job.job_id}" if job.job_id else str(job.error)))
-    _write(fleet_dir, jobs)
-    if not quiet:
-        console.print(f"fleet: {fleet_dir}")
+    interrupted = _Interruption()
     try:
-        _follow(jobs, fleet_dir, console, quiet)
-    except KeyboardInterrupt:
+        with interrupted.handling():
+            for job in jobs:
+                try:
+                    job.job_id = submit(
+                        run_on_machine, (argv, str(job.output)), job.settings, fleet_dir / "slurm"
+                    )
+                except slurm.SlurmError as exc:
+                    job.error = f"not submitted: {exc}"
+                if not quiet:
+                    console.print(
+                        f"{job.machine}: " + (f"Slurm job {job.job_id}" if job.job_id else str(job.error))
+                    )
+                _write(fleet_dir, jobs)
+            if not quiet:
+                console.print(f"fleet: {fleet_dir}")
+            _follow(jobs, fleet_dir, console, quiet)
+    except _Interrupted:
         for job in jobs:
             if job.job_id is not None and not job.ended:
-                slurm.cancel(job.job_id)
+                try:
+                    slurm.cancel(job.job_id)
+                except (OSError, subprocess.SubprocessError) as exc:
+                    console.print(f"{job.machine}: could not cancel job {job.job_id}: {exc}")
         console.print("interrupted: the jobs not yet ended were cancelled; what they wrote is kept")
-        _follow(jobs, fleet_dir, console, quiet=True, patience_s=60.0)
-        return 130
+        with interrupted.ignoring():
+            _follow(jobs, fleet_dir, console, quiet=True, patience_s=60.0)
+            _finish(jobs, fleet_dir, console, reference_machine)
+        return 128 + (interrupted.signum or signal.SIGINT)
     return _finish(jobs, fleet_dir, console, reference_machine)
+
+
+class _Interrupted(Exception):
+    """SIGINT or SIGTERM reached the parent while it submitted or followed the jobs."""
+
+
+class _Interruption:
+    """Turns SIGINT and SIGTERM into :class:`_Interrupted` (a cron or CI timeout sends SIGTERM),
+    and remembers which it was; then ignores both while the jobs are cancelled and saved."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+
+    @contextlib.contextmanager
+    def handling(self) -> Iterator[None]:
+        def handler(signum: int, frame: object) -> None:
+            self.signum = signum
+            raise _Interrupted()
+
+        previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, action in previous.items():
+                signal.signal(sig, action)
+
+    @contextlib.contextmanager
+    def ignoring(self) -> Iterator[None]:
+        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, action in previous.items():
+                signal.signal(sig, action)
+
+
+def _directory_names(settings: slurm.SlurmSettings) -> list[str]:
+    """A directory name per machine, file-name safe and distinct (``a&b`` and ``a|b`` both
+    read ``a_b``: the second becomes ``a_b-2``)."""
+    names: list[str] = []
+    for machine, _ in split_machines(settings):
+        name = _UNSAFE.sub("_", machine).strip("._") or "machine"
+        candidate, count = name, 1
+        while candidate in names:
+            count += 1
+            candidate = f"{name}-{count}"
+        names.append(candidate)
+    return names
 
 
 def _follow(
@@ -252,7 +319,9 @@ def _follow(
         live.start()
     try:
         while not all(job.ended for job in jobs):
-            changed = [job for job in jobs if not job.ended and _update(job)]
+            following = [job for job in jobs if not job.ended]
+            states = slurm.job_states([job.job_id for job in following if job.job_id is not None])
+            changed = [job for job in following if _update(job, states.get(str(job.job_id)))]
             _write(fleet_dir, jobs)  # elapsed times too, for whoever reads fleet.json meanwhile
             if live is None and not quiet:
                 for job in changed:
@@ -265,18 +334,20 @@ def _follow(
             live.stop()
 
 
-def _update(job: FleetJob) -> bool:
-    """Ask Slurm about the job and count its finished cells; whether anything changed."""
-    assert job.job_id is not None
+def _update(job: FleetJob, state: slurm.JobState | None) -> bool:
+    """Take Slurm's latest word on the job and count its finished cells; whether anything
+    that a line of progress shows changed."""
     before = job.shown()
-    state = slurm.job_state(job.job_id)
     if state is not None:
-        job.state, job.misses = state, 0
+        job.state, job.unknown_since = state, None
     else:  # a slurmctld restarting, or a job purged with no accounting to remember it
-        job.misses += 1
-        if job.misses < LOST_AFTER:
+        now = time.monotonic()
+        job.unknown_since = job.unknown_since or now
+        if now - job.unknown_since < LOST_AFTER_S:
             return False
-        job.state = slurm.JobState("FAILED", "Slurm no longer knows the job and keeps no accounting of it")
+        job.state = slurm.JobState("LOST", f"Slurm has not known the job for {LOST_AFTER_S:.0f} s")
+        if job.job_id is not None:
+            slurm.cancel(job.job_id)  # should it still run somewhere, it is not followed any more
     job.cells_done, job.cells_total = _cells(job)
     if job.state.final and job.state.state != "COMPLETED":
         job.error = _why(job)
@@ -307,7 +378,7 @@ def _why(job: FleetJob) -> str:
     ]
     if details:
         text += f" ({', '.join(details)})"
-    log = job.output.parent.parent / "slurm" / f"{job.job_id}_0_log.err"
+    log = job.log_dir / f"{job.job_id}_0_log.err"
     last = _last_error_line(log)
     return f"{text}: {last}" if last else text
 
@@ -356,8 +427,8 @@ def _finish(jobs: list[FleetJob], fleet_dir: Path, console: Console, reference_m
             )
     _write(fleet_dir, jobs)
     if machine_dirs:
-        runs: list[MachineRun] = read_machine_runs(machine_dirs, labels)
         try:
+            runs: list[MachineRun] = read_machine_runs(machine_dirs, labels, console.print)
             for heading, table in machines_tables(runs, reference_machine):
                 console.print(heading, markup=False, highlight=False)
                 console.print(table)

@@ -22,6 +22,7 @@ from orchestrator.machines import (
     read_machine_runs,
     write_machines_report,
 )
+from schemas import io, tables
 from schemas.io import SchemaError
 
 EXIT_OK, EXIT_SOME_REFUSED, EXIT_USAGE = 0, 1, 2
@@ -54,6 +55,27 @@ def _existing_dirs(parser: argparse.ArgumentParser, paths: list[Path]) -> None:
             parser.error(f"{path}: not a directory")
 
 
+def _machine_of(run_dir: Path) -> str:
+    """The machine a fleet asked for (``<fleet>/runs/<machine>/<run_id>``), else the host name."""
+    fleet = run_dir.parent.parent.parent
+    if run_dir.parent.parent.name == "runs" and (fleet / "fleet.json").is_file():
+        return run_dir.parent.name
+    return str((history.read_environment(run_dir).get("host") or {}).get("hostname") or "unknown")
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def _partial(run_dir: Path) -> bool:
+    """A run cut short (a cell interrupted): a local run never enters the history so either."""
+    try:
+        rows = io.read_table(run_dir / "summary.parquet", tables.SUMMARY).to_pylist()
+    except io.SchemaError:
+        return False  # append_run names the problem
+    return any(row["status"] == "interrupted" for row in rows)
+
+
 def merge_main(argv: list[str]) -> int:
     """Append every run under the directories to the history; already-merged runs add nothing."""
     parser = _Parser(
@@ -72,6 +94,13 @@ def merge_main(argv: list[str]) -> int:
         parser.error(f"no run directory (one holding summary.parquet) under {', '.join(map(str, args.dirs))}")
     added = present = refused = 0
     for run_dir in run_dirs:
+        if _partial(run_dir):
+            refused += 1
+            print(
+                f"{parser.prog}: refused {run_dir}: it was interrupted; a partial run is no baseline",
+                file=sys.stderr,
+            )
+            continue
         try:
             written = history.append_run(args.history, run_dir)
         except (SchemaError, history.HistoryError, OSError) as exc:
@@ -113,7 +142,8 @@ def machines_main(argv: list[str]) -> int:
         if args.history is not None:
             runs = history_machine_runs(args.history)
         else:
-            runs = read_machine_runs(find_run_dirs(args.dirs))
+            run_dirs = find_run_dirs(args.dirs)
+            runs = read_machine_runs(run_dirs, [_machine_of(run_dir) for run_dir in run_dirs], _say)
         tables = machines_tables(runs, args.reference_machine)
     except (MachinesError, SchemaError, history.HistoryError) as exc:
         parser.exit(EXIT_USAGE, f"{parser.prog}: error: {exc}\n")

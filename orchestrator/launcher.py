@@ -84,7 +84,10 @@ class _Deadline:
         self._job: object = None
 
     def on_event(self, event: dict[str, Any]) -> None:
-        """A job's first event starts its budget."""
+        """A job's first event starts its budget; a ``renew`` event starts it again (each run
+        of a peak search has a budget of its own)."""
+        if event.get("event") == "renew":
+            self.at = time.monotonic() + self.timeout_s
         job = event.get("cell_id")
         if job is not None and job != self._job:
             if self._job is not None:

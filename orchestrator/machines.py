@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from rich.table import Table
 
 from orchestrator import history
-from schemas import files
+from schemas import files, io, tables
 from schemas.configuration import config_key, framework_label, label, varying
 
 Row = dict[str, Any]
@@ -40,21 +40,35 @@ class MachineRun:
         """``vm: Intel(R) Xeon(R) ..., 2 CPUs``."""
         cpus = self.host.get("allowed_cpus") or self.host.get("logical_cpus")
         count = len(cpus) if isinstance(cpus, list) else cpus
-        return f"{self.host.get('hostname', '?')}: {self.host.get('cpu_model', '?')}, {count} CPUs"
+        known = [str(self.host[key]) for key in ("cpu_model",) if self.host.get(key)]
+        known += [f"{count} CPUs"] if count else []
+        known += [f"fingerprint {self.host['fingerprint']}"] if self.host.get("fingerprint") else []
+        return f"{self.host.get('hostname', '?')}: {', '.join(known) or 'no hardware recorded'}"
 
 
 class MachinesError(ValueError):
     """The report cannot be made: no runs, or an unknown reference machine."""
 
 
-def read_machine_runs(run_dirs: Iterable[Path], labels: Iterable[str] | None = None) -> list[MachineRun]:
-    """The runs as machines, labelled by ``labels`` or else by host name. Of two runs from the
-    same host (same name and fingerprint) the newer is kept: the report is one run per machine."""
+def read_machine_runs(
+    run_dirs: Iterable[Path],
+    labels: Iterable[str] | None = None,
+    skipped: Callable[[str], object] = print,
+) -> list[MachineRun]:
+    """The runs as machines, in the order given, labelled by ``labels`` or else by host name.
+    Of two runs of one machine the newer is kept: the report is one run per machine. A run
+    whose summary cannot be read is named through ``skipped`` and left out."""
     runs: dict[str, tuple[str, MachineRun]] = {}
     given = list(labels) if labels is not None else None
     for index, run_dir in enumerate(run_dirs):
-        rows, _, fingerprint = history.load_run_dir(run_dir)
-        host = dict(history.read_environment(run_dir).get("host") or {})
+        try:
+            rows = io.read_table(run_dir / "summary.parquet", tables.SUMMARY).to_pylist()
+            environment = history.read_environment(run_dir)
+        except (io.SchemaError, history.HistoryError) as exc:
+            skipped(f"machines: skipped {run_dir}: {exc}")
+            continue
+        host = dict(environment.get("host") or {})
+        fingerprint = history.fingerprint_of(environment)
         name = given[index] if given is not None else str(host.get("hostname") or "unknown")
         if (
             given is None
@@ -65,7 +79,7 @@ def read_machine_runs(run_dirs: Iterable[Path], labels: Iterable[str] | None = N
         host["fingerprint"] = fingerprint
         if name not in runs or runs[name][0] < run_dir.name:
             runs[name] = (run_dir.name, MachineRun(name, host, rows))
-    return [run for _, run in sorted(runs.values(), key=lambda item: item[1].label)]
+    return [run for _, run in runs.values()]
 
 
 def history_machine_runs(store: Path) -> list[MachineRun]:
@@ -98,13 +112,20 @@ def reference_machine(runs: list[MachineRun], chosen: str | None) -> str:
     return chosen
 
 
+def _sweeps_threads(runs: list[MachineRun]) -> bool:
+    return any(len({row.get("threads") for row in run.rows}) > 1 for run in runs)
+
+
 def sections(runs: list[MachineRun]) -> dict[tuple[str, str], dict[tuple[Any, ...], dict[str, Row]]]:
-    """{(model, scenario): {configuration: {machine: row}}}, in first-seen order."""
+    """{(model, scenario): {configuration: {machine: row}}}, in first-seen order. Threads and
+    CPUs follow each machine and are left out of the match -- unless a run sweeps threads,
+    whose rows would otherwise fall on one another."""
+    without = ("cpus",) if _sweeps_threads(runs) else _MACHINE_DEPENDENT
     found: dict[tuple[str, str], dict[tuple[Any, ...], dict[str, Row]]] = {}
     for run in runs:
         for row in run.rows:
             section = found.setdefault((str(row.get("model")), str(row.get("scenario"))), {})
-            section.setdefault(config_key(row, without=_MACHINE_DEPENDENT), {})[run.label] = row
+            section.setdefault(config_key(row, without=without), {})[run.label] = row
     return found
 
 
@@ -138,8 +159,16 @@ def _cell(row: Row | None, reference: Row | None) -> str:
     return text
 
 
-def _row_label(rows: list[Row], all_rows: list[Row]) -> str:
-    vary = [c for c in varying(all_rows) if c not in ("model", "scenario", *_MACHINE_DEPENDENT)]
+def _md(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def _row_label(rows: list[Row], all_rows: list[Row], runs: list[MachineRun]) -> str:
+    """The configuration's name: the framework and what varies, threads only when swept."""
+    ignored = (
+        ("model", "scenario", "cpus") if _sweeps_threads(runs) else ("model", "scenario", *_MACHINE_DEPENDENT)
+    )
+    vary = [c for c in varying(all_rows) if c not in ignored]
     return label(rows[0], vary) if vary else framework_label(rows[0])
 
 
@@ -157,7 +186,7 @@ def machines_tables(runs: list[MachineRun], chosen: str | None = None) -> list[t
             table.add_column(machine + (" (reference)" if machine == reference else ""))
         for by_machine in configurations.values():
             table.add_row(
-                _row_label(list(by_machine.values()), all_rows),
+                _row_label(list(by_machine.values()), all_rows, runs),
                 *(_cell(by_machine.get(machine), by_machine.get(reference)) for machine in labels),
             )
         tables.append((heading, table))
@@ -176,11 +205,12 @@ def machines_markdown(runs: list[MachineRun], chosen: str | None = None) -> str:
     lines += ["", f"p50 latency (its ratio to {reference}'s: below 1 is faster), throughput, peak RSS.", ""]
     for (model, scenario), configurations in sections(runs).items():
         all_rows = [row for by_machine in configurations.values() for row in by_machine.values()]
-        lines += [f"## {model} · {scenario}", "", "| configuration | " + " | ".join(labels) + " |"]
+        lines += [f"## {model} · {scenario}", "", "| configuration | " + " | ".join(map(_md, labels)) + " |"]
         lines.append("|---" * (len(labels) + 1) + "|")
         for by_machine in configurations.values():
             cells = [_cell(by_machine.get(machine), by_machine.get(reference)) for machine in labels]
-            lines.append(f"| {_row_label(list(by_machine.values()), all_rows)} | " + " | ".join(cells) + " |")
+            name = _md(_row_label(list(by_machine.values()), all_rows, runs))
+            lines.append(f"| {name} | " + " | ".join(map(_md, cells)) + " |")
         lines.append("")
     return "\n".join(lines)
 
@@ -202,7 +232,7 @@ def machines_chart(runs: list[MachineRun], path: Path, chosen: str | None = None
                 for machine, row in by_machine.items()
                 if row.get("status") == "ok" and row.get("latency_ms_p50")
             }
-            bars.append((_row_label(list(by_machine.values()), all_rows), ratios))
+            bars.append((_row_label(list(by_machine.values()), all_rows, runs), ratios))
         if bars:
             panels.append((f"{model} · {scenario}", bars))
     if not panels:

@@ -242,9 +242,11 @@ def execute(
             }
             references = _References(prepared, plan.precision)
             rows: list[dict[str, Any]] = []
-            for group in launch_groups(cells):
+            for together in _together(launch_groups(cells)):
                 rows = save(
-                    _run_group(run_id, plan, group, prepared, references, environments, run_dir, display)
+                    _run_together(
+                        together, run_id, plan, prepared, references, environments, run_dir, display
+                    )
                 )
         except Interrupted as interruption:
             # Finish the bookkeeping even if the user presses Ctrl-C again.

@@ -12,6 +12,7 @@ job-completion log of a cluster that keeps one).
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import subprocess
 from collections.abc import Callable
@@ -32,6 +33,7 @@ FINAL_STATES = frozenset(
         "DEADLINE",
         "REVOKED",
         "SPECIAL_EXIT",
+        "LOST",  # not Slurm's: what the fleet records for a job Slurm stopped knowing
     }
 )
 _KEY = re.compile(r"\s(?=[A-Za-z][A-Za-z0-9_:/]*=)")  # where the next Key= of `scontrol -o` starts
@@ -62,6 +64,9 @@ class SlurmSettings:
             # Python in the batch script itself, with the whole allocation: an srun step would
             # be bound to the one CPU of its one task, and the runners could not be pinned.
             "slurm_use_srun": False,
+            # The submitting directory, said outright: Slurm would run the job in /tmp,
+            # silently, on a node where it is missing. All the node's memory: the machine's.
+            "slurm_additional_parameters": {"chdir": os.getcwd(), "mem": "0"},
         }
         for key in ("partition", "account", "constraint", "nodelist"):
             value = getattr(self, key)
@@ -103,7 +108,20 @@ def submit(function: Callable[..., Any], args: tuple[Any, ...], settings: SlurmS
 
 def job_state(job_id: str) -> JobState | None:
     """The job's state from scontrol, else from sacct; None when neither knows the job."""
-    return _from_scontrol(job_id) or _from_sacct(job_id, ["sacct"]) or _from_sacct(job_id, ["sacct", "-c"])
+    return job_states([job_id]).get(job_id)
+
+
+def job_states(job_ids: list[str]) -> dict[str, JobState]:
+    """The states of the jobs Slurm knows, by id: scontrol while slurmctld holds a job, then
+    sacct (one call per job: a fleet is a handful of machines)."""
+    found: dict[str, JobState] = {}
+    for job_id in job_ids:
+        lines = _run(["scontrol", "show", "job", "-o", job_id])
+        state = parse_scontrol_line(lines[0])[1] if lines else None
+        state = state or _from_sacct(job_id, ["sacct"]) or _from_sacct(job_id, ["sacct", "-c"])
+        if state is not None:
+            found[job_id] = state
+    return found
 
 
 def cancel(job_id: str) -> None:
@@ -111,19 +129,15 @@ def cancel(job_id: str) -> None:
     subprocess.run(["scancel", job_id], capture_output=True, text=True, timeout=30)
 
 
-def _from_scontrol(job_id: str) -> JobState | None:
-    fields = _run(["scontrol", "show", "job", "-o", job_id])
-    if not fields:
-        return None
+def parse_scontrol_line(line: str) -> tuple[str | None, JobState]:
+    """(JobId, state) of one line of ``scontrol show job -o``."""
     values = {
         key: value.strip()
-        for key, value in (item.split("=", 1) for item in _KEY.split(" " + fields[0]) if "=" in item)
+        for key, value in (item.split("=", 1) for item in _KEY.split(" " + line) if "=" in item)
     }
-    if "JobState" not in values:
-        return None
     node = values.get("NodeList")
-    return JobState(
-        state=values["JobState"],
+    return values.get("JobId"), JobState(
+        state=values.get("JobState", "UNKNOWN"),
         reason=None if values.get("Reason") in (None, "None") else values["Reason"],
         exit_code=values.get("ExitCode"),
         node=None if node in (None, "(null)", "") else node,
@@ -132,7 +146,14 @@ def _from_scontrol(job_id: str) -> JobState | None:
 
 
 def _from_sacct(job_id: str, command: list[str]) -> JobState | None:
-    lines = _run([*command, "-X", "-n", "-P", "-j", job_id, "-o", "JobID,State,ExitCode,NodeList,Elapsed"])
+    return parse_sacct_lines(
+        job_id,
+        _run([*command, "-X", "-n", "-P", "-j", job_id, "-o", "JobID,State,ExitCode,NodeList,Elapsed"]),
+    )
+
+
+def parse_sacct_lines(job_id: str, lines: list[str]) -> JobState | None:
+    """The job's state in ``sacct -X -n -P -o JobID,State,ExitCode,NodeList,Elapsed`` output."""
     for line in lines:
         parts = line.split("|")
         if len(parts) == 5 and parts[0] == job_id:

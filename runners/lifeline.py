@@ -33,12 +33,23 @@ import time
 class Watchdog:
     """The runner's side of its watchdog: :meth:`extend` gives the next job its budget."""
 
-    def __init__(self, control_fd: int) -> None:
+    def __init__(self, control_fd: int, budget_s: float | None) -> None:
         self._control_fd = control_fd  # closed by the runner's exit, which ends the watchdog
+        self.budget_s = budget_s
 
     def extend(self, budget_s: float | None) -> None:
         """From now, the runner may take ``budget_s`` seconds more (None: no deadline)."""
         os.write(self._control_fd, f"{'none' if budget_s is None else budget_s}\n".encode())
+
+
+_current: Watchdog | None = None  # this runner's, once started
+
+
+def renew_budget() -> None:
+    """Give the runner its whole budget again from now: a job made of several runs (the probes
+    of a peak search) has one budget per run. Without a watchdog, nothing to do."""
+    if _current is not None:
+        _current.extend(_current.budget_s)
 
 
 def start_watchdog(
@@ -63,7 +74,9 @@ def start_watchdog(
     os.close(control_r)
     if lifeline_fd is not None:
         os.close(lifeline_fd)  # the watchdog holds it now; the runner itself has no use for it
-    return Watchdog(control_w)
+    global _current
+    _current = Watchdog(control_w, budget_s)
+    return _current
 
 
 def _watch(lifeline_fd: int | None, control_fd: int, budget_s: float | None) -> None:

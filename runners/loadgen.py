@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 
-from runners import probes
+from runners import lifeline, probes
 from runners.events import EventPipe
 
 _PR_SET_TIMERSLACK = 29
@@ -417,6 +417,9 @@ def _find_peak(
 
     def probe(qps: float) -> bool:
         nonlocal best
+        if probes_run:  # --timeout is per LoadGen run: each probe may take as long as one
+            lifeline.renew_budget()
+            events.emit("renew")
         result, sut = _run_once(
             lg, runner, pool, job, spec, qps, directory / f"probe-{len(probes_run):02d}", per_call_ns, events
         )
@@ -438,8 +441,9 @@ def _find_peak(
             best = (result, sut)
         return valid
 
-    # A first guess well below what one call's time allows, so the first probe passes.
-    low = max(1.0, 0.25 * job.batch_size * 1e9 / max(per_call_ns, 1.0))
+    # A first guess at half what one call's time allows, so the first probe passes; lower
+    # would cost most: a probe lasts at least 1,024 queries at its rate.
+    low = max(1.0, 0.5 * job.batch_size * 1e9 / max(per_call_ns, 1.0))
     while not probe(low):
         low /= 4
         if low < 0.1:

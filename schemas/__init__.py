@@ -23,3 +23,7 @@ process, which must stay free of them, and by every runner before its framework 
 #        python, modules_json; job.json holds the model (inputs by name) and options.
 #   4 -- instances: summary/cells gain instances (copies run at once), cells gain instance.
 SCHEMA_VERSION = 4
+
+# The oldest version still read (a history outlives releases): a column added since reads as
+# its default where ``schemas.tables.ADDED_COLUMN_DEFAULTS`` has one, else as null.
+OLDEST_READABLE_VERSION = 3

@@ -55,10 +55,21 @@ _HEADERS = {
 }
 
 
+# Columns added since schemas.OLDEST_READABLE_VERSION whose absence means a value, not
+# "unknown": an older run ran one copy of each runner. A row from before reads as this value,
+# so that it matches the same configuration today (and its config_id does not change).
+ADDED_COLUMN_DEFAULTS = {"instances": 1, "instance": 0}
+
+
+def _value(row: Mapping[str, Any], column: str) -> Any:
+    value = row.get(column)
+    return ADDED_COLUMN_DEFAULTS.get(column) if value is None else value
+
+
 def config_key(row: Mapping[str, Any], without: Iterable[str] = ()) -> tuple[Any, ...]:
     """The row's configuration as a tuple, optionally leaving some columns out."""
     skip = set(without)
-    return tuple(row.get(column) for column in CONFIG_COLUMNS if column not in skip)
+    return tuple(_value(row, column) for column in CONFIG_COLUMNS if column not in skip)
 
 
 def config_id(row: Mapping[str, Any]) -> str:
@@ -77,7 +88,13 @@ def config_id(row: Mapping[str, Any]) -> str:
     ]
     if row.get("mode") == "in-process":
         readable.append("inproc")
-    digest = hashlib.sha256(json.dumps(config_key(row), default=str).encode()).hexdigest()[:8]
+    # A column added later is left out of the hash at its default: the ids of earlier runs hold.
+    hashed = [
+        _value(row, c)
+        for c in CONFIG_COLUMNS
+        if not (c in ADDED_COLUMN_DEFAULTS and _value(row, c) == ADDED_COLUMN_DEFAULTS[c])
+    ]
+    digest = hashlib.sha256(json.dumps(hashed, default=str).encode()).hexdigest()[:8]
     return "-".join(_safe(part) for part in [*readable, digest])
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from schemas import SCHEMA_VERSION
+from schemas import OLDEST_READABLE_VERSION, SCHEMA_VERSION
 from schemas.files import atomic_write, write_bytes, write_json
 
 __all__ = ["SchemaError", "read_table", "write_bytes", "write_json", "write_table"]
@@ -17,6 +17,24 @@ _VERSION_KEY = b"schema_version"
 
 class SchemaError(ValueError):
     """A file does not match the schema it is supposed to carry."""
+
+
+def _version(table: pa.Table) -> int | None:
+    try:
+        return int((table.schema.metadata or {}).get(_VERSION_KEY, b""))
+    except ValueError:
+        return None
+
+
+def _with_added_columns(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """An older file's table with the columns added since: each its default, or null."""
+    from schemas.configuration import ADDED_COLUMN_DEFAULTS
+
+    for field in schema:
+        if field.name not in table.column_names and (field.nullable or field.name in ADDED_COLUMN_DEFAULTS):
+            value = ADDED_COLUMN_DEFAULTS.get(field.name)
+            table = table.append_column(field, pa.array([value] * table.num_rows, field.type))
+    return table
 
 
 def write_table(table: pa.Table, path: Path) -> None:
@@ -39,10 +57,15 @@ def read_table(path: Path, schema: pa.Schema) -> pa.Table:
         table = pq.ParquetFile(path).read()
     except (pa.ArrowInvalid, OSError) as exc:
         raise SchemaError(f"{path}: not a readable Parquet file ({exc})") from exc
-    version = (table.schema.metadata or {}).get(_VERSION_KEY)
-    if version != str(SCHEMA_VERSION).encode():
-        shown = "none" if version is None else version.decode(errors="replace")
-        raise SchemaError(f"{path}: schema_version {shown}; this version of the tool reads {SCHEMA_VERSION}")
+    version = _version(table)
+    if version is None or not OLDEST_READABLE_VERSION <= version <= SCHEMA_VERSION:
+        shown = (table.schema.metadata or {}).get(_VERSION_KEY, b"none").decode(errors="replace")
+        raise SchemaError(
+            f"{path}: schema_version {shown}; this version of the tool reads "
+            f"{OLDEST_READABLE_VERSION} to {SCHEMA_VERSION}"
+        )
+    if version < SCHEMA_VERSION:
+        table = _with_added_columns(table, schema)
     missing = [f.name for f in schema if f.name not in table.column_names]
     if missing:
         raise SchemaError(f"{path}: missing columns {', '.join(missing)}")

@@ -46,7 +46,12 @@ def slurm_cluster() -> None:
     problem = _slurm_problem()
     if problem is not None and os.geteuid() == 0:
         started = subprocess.run([str(START)], capture_output=True, text=True, timeout=900)
-        problem = _slurm_problem() if started.returncode == 0 else started.stderr.strip().splitlines()[-1]
+        said = (started.stderr + started.stdout).strip().splitlines()
+        problem = (
+            _slurm_problem()
+            if started.returncode == 0
+            else (said[-1] if said else f"exit {started.returncode}")
+        )
     if problem is None:
         return
     if os.environ.get("CI"):

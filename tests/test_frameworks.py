@@ -84,8 +84,8 @@ def test_all_five_frameworks_run_in_isolation_and_agree(tmp_path: Path) -> None:
 def test_every_framework_serves_loadgen_queries_from_loadgens_thread(tmp_path: Path) -> None:
     """A LoadGen server run calls the model from LoadGen's issuing thread, not the main one:
     whatever a framework holds per thread (PyTorch's inference mode) must hold there too, and
-    still in the main thread after (the parity outputs). A generous bound: this is about
-    serving, not speed."""
+    still in the main thread after (the parity outputs). LoadGen's verdict is about speed, so
+    it is not asserted; that every query was served is."""
     report, proc = run_parent(
         ["--output", str(tmp_path), "--quiet", "--scenario", "server", "--target-qps", "300",
          "--latency-bound-ms", "200", *QUICK],
@@ -95,7 +95,8 @@ def test_every_framework_serves_loadgen_queries_from_loadgens_thread(tmp_path: P
     assert list(rows) == list(FRAMEWORKS), proc.stderr
     for name, row in rows.items():
         assert row["status"] == "ok" and row["parity_ok"], (name, row["error"])
-        assert row["loadgen_validity"] == "VALID", (name, row["loadgen_json"])
+        result = json.loads(row["loadgen_json"])
+        assert result["queries"] >= 1024 and row["throughput_per_s"] > 0, (name, result)
     assert report["status"] == 0
 
 

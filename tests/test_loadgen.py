@@ -5,13 +5,17 @@ recorded, and a runner that dies under load is failed with LoadGen's partial log
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import ALLOWED_CPUS, cpu_list, only_run_dir, run_cli
+from conftest import ALLOWED_CPUS, PROJECT_ROOT, cpu_list, only_run_dir, run_cli, survivors
 
 LOAD = ["--min-time", "0.5", "--min-iterations", "50", "--warmup", "5"]
 
@@ -55,6 +59,7 @@ def test_a_peak_search_keeps_every_probe_and_batching_is_recorded(tmp_path: Path
         [
             "--frameworks", "fake", "--scenario", "server", "--find-peak", "--latency-bound-ms", "5",
             "--max-batch", "4", "--report", "png", *LOAD,
+            "--min-time", "2", "--timeout", "5",  # 3 probes or more of 2 s: the timeout is per probe
         ],
         cwd=tmp_path,
     )  # fmt: skip
@@ -89,18 +94,35 @@ def test_a_runner_that_dies_under_load_is_failed_and_loadgens_logs_are_kept(tmp_
 
 def test_instances_run_at_once_each_on_its_own_cpus(tmp_path: Path) -> None:
     """N copies of a runner at once on a split of the CPUs: each pinned to its share, their
-    throughput summed, the latency that of one copy; a LoadGen server's rate split among them."""
+    throughput summed, the latency that of one copy; a LoadGen server's rate split among them.
+    At once is observed, not inferred: two runners of the run are alive together."""
     if len(ALLOWED_CPUS) < 2:
         proc = run_cli(["--frameworks", "fake", "--instances", "2", *LOAD], cwd=tmp_path)
         assert proc.returncode == 2 and "--instances" in proc.stderr  # two need two CPUs: refused
         return
     cpus = cpu_list(ALLOWED_CPUS[:2])
-    proc = run_cli(
-        ["--frameworks", "fake", "--instances", "2", "--cpus", cpus, "--scenario", "offline,server",
-         "--target-qps", "200", "--latency-bound-ms", "50", *LOAD],
-        cwd=tmp_path,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    command = [
+        sys.executable, "-m", "orchestrator", "--frameworks", "fake", "--instances", "2", "--cpus", cpus,
+        "--scenario", "offline,server", "--target-qps", "200", "--latency-bound-ms", "50", *LOAD,
+        "--min-time", "1.5", "--output", str(tmp_path / "results"),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
+    with subprocess.Popen(
+        command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ) as proc:
+        most_at_once = 0
+        while proc.poll() is None:
+            jobs = {
+                part
+                for process in survivors(tmp_path)
+                for part in process.info["cmdline"]
+                if part.endswith("job.json")
+            }
+            most_at_once = max(most_at_once, len(jobs))  # a runner's watchdog shares its command line
+            time.sleep(0.05)
+        out, err = proc.communicate()
+    assert proc.returncode == 0, out.decode() + err.decode()
+    assert most_at_once == 2
     run_dir = only_run_dir(tmp_path / "results")
     copies = pq.read_table(run_dir / "cells.parquet").to_pylist()
     summary = {row["scenario"]: row for row in rows_of(tmp_path)}

@@ -61,12 +61,12 @@ def test_merge_refuses_a_run_of_another_schema_version_in_one_line_and_keeps_the
     (old,) = (runs / "graviton").iterdir()
     summary = old / "summary.parquet"
     table = pq.read_table(summary)
-    pq.write_table(table.replace_schema_metadata({b"schema_version": b"3"}), summary)
+    pq.write_table(table.replace_schema_metadata({b"schema_version": b"99"}), summary)  # a newer tool's
     store = tmp_path / "store"
     proc = run_cli(["merge", str(runs), "--history", str(store)], cwd=tmp_path)
     assert proc.returncode == 1
     (line,) = proc.stderr.strip().splitlines()
-    assert str(summary) in line and "schema_version 3; this version of the tool reads 4" in line
+    assert str(summary) in line and "schema_version 99; this version of the tool reads 3 to 4" in line
     assert "1 run(s) merged, 0 already in" in proc.stdout and "1 refused" in proc.stdout
     assert {row["host"] for row in history.read_history(store).to_pylist()} == {"icelake"}
 
@@ -100,7 +100,38 @@ def test_the_machines_report_puts_frameworks_against_machines_relative_to_one(
 def test_the_machines_report_names_the_machines_when_the_reference_is_unknown(two_machines: Path) -> None:
     proc = run_cli(["machines", str(two_machines), "--reference-machine", "epyc"], cwd=two_machines)
     assert proc.returncode == 2
-    assert proc.stderr.strip().endswith("no machine 'epyc'; the machines are graviton, icelake")
+    (line,) = proc.stderr.strip().splitlines()
+    assert "no machine 'epyc'; the machines are " in line
+    assert sorted(line.rsplit("are ", 1)[1].split(", ")) == ["graviton", "icelake"]
+
+
+def test_a_run_of_the_previous_schema_merges_and_matches_todays_configuration(
+    two_machines: Path, tmp_path: Path
+) -> None:
+    """A history outlives releases: a version-3 run (before --instances) still merges, reads
+    its copies as 1, and is the same configuration as today's run of the same plan."""
+    runs = tmp_path / "runs"
+    shutil.copytree(two_machines / "icelake", runs)
+    (old,) = runs.iterdir()
+    for name in ("summary.parquet", "cells.parquet"):
+        table = pq.read_table(old / name)
+        table = table.drop_columns([c for c in ("instances", "instance") if c in table.column_names])
+        pq.write_table(table.replace_schema_metadata({b"schema_version": b"3"}), old / name)
+    store = tmp_path / "store"
+    assert run_cli(["merge", str(runs), "--history", str(store)], cwd=tmp_path).returncode == 0
+    (new,) = (two_machines / "icelake").iterdir()
+    proc = run_cli(["compare", str(old), str(new)], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    verdicts = [line.split("│")[-2].strip() for line in proc.stdout.splitlines() if line.startswith("│")]
+    assert verdicts == ["same", "same"], proc.stdout  # fake and noop, each matched across versions
+    from orchestrator.history import load_run_dir
+    from schemas.configuration import config_id, config_key
+
+    old_rows, _, _ = load_run_dir(old)
+    new_rows, _, _ = load_run_dir(new)
+    assert [row["instances"] for row in old_rows] == [1, 1]
+    assert [config_key(row) for row in old_rows] == [config_key(row) for row in new_rows]
+    assert [config_id(row) for row in old_rows] == [row["config_id"] for row in new_rows]
 
 
 def test_runs_of_two_machines_are_never_compared_as_one_configuration(
