@@ -414,8 +414,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_seconds,
         default=defaults.timeout_s,
         metavar="SECONDS",
-        help=f"a cell still running after this is killed and marked timeout; in a peak search, "
-        f"each LoadGen run may take this long (default: {defaults.timeout_s:g})",
+        help=f"a cell still running after this is killed and marked timeout; a LoadGen run may "
+        f"take this long on top of its schedule (1,024 queries at the offered rate), each probe "
+        f"of a peak search likewise (default: {defaults.timeout_s:g})",
     )
     out = parser.add_argument_group("output")
     out.add_argument(

@@ -84,10 +84,11 @@ class _Deadline:
         self._job: object = None
 
     def on_event(self, event: dict[str, Any]) -> None:
-        """A job's first event starts its budget; a ``renew`` event starts it again (each run
-        of a peak search has a budget of its own)."""
+        """A job's first event starts its budget; a ``renew`` event starts it again, plus the
+        run's own schedule (each LoadGen run may take its 1,024 queries at the offered rate
+        plus ``timeout_s``; each probe of a peak search has a budget of its own)."""
         if event.get("event") == "renew":
-            self.at = time.monotonic() + self.timeout_s
+            self.at = time.monotonic() + self.timeout_s + float(event.get("scheduled_s") or 0.0)
         job = event.get("cell_id")
         if job is not None and job != self._job:
             if self._job is not None:

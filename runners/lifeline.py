@@ -45,11 +45,13 @@ class Watchdog:
 _current: Watchdog | None = None  # this runner's, once started
 
 
-def renew_budget() -> None:
-    """Give the runner its whole budget again from now: a job made of several runs (the probes
-    of a peak search) has one budget per run. Without a watchdog, nothing to do."""
+def renew_budget(scheduled_s: float = 0.0) -> None:
+    """Give the runner its whole budget again from now, plus ``scheduled_s``: a job made of
+    several runs (the probes of a peak search) has one budget per run, and a run whose length is
+    set by its schedule (a LoadGen server run: 1,024 queries at the offered rate) may take that
+    long on top. Without a watchdog, nothing to do."""
     if _current is not None:
-        _current.extend(_current.budget_s)
+        _current.extend(None if _current.budget_s is None else _current.budget_s + scheduled_s)
 
 
 def start_watchdog(

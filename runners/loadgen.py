@@ -220,6 +220,15 @@ def _settings(
     return settings
 
 
+def _scheduled_s(settings: Any, scenario: str) -> float:
+    """How long LoadGen will run by its settings alone: its minimum duration, and for a server
+    run at least its minimum query count at the offered rate."""
+    scheduled = settings.min_duration_ms / 1000
+    if scenario == "server":
+        scheduled = max(scheduled, settings.min_query_count / settings.server_target_qps)
+    return float(scheduled)
+
+
 def _log_settings(lg: Any, directory: Path) -> Any:
     directory.mkdir(parents=True, exist_ok=True)  # LoadGen crashes later if it does not exist
     output = lg.LogOutputSettings()
@@ -338,6 +347,11 @@ def _run_once(
         settings = _settings(
             lg, scenario, spec, qps, job.min_time_s, job.min_iterations, per_call_ns, batch, calibrated
         )
+        # --timeout is per LoadGen run and on top of its schedule: a server run lasts at least
+        # its query count at the offered rate (1,024 queries at 2 QPS: 8.5 minutes).
+        scheduled_s = _scheduled_s(settings, scenario)
+        lifeline.renew_budget(scheduled_s)
+        events.emit("renew", scheduled_s=scheduled_s)
         # A path that is never there: an audit.config in the working directory would override the settings.
         started = time.perf_counter()
         lg.StartTestWithLogSettings(
@@ -417,9 +431,6 @@ def _find_peak(
 
     def probe(qps: float) -> bool:
         nonlocal best
-        if probes_run:  # --timeout is per LoadGen run: each probe may take as long as one
-            lifeline.renew_budget()
-            events.emit("renew")
         result, sut = _run_once(
             lg, runner, pool, job, spec, qps, directory / f"probe-{len(probes_run):02d}", per_call_ns, events
         )

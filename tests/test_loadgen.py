@@ -78,6 +78,20 @@ def test_a_peak_search_keeps_every_probe_and_batching_is_recorded(tmp_path: Path
     assert (run_dir / "load.png").stat().st_size > 0  # p99 against offered rate, every probe
 
 
+def test_a_server_run_may_take_its_schedule_on_top_of_the_timeout(tmp_path: Path) -> None:
+    # 1,024 queries at 150 QPS last ~7 s, beyond --timeout 3: a slow model's peak search probes
+    # such rates, and its runs must not be killed for lasting as long as LoadGen schedules them.
+    proc = run_cli(
+        ["--frameworks", "fake", "--scenario", "server", "--target-qps", "150",
+         "--latency-bound-ms", "50", *LOAD, "--timeout", "3"],
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (row,) = rows_of(tmp_path)
+    assert row["status"] == "ok" and row["loadgen_validity"] == "VALID"
+    assert json.loads(row["loadgen_json"])["queries"] >= 1024
+
+
 def test_a_runner_that_dies_under_load_is_failed_and_loadgens_logs_are_kept(tmp_path: Path) -> None:
     proc = run_cli(
         ["--frameworks", "fake-segfault,fake", "--scenario", "server", "--target-qps", "200",
