@@ -47,6 +47,7 @@ _SERVER_MIN_QUERIES = 1024
 # Each find-peak probe: doubling from a first guess until a run is INVALID, then halving the gap
 # until it is within this fraction of the peak.
 _PEAK_PRECISION = 0.05
+_LOWEST_LOAD = 0.1  # a peak search probes no lower than this share of back-to-back calls
 # What the SUT's Python costs per sample beside the model (the gather, the completion object):
 # measured ~5-8 us here. It sizes LoadGen's offline query; it matters only for micro-models.
 _SUT_NS_PER_SAMPLE = 8_000
@@ -454,11 +455,19 @@ def _find_peak(
 
     # A first guess at half what one call's time allows, so the first probe passes; lower
     # would cost most: a probe lasts at least 1,024 queries at its rate.
-    low = max(1.0, 0.5 * job.batch_size * 1e9 / max(per_call_ns, 1.0))
+    capacity = job.batch_size * 1e9 / max(per_call_ns, 1.0)
+    low = max(1.0, 0.5 * capacity)
     while not probe(low):
+        # Below a tenth of what calls back to back allow, queueing adds little: a p99 over the
+        # bound there is the model's own tail, and a slower probe would only last longer.
+        if low / 4 < _LOWEST_LOAD * capacity:
+            p99 = probes_run[-1]["latency_ms_p99"]
+            raise SutFailure(
+                f"no server rate met the {spec['latency_bound_ms']:g} ms bound: p99 "
+                f"{'unknown' if p99 is None else f'{p99:.3g} ms'} even at {low:.3g} QPS, "
+                f"{low / capacity:.0%} of the rate of calls back to back"
+            )
         low /= 4
-        if low < 0.1:
-            break
     high = low * 2
     while probe(high) and len(probes_run) < 24:
         low, high = high, high * 2
@@ -468,8 +477,7 @@ def _find_peak(
             low = middle
         else:
             high = middle
-    if best is None:
-        raise SutFailure(f"no server rate down to {low:.3g} QPS met the latency bound")
+    assert best is not None  # the descent ends at a VALID probe or raises
     result, sut = best
     result = dict(result)
     result["peak_qps"] = low

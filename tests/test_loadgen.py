@@ -78,6 +78,22 @@ def test_a_peak_search_keeps_every_probe_and_batching_is_recorded(tmp_path: Path
     assert (run_dir / "load.png").stat().st_size > 0  # p99 against offered rate, every probe
 
 
+def test_a_peak_search_stops_when_even_a_light_load_misses_the_bound(tmp_path: Path) -> None:
+    # No call meets a 1 us bound: the search must say so after the light-load probe, not probe
+    # ever lower rates, each lasting 1,024 queries at its rate (minutes, then hours).
+    proc = run_cli(
+        ["--frameworks", "fake", "--scenario", "server", "--find-peak", "--latency-bound-ms", "0.001",
+         *LOAD],
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    (row,) = rows_of(tmp_path)
+    assert row["status"] == "failed" and row["peak_qps"] is None
+    assert "no server rate met the 0.001 ms bound: p99" in row["error"] and "back to back" in row["error"]
+    probes = list((only_run_dir(tmp_path / "results") / "cells" / row["cell_id"] / "loadgen").glob("probe-*"))
+    assert len(probes) == 2  # half the back-to-back rate, then a quarter of that
+
+
 def test_a_server_run_may_take_its_schedule_on_top_of_the_timeout(tmp_path: Path) -> None:
     # 1,024 queries at 150 QPS last ~7 s, beyond --timeout 3: a slow model's peak search probes
     # such rates, and its runs must not be killed for lasting as long as LoadGen schedules them.
