@@ -32,6 +32,7 @@ import math
 import threading
 import time
 from array import array
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ _SERVER_MIN_QUERIES = 1024
 # until it is within this fraction of the peak.
 _PEAK_PRECISION = 0.05
 _LOWEST_LOAD = 0.1  # a peak search probes no lower than this share of back-to-back calls
+_MAX_PROBES = 24
 # What the SUT's Python costs per sample beside the model (the gather, the completion object):
 # measured ~5-8 us here. It sizes LoadGen's offline query; it matters only for micro-models.
 _SUT_NS_PER_SAMPLE = 8_000
@@ -413,6 +415,43 @@ def measure(
     return sut.latencies_ns
 
 
+def search_peak(valid: Callable[[float], bool], capacity: float) -> float | None:
+    """The highest rate at which ``valid`` (one full LoadGen run) holds, to within 5 %.
+
+    From half ``capacity`` (the rate of calls back to back: lower would cost most, as a probe
+    lasts 1,024 queries at its rate), doubling while VALID, or dividing by 4 while INVALID, then
+    bisecting the gap; no rate is probed twice. None when a run at a tenth of ``capacity`` or
+    less is INVALID: there queueing adds little, the model's own tail is over the bound, and a
+    slower probe would only last longer.
+    """
+    probes = 0
+
+    def probe(qps: float) -> bool:
+        nonlocal probes
+        probes += 1
+        return valid(qps)
+
+    low = max(1.0, 0.5 * capacity)
+    if probe(low):
+        high = low * 2
+        while probes < _MAX_PROBES and probe(high):
+            low, high = high, high * 2
+    else:
+        while True:
+            if low / 4 < _LOWEST_LOAD * capacity:
+                return None
+            low, high = low / 4, low
+            if probe(low):
+                break
+    while high / low > 1 + _PEAK_PRECISION and probes < _MAX_PROBES:
+        middle = math.sqrt(low * high)
+        if probe(middle):
+            low = middle
+        else:
+            high = middle
+    return low
+
+
 def _find_peak(
     lg: Any,
     runner: Any,
@@ -423,10 +462,9 @@ def _find_peak(
     per_call_ns: float,
     events: EventPipe,
 ) -> tuple[dict[str, Any], Sut]:
-    """The highest server QPS that stays VALID under the latency bound: double from a first
-    guess until a run is INVALID, then bisect the gap to within 5 %. LoadGen's own peak search
-    judges a run by its percentile alone, ignoring early stopping, and logs none of its probes;
-    here every probe is a full run, judged VALID or not, and kept (``probes``)."""
+    """The highest server QPS that stays VALID under the latency bound (:func:`search_peak`).
+    LoadGen's own peak search judges a run by its percentile alone, ignoring early stopping, and
+    logs none of its probes; here every probe is a full run, judged VALID or not, and kept."""
     probes_run: list[dict[str, Any]] = []
     best: tuple[dict[str, Any], Sut] | None = None
 
@@ -453,33 +491,19 @@ def _find_peak(
             best = (result, sut)
         return valid
 
-    # A first guess at half what one call's time allows, so the first probe passes; lower
-    # would cost most: a probe lasts at least 1,024 queries at its rate.
     capacity = job.batch_size * 1e9 / max(per_call_ns, 1.0)
-    low = max(1.0, 0.5 * capacity)
-    while not probe(low):
-        # Below a tenth of what calls back to back allow, queueing adds little: a p99 over the
-        # bound there is the model's own tail, and a slower probe would only last longer.
-        if low / 4 < _LOWEST_LOAD * capacity:
-            p99 = probes_run[-1]["latency_ms_p99"]
-            raise SutFailure(
-                f"no server rate met the {spec['latency_bound_ms']:g} ms bound: p99 "
-                f"{'unknown' if p99 is None else f'{p99:.3g} ms'} even at {low:.3g} QPS, "
-                f"{low / capacity:.0%} of the rate of calls back to back"
-            )
-        low /= 4
-    high = low * 2
-    while probe(high) and len(probes_run) < 24:
-        low, high = high, high * 2
-    while high / low > 1 + _PEAK_PRECISION and len(probes_run) < 24:
-        middle = math.sqrt(low * high)
-        if probe(middle):
-            low = middle
-        else:
-            high = middle
-    assert best is not None  # the descent ends at a VALID probe or raises
+    peak = search_peak(probe, capacity)
+    if peak is None:
+        last = probes_run[-1]
+        p99 = last["latency_ms_p99"]
+        raise SutFailure(
+            f"no server rate met the {spec['latency_bound_ms']:g} ms bound: p99 "
+            f"{'unknown' if p99 is None else f'{p99:.3g} ms'} even at {last['offered_qps']:.3g} QPS, "
+            f"{last['offered_qps'] / capacity:.0%} of the rate of calls back to back"
+        )
+    assert best is not None  # a peak is a rate that was VALID
     result, sut = best
     result = dict(result)
-    result["peak_qps"] = low
+    result["peak_qps"] = peak
     result["probes"] = probes_run
     return result, sut

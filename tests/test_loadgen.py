@@ -165,3 +165,31 @@ def test_instances_run_at_once_each_on_its_own_cpus(tmp_path: Path) -> None:
         assert "threads-not-honoured" not in (row["warnings"] or ""), scenario
     server = [copy for copy in copies if copy["scenario"] == "server"]
     assert all(json.loads(copy["loadgen_json"])["offered_qps"] == 100.0 for copy in server)
+
+
+@pytest.mark.parametrize(
+    ("top", "peak_expected", "first_rates"),
+    [
+        (180.0, True, [50.0, 100.0, 200.0]),  # VALID at first: double until INVALID, then bisect
+        (30.0, True, [50.0, 12.5, 25.0]),  # INVALID at first: a quarter of it, then bisect
+        (7.3, False, [50.0, 12.5]),  # nothing VALID down to a tenth of the capacity: stop there
+    ],
+)
+def test_the_peak_search_brackets_the_peak_and_never_probes_a_rate_twice(
+    top: float, peak_expected: bool, first_rates: list[float]
+) -> None:
+    from runners.loadgen import search_peak
+
+    probed: list[float] = []
+
+    def valid(qps: float) -> bool:  # a server that meets the bound up to ``top`` QPS
+        probed.append(qps)
+        return qps <= top
+
+    peak = search_peak(valid, capacity=100.0)
+    assert probed[: len(first_rates)] == pytest.approx(first_rates)
+    assert len(set(probed)) == len(probed)
+    if peak_expected:
+        assert peak is not None and top / 1.05 <= peak <= top
+    else:
+        assert peak is None and len(probed) == 2
