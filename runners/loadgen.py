@@ -420,21 +420,21 @@ def search_peak(valid: Callable[[float], bool], capacity: float) -> float | None
 
     From half ``capacity`` (the rate of calls back to back: lower would cost most, as a probe
     lasts 1,024 queries at its rate), doubling while VALID, or dividing by 4 while INVALID, then
-    bisecting the gap; no rate is probed twice. None when a run at a tenth of ``capacity`` or
-    less is INVALID: there queueing adds little, the model's own tail is over the bound, and a
-    slower probe would only last longer.
+    bisecting the gap; no rate is probed twice. None when every rate tried down to a tenth of
+    ``capacity`` is INVALID: there queueing adds little, the model's own tail is over the bound,
+    and a slower probe would only last longer.
     """
-    probes = 0
+    tried = 0
 
     def probe(qps: float) -> bool:
-        nonlocal probes
-        probes += 1
+        nonlocal tried
+        tried += 1
         return valid(qps)
 
     low = max(1.0, 0.5 * capacity)
     if probe(low):
         high = low * 2
-        while probes < _MAX_PROBES and probe(high):
+        while tried < _MAX_PROBES and probe(high):
             low, high = high, high * 2
     else:
         while True:
@@ -443,7 +443,7 @@ def search_peak(valid: Callable[[float], bool], capacity: float) -> float | None
             low, high = low / 4, low
             if probe(low):
                 break
-    while high / low > 1 + _PEAK_PRECISION and probes < _MAX_PROBES:
+    while high / low > 1 + _PEAK_PRECISION and tried < _MAX_PROBES:
         middle = math.sqrt(low * high)
         if probe(middle):
             low = middle
