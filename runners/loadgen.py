@@ -45,8 +45,7 @@ _PR_SET_TIMERSLACK = 29
 # Server queries needed before LoadGen's early-stopping rule can call a run VALID at all (459
 # with none over the bound, ~1000 with three): fewer, and every server run is INVALID.
 _SERVER_MIN_QUERIES = 1024
-# Each find-peak probe: doubling from a first guess until a run is INVALID, then halving the gap
-# until it is within this fraction of the peak.
+# The peak search (search_peak) bisects until its bracket is within this fraction of the peak.
 _PEAK_PRECISION = 0.05
 _LOWEST_LOAD = 0.1  # a peak search probes no lower than this share of back-to-back calls
 _MAX_PROBES = 24
