@@ -230,11 +230,13 @@ def execute(
         write_samples(samples, run_dir / "samples.parquet")
         return list(summary.values())
 
+    # The host as it is, before this process moves itself off the runners' CPUs: the record
+    # (and the fingerprint that keys history and compare) must not depend on --cpus.
+    described = describe_environment(config)
     display.start(cells)
     with _kept_off(plan.cpus or ()):
         try:
             io.write_json({"run_id": run_id, **plan.to_dict()}, run_dir / "plan.json")
-            described = describe_environment(config)
             described["environments"] = {label: env.record() for label, env in environments.items()}
             io.write_json(described, run_dir / "environment.json")
             prepared = {
