@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import ctypes
 import json
 import math
 import threading
@@ -41,7 +40,6 @@ import numpy as np
 from runners import lifeline, probes
 from runners.events import EventPipe
 
-_PR_SET_TIMERSLACK = 29
 # Server queries needed before LoadGen's early-stopping rule can call a run VALID at all (459
 # with none over the bound, ~1000 with three): fewer, and every server run is INVALID.
 _SERVER_MIN_QUERIES = 1024
@@ -389,9 +387,9 @@ def measure(
 
     spec = dict(job.loadgen)
     directory = Path(job.result_path).parent / "loadgen"
-    libc = ctypes.CDLL(None, use_errno=True)
     # LoadGen sleeps until each arrival; Linux's default 50 us timer slack would count as latency.
-    slack = libc.prctl(_PR_SET_TIMERSLACK, 1, 0, 0, 0) == 0
+    # Set on this thread before LoadGen starts its own, which inherit it; recorded as read back.
+    slack = probes.set_timer_slack_ns(1)
     threads_before = probes.thread_samples()
     cpu_before = probes.process_cpu_s()
     wall_start = time.perf_counter()
@@ -408,7 +406,7 @@ def measure(
     figures["threads_observed"] = activity.busy_threads
     figures["affinity_observed"] = activity.affinity
     figures["ctx_switches_involuntary"] = activity.involuntary_switches
-    result["timer_slack_ns"] = 1 if slack else "default"
+    result["timer_slack_ns"] = "unobserved" if slack is None else slack
     result["max_batch"] = job.batch_size if spec["scenario"] in ("server", "offline") else None
     figures["loadgen_json"] = json.dumps(result, sort_keys=True, default=str)
     return sut.latencies_ns

@@ -43,6 +43,7 @@ def test_every_loadgen_scenario_runs_and_records_loadgens_verdict(tmp_path: Path
         assert row["latency_ms_p50"] == result["latency_ms_p50"] > 0  # LoadGen's figures, not the tool's
         assert row["latency_ms_p999"] >= row["latency_ms_p99"] >= row["latency_ms_p50"]
         assert row["throughput_per_s"] == result["samples_per_s"] > 0
+        assert result["timer_slack_ns"] == 1  # read back from the thread LoadGen's threads inherit from
         logs = run_dir / "cells" / row["cell_id"] / "loadgen"
         assert (logs / "mlperf_log_summary.txt").is_file() and (logs / "mlperf_log_detail.txt").is_file()
     server = rows["server"]
