@@ -11,13 +11,14 @@ framework inside the call. Files travel between the two in a model directory (se
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from models.spec import InputSpec, ModelSpec
+from models.spec import Flops, InputSpec, ModelSpec
 
 WEIGHTS_FILE = "model.safetensors"
 CONFIG_FILE = "config.json"
@@ -89,6 +90,11 @@ class Model(ABC):
         from models.reference import evaluate_onnx
 
         return np.asarray(evaluate_onnx(files.onnx, inputs, self.spec.output))
+
+    def flops(self, shapes: Mapping[str, tuple[int, ...]], files: ModelFiles) -> Flops:
+        """FLOPs of one sample at ``shapes`` (each input's shape for one call, batch first) --
+        the cell's own shapes, never the model's defaults -- or None with the reason."""
+        return Flops(None, f"{self.spec.name} has no FLOPs formula")
 
     # --- runner side: one builder per framework family, each importing its framework -----
 

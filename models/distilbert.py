@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -19,7 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from models.base import Model, ModelFiles
-from models.spec import InputSpec, ModelSpec, Tolerance
+from models.spec import Flops, InputSpec, ModelSpec, Tolerance
 from schemas.files import write_bytes, write_json
 
 PREFIX = "distilbert."
@@ -131,7 +132,14 @@ class DistilBert(Model):
             # Frameworks agree to ~7e-7 of the largest output here; bf16 rounds every activation.
             tolerance={"fp32": Tolerance(relative=1e-5), "bf16": Tolerance(relative=5e-2)},
             parameters=sum(int(np.prod(shape)) for shape in arch.shapes().values()),
-            flops_per_sample=arch.flops(arch.seq_len),
+        )
+
+    def flops(self, shapes: Mapping[str, tuple[int, ...]], files: ModelFiles) -> Flops:
+        """The encoder's linear layers and attention at the cell's own sequence length."""
+        seq = shapes["input_ids"][1]
+        return Flops(
+            self.architecture.flops(seq),
+            f"formula: 2 x multiply-adds of the linear layers and attention at {seq} tokens",
         )
 
     def write_weights(self, seed: int, directory: Path) -> None:

@@ -15,6 +15,7 @@ BatchNorm of each residual branch.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from models.base import Model, ModelFiles
-from models.spec import InputSpec, ModelSpec, Tolerance
+from models.spec import Flops, InputSpec, ModelSpec, Tolerance
 from schemas.files import write_bytes, write_json
 
 EXPANSION = 4  # a bottleneck block's output is 4x its width
@@ -75,20 +76,30 @@ class Architecture:
             total += size if kind == "conv" else 2 * size if kind != "fc" else size + shape[0]
         return total
 
-    def flops(self, image: int) -> float:
-        """2 x multiply-adds of the convolutions and the fc layer for one image."""
-        size = image // 4  # conv1 (stride 2) then the max pool (stride 2)
-        total = 2.0 * 3 * 49 * self.stem_width * (image // 2) ** 2
+    def flops(self, height: int, width: int) -> float:
+        """2 x multiply-adds of the convolutions and the fc layer for one image of ``height`` x
+        ``width``: a strided convolution or pool, padded as torchvision pads them, rounds up."""
+        h, w = _strided(height, 2), _strided(width, 2)  # conv1
+        total = 2.0 * 3 * 49 * self.stem_width * h * w
+        h, w = _strided(h, 2), _strided(w, 2)  # the max pool
         cin = self.stem_width
-        for width, blocks, stride in zip(self.widths, self.blocks, self.strides):
-            cout = width * EXPANSION
+        for width_, blocks, stride in zip(self.widths, self.blocks, self.strides):
+            cout = width_ * EXPANSION
             for block in range(blocks):
-                out = size // stride if block == 0 else size
-                total += 2.0 * (cin * width * size**2 + 9 * width * width * out**2 + width * cout * out**2)
+                step = stride if block == 0 else 1
+                oh, ow = _strided(h, step), _strided(w, step)
+                total += 2.0 * cin * width_ * h * w  # the 1x1 in, at the block's input size
+                total += 2.0 * (9 * width_ * width_ + width_ * cout) * oh * ow  # the 3x3 (strided), 1x1 out
                 if block == 0:
-                    total += 2.0 * cin * cout * out**2
-                size, cin = out, cout
+                    total += 2.0 * cin * cout * oh * ow
+                h, w, cin = oh, ow, cout
         return total + 2.0 * cin * self.num_classes
+
+
+def _strided(size: int, stride: int) -> int:
+    """The output size of a convolution or pool of ``stride`` padded to keep the size at stride
+    1 (7x7 pad 3, 3x3 pad 1, 1x1 pad 0, as torchvision's): ceil(size / stride)."""
+    return (size - 1) // stride + 1
 
 
 RESNET50 = Architecture(64, (64, 128, 256, 512), (3, 4, 6, 3), (1, 2, 2, 2), 1000, 224)
@@ -155,8 +166,15 @@ class ResNet50(Model):
             # Frameworks agree to ~1e-6 of the largest logit here; bf16 rounds every activation.
             tolerance={"fp32": Tolerance(relative=1e-5), "bf16": Tolerance(relative=5e-2)},
             parameters=arch.parameters(),
-            flops_per_sample=arch.flops(arch.image_size),
             layout="NCHW",
+        )
+
+    def flops(self, shapes: Mapping[str, tuple[int, ...]], files: ModelFiles) -> Flops:
+        """The convolutions and the head at the cell's own image size (NCHW)."""
+        height, width = shapes["pixel_values"][2:4]
+        return Flops(
+            self.architecture.flops(height, width),
+            f"formula: 2 x multiply-adds of the convolutions and the fc layer at {height}x{width}",
         )
 
     def write_weights(self, seed: int, directory: Path) -> None:

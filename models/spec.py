@@ -67,6 +67,20 @@ class Tolerance:
 
 
 @dataclass(frozen=True)
+class Flops:
+    """FLOPs (2 x multiply-adds) of one sample at a cell's own input shapes, and how they were
+    found -- or ``None`` and why they could not be."""
+
+    per_sample: float | None
+    basis: str
+
+
+def sample_dims(shapes: Mapping[str, tuple[int, ...]]) -> str:
+    """One sample's shape of each input, for a :class:`Flops` basis: ``input_ids 32, pixels 3x224x224``."""
+    return ", ".join(f"{name} {'x'.join(map(str, shape[1:])) or 'scalar'}" for name, shape in shapes.items())
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     """Everything about a model the parent plans with; recorded in the results."""
 
@@ -81,7 +95,6 @@ class ModelSpec:
     reference_rows: int = 4
     tolerance: Mapping[str, Tolerance] = field(default_factory=dict)  # per precision
     parameters: int | None = None
-    flops_per_sample: float | None = None  # multiply-adds x 2, at the default dims
     source: str = "built-in"  # or the user's file
     source_sha256: str | None = None
     layout: str | None = None  # e.g. NCHW: the layout of the inputs as stored
@@ -110,7 +123,6 @@ def as_json_ready(spec: ModelSpec) -> dict[str, Any]:
         "source": spec.source,
         "source_sha256": spec.source_sha256,
         "parameters": spec.parameters,
-        "flops_per_sample": spec.flops_per_sample,
         "output": spec.output,
         "layout": spec.layout,
         "inputs": [

@@ -11,13 +11,14 @@ one the tool exports from a .pt2); otherwise the first framework that runs it.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from models.base import Model, ModelFiles
-from models.spec import ModelSpec
+from models.spec import Flops, ModelSpec
 
 FORMATS = ("onnx", "pt2", "keras", "savedmodel", "openvino-ir")
 
@@ -82,6 +83,17 @@ class UserModel(Model):
         if self.source_format == "pt2" and files.onnx.is_file():
             return evaluate_onnx(files.onnx, inputs, self.spec.output)
         raise NotImplementedError(f"no ONNX graph of a {self.source_format} model to evaluate")
+
+    def flops(self, shapes: Mapping[str, tuple[int, ...]], files: ModelFiles) -> Flops:
+        """Counted from the model's ONNX graph (the user's, or the tool's export of a .pt2) at
+        ``shapes``; a format with no ONNX graph has no figure."""
+        from models.flops import onnx_flops
+
+        if self.source_format == "onnx":
+            return onnx_flops(self.source, shapes)
+        if self.source_format == "pt2" and files.onnx.is_file():
+            return onnx_flops(files.onnx, shapes)
+        return Flops(None, f"no ONNX graph of this {self.source_format} model to count its FLOPs on")
 
     def torch_module(self, files: ModelFiles) -> Any:
         import torch

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from models.spec import Tolerance
+from models.spec import Flops, Tolerance
 from orchestrator.artifacts import PreparedModel
 from orchestrator.environments import Environment
 from orchestrator.launcher import Exit
@@ -219,11 +219,15 @@ def cell_row(
     )
     if prepared is not None:
         spec = prepared.spec
+        shapes = {name: tuple(shape) for name, shape in json.loads(cell.input_shapes).items()}
+        # At this cell's own shapes, never the model's defaults.
+        flops = prepared.model.flops(shapes, prepared.files) if shapes else Flops(None, "no input shapes")
         row.update(
             model_source=spec.source,
             model_sha256=prepared.sha256,
             model_parameters=spec.parameters,
-            model_flops_per_sample=spec.flops_per_sample,
+            model_flops_per_sample=flops.per_sample,
+            model_flops_basis=flops.basis,
             inputs_sha256=prepared.inputs_sha256,
         )
     if plan is not None:

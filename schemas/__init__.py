@@ -22,7 +22,10 @@ process, which must stay free of them, and by every runner before its framework 
 #        nullable (absolute, from the model's own tolerance); samples gain model; result gains
 #        python, modules_json; job.json holds the model (inputs by name) and options.
 #   4 -- instances: summary/cells gain instances (copies run at once), cells gain instance.
-SCHEMA_VERSION = 4
+#   5 -- figures of the cell's own shapes: summary/cells gain model_flops_basis (how
+#        model_flops_per_sample was found, now at the cell's input_shapes, or why it is null)
+#        and parity_nonfinite (where outputs are NaN or infinite, against the reference).
+SCHEMA_VERSION = 5
 
 # The oldest version still read (a history outlives releases): a column added since reads as
 # its default where ``schemas.tables.ADDED_COLUMN_DEFAULTS`` has one, else as null.

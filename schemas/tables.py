@@ -58,7 +58,8 @@ _CELL_SETTINGS = [
     pa.field("model_source", pa.string()),  # built-in, or the user's file
     pa.field("model_sha256", pa.string()),  # of the user's file, or of the built-in's weights
     pa.field("model_parameters", pa.int64()),
-    pa.field("model_flops_per_sample", pa.float64()),  # 2 x multiply-adds, where known
+    pa.field("model_flops_per_sample", pa.float64()),  # 2 x multiply-adds at input_shapes, where known
+    pa.field("model_flops_basis", pa.string()),  # how that figure was found, or why there is none
     pa.field("input_shapes", pa.string(), nullable=False),  # JSON: input name -> shape of one call
     pa.field("inputs_sha256", pa.string()),  # of the input tensors (the seed's, or the user's --inputs)
     pa.field("measurement_json", pa.string()),  # seed, warm-up, stop rule, timeout: how it was timed
@@ -102,6 +103,7 @@ _MEASURED = [
     pa.field("parity_tolerance", pa.float64()),  # the largest max_abs_diff that passes
     pa.field("parity_reference", pa.string()),  # what the outputs were checked against
     pa.field("parity_ok", pa.bool_()),  # null when the runner computes no model (noop)
+    pa.field("parity_nonfinite", pa.string()),  # which outputs are NaN/inf, here and in the reference
     pa.field("threads_observed", pa.int64()),
     pa.field("os_threads", pa.int64()),
     pa.field("affinity_observed", pa.string()),

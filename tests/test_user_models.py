@@ -78,6 +78,7 @@ def test_an_onnx_file_runs_in_both_onnx_runtimes_and_is_skipped_elsewhere(tmp_pa
         assert row["model"] == "theirs" and row["model_source"] == str(path)
         assert row["parity_reference"].startswith("onnx.reference evaluator")
         assert '"ids": [1, 12]' in row["input_shapes"]  # --seq-len filled the "sequence" dim
+        assert row["model_flops_per_sample"] == 2 * 8 * 4  # its one MatMul, counted from the graph
     for name in ("pytorch", "tensorflow", "jax"):
         assert rows[name]["status"] == "skipped"
         assert rows[name]["error"] == "an ONNX model runs in onnxruntime, openvino only"
