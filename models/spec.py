@@ -21,7 +21,8 @@ class InputSpec:
     """One named input: its dtype and shape, where a dim is a number or a symbol to fill.
 
     Symbols: ``batch`` (from --batch-size), ``seq`` (--seq-len), ``image`` (--image-size) or any
-    other name, which only ``--shape NAME=DIMS`` can fill. ``values`` says what valid data
+    other name -- a user's file's own, which ``--shape NAME=N`` fills, and a flag too where
+    :attr:`ModelSpec.dim_flags` says so. ``values`` says what valid data
     looks like: ``uniform`` floats in [0, 1), ``normal`` floats, ``tokens`` (ids below the
     vocabulary size), ``ones`` (an attention mask with nothing masked).
     """
@@ -99,6 +100,14 @@ class ModelSpec:
     source_sha256: str | None = None
     layout: str | None = None  # e.g. NCHW: the layout of the inputs as stored
     fixed_batch: int | None = None  # a model file whose batch axis is not open takes only this one
+    # A dim's own name (as the user's file spells it) -> the symbol whose flag fills it: "batch"
+    # (--batch-size), "seq" (--seq-len) or "image" (--image-size). A name not here is filled by
+    # --shape NAME=N only; the built-ins' symbols are the flags' own.
+    dim_flags: Mapping[str, str] = field(default_factory=dict)
+
+    def flag_symbol(self, dim: str) -> str:
+        """The symbol whose flag fills ``dim``: ``seq`` for a file's ``tokens``, else the dim's own."""
+        return self.dim_flags.get(dim, dim)
 
     def input_names(self) -> list[str]:
         """The inputs, in the model's order."""

@@ -34,16 +34,22 @@ def detect_format(path: Path) -> str | None:
     return {".onnx": "onnx", ".pt2": "pt2", ".keras": "keras", ".xml": "openvino-ir"}.get(path.suffix.lower())
 
 
-def symbol_for(name: str | None, input_name: str, axis: int) -> str:
-    """The symbol of an open dim: ``batch`` first, ``seq`` or ``image`` where the file's name for
-    it says so (so --seq-len and --image-size fill it), else its own name for --shape."""
+def dim_name(name: str | None, input_name: str, axis: int) -> str:
+    """The name of an open dim: the file's own, ``batch`` for an unnamed first axis, else
+    ``<input>_dim<axis>`` -- what ``--shape NAME=N`` takes."""
+    return name or ("batch" if axis == 0 else f"{input_name}_dim{axis}")
+
+
+def flag_symbol(name: str, axis: int) -> str | None:
+    """The symbol whose flag also fills the open dim ``name``: ``batch`` (--batch-size) for the
+    first axis, ``seq`` (--seq-len) or ``image`` (--image-size) where the name says so."""
     if axis == 0:
         return "batch"
-    if name and _SEQ.search(name):
+    if _SEQ.search(name):
         return "seq"
-    if name and _IMAGE.search(name):
+    if _IMAGE.search(name):
         return "image"
-    return name or f"{input_name}_dim{axis}"
+    return None
 
 
 class UserModel(Model):

@@ -13,7 +13,7 @@ import numpy as np
 import psutil
 
 from models.registry import MODELS, load_model
-from models.spec import ModelSpec
+from models.spec import InputSpec, ModelSpec
 from orchestrator.environments import ENVIRONMENTS, FrameworkRef
 from orchestrator.options import OptionError, as_json, option_sets
 from runners.registry import ALL_RUNNERS, FRAMEWORKS
@@ -403,54 +403,84 @@ class Plan:
         return self.batch_sizes or (int(self.spec(name).default_dims.get("batch", 1)),)
 
     def dims_for(self, name: str, batch: int) -> dict[str, int]:
-        """Every symbolic dim's value for model ``name`` at ``batch`` samples per call."""
+        """Every symbolic dim's value for model ``name`` at ``batch`` samples per call: the
+        model's defaults, then the flags (--seq-len fills every dim it stands for, a file's
+        ``tokens`` as the built-ins' ``seq``), then --shape DIM=N by a flag's symbol, then by
+        the dim's own name."""
         spec = self.spec(name)
         dims = {key: int(value) for key, value in spec.default_dims.items()}
+        flags = {"seq": self.seq_len, "image": self.image_size}
+        by_symbol = {  # --shape SYMBOL=N fills that dim wherever it appears
+            key: value[0]
+            for key, value in self.shapes.items()
+            if len(value) == 1 and key not in spec.input_names()
+        }
+        for dim in {dim for item in spec.inputs for dim in item.symbols()}:
+            symbol = spec.flag_symbol(dim)
+            for value in (flags.get(symbol), by_symbol.get(symbol), by_symbol.get(dim)):
+                if value is not None:
+                    dims[dim] = value
         dims["batch"] = batch
-        if self.seq_len is not None:
-            dims["seq"] = self.seq_len
-        if self.image_size is not None:
-            dims["image"] = self.image_size
-        for key, value in self.shapes.items():
-            if len(value) == 1 and key not in spec.input_names():
-                dims[key] = value[0]  # --shape SYMBOL=N fills that dim wherever it appears
         return dims
 
     def call_shapes(self, name: str, batch: int) -> dict[str, tuple[int, ...]]:
         """Each input's shape for one call of ``batch`` samples; PlanError names an unfilled dim."""
         spec = self.spec(name)
+        self._check_shape_keys(name, spec)
         dims = self.dims_for(name, batch)
         shapes: dict[str, tuple[int, ...]] = {}
         for item in spec.inputs:
             if item.name in self.shapes:
-                sample = self.shapes[item.name]
-                if len(sample) != len(item.dims) - 1:
-                    raise PlanError(
-                        "--shape",
-                        f"{item.name}={'x'.join(map(str, sample))} has {len(sample)} dims; model {name} "
-                        f"takes {len(item.dims) - 1} per sample ({_dims_text(item.dims[1:])})",
-                    )
-                shapes[item.name] = (batch, *sample)
+                shapes[item.name] = (batch, *self._given_shape(name, item))
                 continue
             missing = [dim for dim in item.symbols() if dim not in dims]
             if missing:
-                flag = DIM_FLAGS.get(missing[0])
-                how = f"{flag} or " if flag else ""
+                flag = DIM_FLAGS.get(spec.flag_symbol(missing[0]))
+                how = f"{flag}, " if flag else ""
                 raise PlanError(
                     "--shape",
                     f"model {name}: input {item.name!r} has a dynamic dim {missing[0]!r} that no flag fills; "
-                    f"give {how}--shape {item.name}={_dims_text(item.dims[1:])}",
+                    f"give {how}--shape {missing[0]}=N or --shape {item.name}={_dims_text(item.dims[1:])}",
                 )
             shapes[item.name] = item.shape(dims)
-        known = set(spec.input_names()) | {dim for item in spec.inputs for dim in item.symbols()}
-        unknown = [key for key in self.shapes if key not in known]
-        if unknown and len(self.models) == 1:  # with several models, a key may be another's
+        return shapes
+
+    def _given_shape(self, name: str, item: InputSpec) -> tuple[int, ...]:
+        """--shape INPUT=DIMS, checked against the dims the model fixes."""
+        sample = self.shapes[item.name]
+        given = f"{item.name}={'x'.join(map(str, sample))}"
+        if len(sample) != len(item.dims) - 1:
             raise PlanError(
                 "--shape",
-                f"model {name} has no input or dim {unknown[0]!r}; "
-                f"its inputs: {', '.join(spec.input_names())}",
+                f"{given} has {len(sample)} dims; model {name} "
+                f"takes {len(item.dims) - 1} per sample ({_dims_text(item.dims[1:])})",
             )
-        return shapes
+        for axis, (fixed, value) in enumerate(zip(item.dims[1:], sample), start=1):
+            if isinstance(fixed, int) and fixed != value:
+                raise PlanError(
+                    "--shape",
+                    f"{given}: model {name} fixes dim {axis} of {item.name!r} at {fixed} "
+                    f"({_dims_text(item.dims[1:])})",
+                )
+        return sample
+
+    def _check_shape_keys(self, name: str, spec: ModelSpec) -> None:
+        """Every --shape key names an input or an open dim (by its own name or a flag's symbol),
+        and none the batch, which --batch-size sets."""
+        symbols = {dim for item in spec.inputs for dim in item.symbols()}
+        for key in self.shapes:
+            if key in spec.input_names():
+                continue
+            if key == "batch" or spec.dim_flags.get(key) == "batch":
+                raise PlanError("--shape", f"{key} is the batch axis of model {name}; give --batch-size")
+            known = symbols | {spec.flag_symbol(dim) for dim in symbols}
+            if key not in known and len(self.models) == 1:  # with several models, a key may be another's
+                dims = ", ".join(sorted(symbols - {"batch"})) or "none"
+                raise PlanError(
+                    "--shape",
+                    f"model {name} has no input or dim {key!r}; its inputs: "
+                    f"{', '.join(spec.input_names())}; its open dims: {dims}",
+                )
 
     def rows(self, name: str) -> int:
         """Samples of inputs model ``name`` needs: the largest offline batch, or the single-stream

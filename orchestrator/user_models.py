@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from models.spec import InputSpec, ModelSpec, Tolerance
-from models.user import UserModel, detect_format, symbol_for
+from models.user import UserModel, detect_format, dim_name, flag_symbol
 from orchestrator.artifacts import file_sha256
 from orchestrator.environments import Environment, FrameworkRef, StatusHandler, resolve
 from orchestrator.launcher import worker_env
@@ -138,9 +138,26 @@ def _vocabulary(model: Any, input_name: str) -> int | None:
     return None
 
 
+def _dims(raw: list[Any], input_name: str, dim_flags: dict[str, str]) -> tuple[int | str, ...]:
+    """An input's dims: its fixed sizes, and its open dims by the names its file gives them
+    (``batch`` first), each name the flag that also fills it noted in ``dim_flags``."""
+    dims: list[int | str] = []
+    for axis, dim in enumerate(raw):
+        if isinstance(dim, int) and dim > 0 and axis > 0:
+            dims.append(dim)
+            continue
+        own = dim if isinstance(dim, str) and dim else None
+        dims.append("batch" if axis == 0 else dim_name(own, input_name, axis))
+        symbol = flag_symbol(own, axis) if own else None
+        if own and symbol and own != symbol:
+            dim_flags[own] = symbol
+    return tuple(dims)
+
+
 def _spec(name: str, path: Path, source_format: str, declared: dict[str, Any]) -> ModelSpec:
     inputs = []
     fixed_batch: int | None = None
+    dim_flags: dict[str, str] = {}
     for item in declared["inputs"]:
         dtype = _DTYPES.get(str(item["dtype"]).lower())
         if dtype is None:
@@ -153,12 +170,7 @@ def _spec(name: str, path: Path, source_format: str, declared: dict[str, Any]) -
             raise _fail(path, f"input {item['name']!r} is a scalar; expected a batch axis first")
         if isinstance(raw[0], int) and raw[0] > 0:
             fixed_batch = raw[0]
-        dims: list[int | str] = [
-            dim
-            if isinstance(dim, int) and dim > 0 and axis > 0
-            else symbol_for(dim if isinstance(dim, str) else None, item["name"], axis)
-            for axis, dim in enumerate(raw)
-        ]
+        dims = _dims(raw, item["name"], dim_flags)
         lowered = item["name"].lower()
         if dtype.startswith("float"):
             values, high = "uniform", None
@@ -166,7 +178,7 @@ def _spec(name: str, path: Path, source_format: str, declared: dict[str, Any]) -
             values, high = "ones", None
         else:  # token ids: below the vocabulary the graph indexes, where it tells; else 0 or 1
             values, high = "tokens", item.get("vocab") or 2
-        inputs.append(InputSpec(item["name"], dtype, tuple(dims), values=values, high=high))
+        inputs.append(InputSpec(item["name"], dtype, dims, values=values, high=high))
     if not inputs:
         raise _fail(path, "declares no inputs")
     outputs = declared.get("outputs") or ["output"]
@@ -182,4 +194,5 @@ def _spec(name: str, path: Path, source_format: str, declared: dict[str, Any]) -
         source=str(path.resolve()),
         source_sha256=file_sha256(path),
         fixed_batch=fixed_batch,
+        dim_flags=dim_flags,
     )
