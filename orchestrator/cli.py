@@ -20,6 +20,7 @@ from typing import Any, NoReturn
 from rich.console import Console
 
 from models.registry import DEFAULT_MODEL, MODELS
+from orchestrator.compare import MIN_PROCESSES
 from orchestrator.config import ConfigError, load_config_keys
 from orchestrator.console_table import notes, summary_view
 from orchestrator.contamination import isolation_table
@@ -721,6 +722,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.fail_on_regression is not None and args.history is None:
             raise PlanError("--fail-on-regression", "needs --history, the runs to compare with")
+        if args.fail_on_regression is not None and args.repeats < MIN_PROCESSES:
+            # One process's calls are not independent draws: the gate could judge memory only.
+            raise PlanError(
+                "--repeats",
+                f"--fail-on-regression needs {MIN_PROCESSES} or more processes a side to judge "
+                f"latency; got --repeats {args.repeats} (use --repeats 3)",
+            )
         if args.history is not None:
             _check_writable_dir(args.history, "--history")
         workloads = _workloads(args, make_console())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,9 @@ MORE_MEMORY = "more memory"
 # The calls said slower (faster), but one process a side cannot tell a change from one
 # process landing in another mode: shown, never a regression. Run --repeats 3 or more.
 UNCONFIRMED_SLOWER, UNCONFIRMED_FASTER = "slower?", "faster?"
+# Fewer processes than MIN_PROCESSES on a side, and not even a hint of a change: "same" would
+# claim what one process a side cannot show.
+NOT_JUDGED = "latency not judged"
 # Fewest worker processes on each side for a latency verdict to count.
 MIN_PROCESSES = 2
 
@@ -136,7 +139,7 @@ class CellComparison:
     peak_rss_change_mb: float | None
     p_value: float
     base_spread_pct: float | None  # the wider between-process p50 spread of the two runs (shown)
-    latency_verdict: str  # slower | faster | same | slower? | faster?
+    latency_verdict: str  # slower | faster | same | slower? | faster? | latency not judged
     more_memory: bool
     processes: tuple[int, int] = (1, 1)  # worker processes the latency verdict rests on
 
@@ -147,6 +150,11 @@ class CellComparison:
         parts = [self.latency_verdict] if self.latency_verdict != SAME else []
         parts += [MORE_MEMORY] if self.more_memory else []
         return ", ".join(parts) or SAME
+
+    @property
+    def latency_judged(self) -> bool:
+        """Whether the latency verdict rests on :data:`MIN_PROCESSES` or more processes a side."""
+        return min(self.processes) >= MIN_PROCESSES
 
     @property
     def evidence(self) -> str:
@@ -177,6 +185,8 @@ class ComparisonReport:
     base_runs: dict[tuple[Any, ...], str] = field(default_factory=dict, repr=False)
     # Timing settings that differ between the runs (warm-up, stop rule, seed): shown.
     differences: list[str] = field(default_factory=list)
+    # Both sides are one run (its id and every timed call the same): nothing to compare.
+    same_run: bool = False
 
     def regressions(self, threshold_pct: float) -> list[CellComparison]:
         """Cells judged slower by at least ``threshold_pct`` on the p50, or judged to use more
@@ -196,6 +206,24 @@ class ComparisonReport:
             )
         ]
 
+    def latency_not_judged(self) -> list[CellComparison]:
+        """Compared cells whose latency no verdict could be given on: fewer than
+        :data:`MIN_PROCESSES` worker processes on a side (their peak memory was still judged)."""
+        return [cell for cell in self.compared if not cell.latency_judged]
+
+    def not_judged_line(self) -> str | None:
+        """One plain sentence on which latencies could not be judged and why; None when all were."""
+        cells = self.latency_not_judged()
+        if not cells:
+            return None
+        names = ", ".join(f"{self.label(cell.key)} ({cell.evidence})" for cell in cells)
+        return (
+            f"latency not judged for {len(cells)} of {len(self.compared)} compared cell(s): {names} "
+            f"processes (base vs new); one process's calls are not independent draws, so a latency "
+            f"verdict needs {MIN_PROCESSES}+ processes a side: run both with --repeats {MIN_PROCESSES} "
+            "or more. Their peak memory was judged."
+        )
+
     def label(self, key: tuple[Any, ...]) -> str:
         """The cell's name: its framework plus the dimensions that vary across both runs."""
         return self.labels.get(key) or str(key[0])
@@ -212,7 +240,7 @@ class ComparisonReport:
                 _fmt_pct(cell.throughput_change_pct),
                 _fmt_pct(cell.cpu_change_pct),
                 _fmt_pct(cell.peak_rss_change_pct),
-                f"{cell.p_value:.2g}",
+                format_p_value(cell.p_value),
                 cell.evidence,
                 "-" if not cell.base_spread_pct else f"{cell.base_spread_pct:.1f} %",
             ]
@@ -235,7 +263,7 @@ class ComparisonReport:
             table.add_column(header, justify="right")
         table.add_column("verdict", overflow="fold")
         colours = {SLOWER: "bold red", MORE_MEMORY: "bold red", FASTER: "green", SAME: "default"}
-        colours |= {UNCONFIRMED_SLOWER: "yellow", UNCONFIRMED_FASTER: "yellow"}
+        colours |= {UNCONFIRMED_SLOWER: "yellow", UNCONFIRMED_FASTER: "yellow", NOT_JUDGED: "yellow"}
         for label, figures, verdict in self._lines():
             colour = colours.get(verdict.split(",")[0], "yellow")
             table.add_row(escape(label), *figures, f"[{colour}]{escape(verdict)}[/]")
@@ -258,6 +286,11 @@ class ComparisonReport:
             lines.append(
                 f"**Unconfirmed ({len(unconfirmed)}, one process a side):** {', '.join(unconfirmed)}  "
             )
+        not_judged = self.not_judged_line()
+        if not_judged:
+            lines.append(f"**Not judged:** {not_judged}  ")
+        if self.same_run:
+            lines.insert(0, f"**Same run:** `{self.base_run_id}` on both sides: nothing to compare.  ")
         missing = (
             f"; {len(self.not_compared)} not comparable (reasons in the table)" if self.not_compared else ""
         )
@@ -285,7 +318,7 @@ class ComparisonReport:
         for label, figures, verdict in self._lines():
             text = (
                 verdict
-                if verdict in (SAME, FASTER) or verdict.startswith("not compared")
+                if verdict in (SAME, FASTER, NOT_JUDGED) or verdict.startswith("not compared")
                 else f"**{verdict}**"
             )
             lines.append("| " + " | ".join([md_escape(label), *figures, md_escape(text)]) + " |")
@@ -309,6 +342,18 @@ _FIGURE_HEADERS = (
 
 def _fmt_pct(value: float | None) -> str:
     return "-" if value is None else f"{value:+.1f}"
+
+
+# Below this a p-value is shown as a bound: the normal approximation's far tail (thousands of
+# calls give p of 1e-300 or an underflow to 0.0) says nothing more than "far below alpha".
+_SMALLEST_P_SHOWN = 0.001
+
+
+def format_p_value(p_value: float) -> str:
+    """A p-value to two significant digits (``0.034``, ``0.5``), or ``<0.001`` below that: never ``0``."""
+    if p_value < _SMALLEST_P_SHOWN:
+        return f"<{_SMALLEST_P_SHOWN:g}"
+    return f"{p_value:.2g}"
 
 
 def _labels(keys: Iterable[tuple[Any, ...]]) -> dict[tuple[Any, ...], str]:
@@ -421,7 +466,19 @@ def compare_runs(
         alpha=alpha,
         labels=_labels(keys),
         differences=timed_differently(base_rows, new_rows),
+        same_run=_same_run(base_rows, base_samples, new_rows, new_samples),
     )
+
+
+def _same_run(
+    base_rows: list[Row], base_samples: pa.Table, new_rows: list[Row], new_samples: pa.Table
+) -> bool:
+    """One run on both sides: the same run id and the same calls (an edited copy of a run
+    directory keeps the id, but not the calls)."""
+    if _run_id(base_rows) is None or _run_id(base_rows) != _run_id(new_rows):
+        return False
+    latencies = [samples.column("latency_ns").combine_chunks() for samples in (base_samples, new_samples)]
+    return bool(latencies[0].equals(latencies[1]))
 
 
 def _different_inputs(base: Row, new: Row) -> list[str]:
@@ -466,29 +523,12 @@ def _compare_cell(
     alpha: float,
 ) -> CellComparison:
     p50_change = pct_change(base.get("latency_ms_p50"), new.get("latency_ms_p50"))
-    p_value = mann_whitney_u(base_ns, new_ns)
     spreads = [_number(row.get("latency_ms_p50_spread_pct")) for row in (base, new)]
     spread = max((value for value in spreads if value is not None), default=None)  # shown only
-    # Why the p-value alone is not enough. The test treats every timed call as an independent
-    # draw, but the calls of one process share that process's state: where its memory landed,
-    # which cores its threads settled on, what its neighbours on the VM were doing. On this VM
-    # two processes of one framework and settings land in one of two modes (TensorFlow 0.85 or
-    # 1.1 ms, ONNX Runtime 0.40 or 0.60 ms), and with thousands of calls per process the test
-    # calls any such difference significant. The process is the honest unit of noise: with two
-    # or more processes on each side, a change counts only when every new process is slower
-    # (faster) than every base process. A real regression -- a slower build, a busy CPU --
-    # moves all of them; a different mix of modes does not separate the ranges.
     base_p50s, new_p50s = processes
-    enough = len(base_p50s) >= MIN_PROCESSES and len(new_p50s) >= MIN_PROCESSES
-    separated = True
-    if p50_change is not None and enough:
-        separated = min(new_p50s) > max(base_p50s) if p50_change > 0 else max(new_p50s) < min(base_p50s)
-    latency_verdict = SAME
-    if p50_change is not None and p_value < alpha and abs(p50_change) >= min_effect_pct and separated:
-        if enough:
-            latency_verdict = SLOWER if p50_change > 0 else FASTER
-        else:  # the calls of one process are not independent draws: a hint, not a verdict
-            latency_verdict = UNCONFIRMED_SLOWER if p50_change > 0 else UNCONFIRMED_FASTER
+    latency_verdict, p_value = judge_latency(
+        base_ns, new_ns, processes, p50_change, min_effect_pct=min_effect_pct, alpha=alpha
+    )
     base_peak, new_peak = _number(base.get("peak_rss_mb")), _number(new.get("peak_rss_mb"))
     peak_change_mb = None if base_peak is None or new_peak is None else new_peak - base_peak
     peak_change_pct = pct_change(base_peak, new_peak)
@@ -560,3 +600,40 @@ def worst_of(reports: list[ComparisonReport], threshold_pct: float | None) -> Co
 def _size(cell: CellComparison) -> float:
     """How large a regression is: the larger of its p50 and peak-memory changes, in percent."""
     return max(cell.p50_change_pct or 0.0, cell.peak_rss_change_pct or 0.0)
+
+
+def judge_latency(
+    base_ns: np.ndarray,
+    new_ns: np.ndarray,
+    processes: tuple[Sequence[float], Sequence[float]],
+    p50_change_pct: float | None,
+    *,
+    min_effect_pct: float,
+    alpha: float,
+) -> tuple[str, float]:
+    """(verdict, Mann-Whitney p-value) of ``new`` against ``base``: ``slower`` / ``faster`` when
+    p < ``alpha``, the p50 moved by ``min_effect_pct`` or more and, with :data:`MIN_PROCESSES`+
+    processes a side (``processes``: each side's per-process p50s), every new process is beyond
+    every base one; ``slower?`` / ``faster?`` when only one process a side says so; else ``same``,
+    or ``latency not judged`` with too few processes to say even that."""
+    p_value = mann_whitney_u(base_ns, new_ns)
+    # Why the p-value alone is not enough. The test treats every timed call as an independent
+    # draw, but the calls of one process share that process's state: where its memory landed,
+    # which cores its threads settled on, what its neighbours on the VM were doing. On this VM
+    # two processes of one framework and settings land in one of two modes (TensorFlow 0.85 or
+    # 1.1 ms, ONNX Runtime 0.40 or 0.60 ms), and with thousands of calls per process the test
+    # calls any such difference significant. The process is the honest unit of noise: with two
+    # or more processes on each side, a change counts only when every new process is slower
+    # (faster) than every base process. A real regression -- a slower build, a busy CPU --
+    # moves all of them; a different mix of modes does not separate the ranges.
+    base_p50s, new_p50s = processes
+    enough = len(base_p50s) >= MIN_PROCESSES and len(new_p50s) >= MIN_PROCESSES
+    separated = True
+    if p50_change_pct is not None and enough:
+        separated = min(new_p50s) > max(base_p50s) if p50_change_pct > 0 else max(new_p50s) < min(base_p50s)
+    if p50_change_pct is not None and p_value < alpha and abs(p50_change_pct) >= min_effect_pct and separated:
+        if enough:
+            return (SLOWER if p50_change_pct > 0 else FASTER), p_value
+        # the calls of one process are not independent draws: a hint, not a verdict
+        return (UNCONFIRMED_SLOWER if p50_change_pct > 0 else UNCONFIRMED_FASTER), p_value
+    return (SAME if enough else NOT_JUDGED), p_value

@@ -90,18 +90,35 @@ def compare_main(argv: list[str]) -> int:
     )
     console = make_console()
     console.print(f"base {base.name}\nnew  {new.name}")
+    if report.same_run:
+        console.print(f"same run: both name run {report.base_run_id}, nothing to compare")
+        return 0
     console.print(report.to_table())
     return _verdict(console, report, args.fail_on_regression)
 
 
 def _verdict(console: Console, report: ComparisonReport, fail_pct: float | None) -> int:
+    """Say what could not be judged, then (with ``fail_pct``) the gate's verdict on the rest:
+    1 on a regression, else 0 -- never "no regression" for what was not judged."""
+    not_judged = report.not_judged_line()
+    if not_judged:
+        console.print(not_judged, markup=False, highlight=False)
     if fail_pct is None:
         return 0
     regressions = report.regressions(fail_pct)
     if regressions:
         console.print(f"[bold red]{len(regressions)} regression(s) of {fail_pct:g} % or more[/]")
         return 1
-    console.print(f"no regression of {fail_pct:g} % or more")
+    judged = len(report.compared) - len(report.latency_not_judged())
+    if not report.compared:
+        console.print("no cell could be compared: nothing judged, no regression found")
+    elif judged == len(report.compared):
+        console.print(f"no regression of {fail_pct:g} % or more")
+    else:
+        console.print(
+            f"no regression of {fail_pct:g} % or more in what could be judged: the latency of "
+            f"{judged} and the peak memory of {len(report.compared)} of {len(report.compared)} cell(s)"
+        )
     return 0
 
 

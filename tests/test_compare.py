@@ -9,7 +9,14 @@ import pyarrow as pa
 import pytest
 from rich.console import Console
 
-from orchestrator.compare import ComparisonReport, compare_runs, mann_whitney_u, pct_change
+from orchestrator.compare import (
+    NOT_JUDGED,
+    ComparisonReport,
+    compare_runs,
+    format_p_value,
+    mann_whitney_u,
+    pct_change,
+)
 from orchestrator.stats import latency_stats, throughput_per_s
 from schemas import tables
 
@@ -315,3 +322,33 @@ def test_table_and_markdown_list_compared_cells_first() -> None:
     text = console.export_text()
     assert text.index("pytorch") < text.index("jax")
     assert "status failed in new run" in text
+
+
+def test_a_p_value_too_small_to_print_is_a_bound_never_zero() -> None:
+    report = compare_one(latencies(1), latencies(2, 2.0))
+    (cell,) = report.compared
+    assert cell.p_value < 1e-300  # the normal tail underflows: printed with 2g this was "0"
+    markdown = report.to_markdown()
+    (line,) = [line for line in markdown.splitlines() if line.startswith("| pytorch")]
+    assert "| <0.001 |" in line and "| 0 |" not in line
+    assert format_p_value(0.0) == "<0.001"
+    assert format_p_value(0.0342) == "0.034"
+    assert format_p_value(0.5) == "0.5"
+
+
+def test_one_process_a_side_is_latency_not_judged_never_same() -> None:
+    a, b = latencies(1), latencies(2)
+    report = compare_runs(
+        [row("base", "pytorch", a)],
+        samples("base", {"pytorch": [a]}),
+        [row("new", "pytorch", b)],
+        samples("new", {"pytorch": [b]}),
+        "f1",
+        "f1",
+    )
+    (cell,) = report.compared
+    assert cell.latency_verdict == NOT_JUDGED and cell.verdict == "latency not judged"
+    assert report.latency_not_judged() == [cell]
+    line = report.not_judged_line()
+    assert line is not None and "pytorch (1 vs 1)" in line and "--repeats 2" in line
+    assert "**Not judged:**" in report.to_markdown()

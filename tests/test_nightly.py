@@ -69,6 +69,15 @@ def test_fail_on_regression_needs_a_history(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "--fail-on-regression" in proc.stderr
 
 
+def test_fail_on_regression_with_one_process_a_side_is_refused_naming_repeats(tmp_path: Path) -> None:
+    args = ["--frameworks", "fake", "--history", "h", "--fail-on-regression", "10", "--repeats", "1"]
+    proc = run_cli([*args, *QUICK], cwd=tmp_path)
+    assert proc.returncode == 2
+    (line,) = proc.stderr.strip().splitlines()[-1:]
+    assert "--repeats" in line and "--fail-on-regression needs 2 or more processes" in line
+    assert not (tmp_path / "results").exists() and not (tmp_path / "h").exists()
+
+
 def slowed_copy(run_dir: Path, factor: float) -> Path:
     """The same run with every latency ``factor`` times longer (a synthetic regression)."""
     slow = run_dir.parent / (run_dir.name[:-6] + "ffffff")
@@ -103,7 +112,7 @@ def test_compare_flags_a_slowdown_and_not_a_rerun(tmp_path: Path) -> None:
     slow = slowed_copy(base, 3.0)
     same = run_cli(["compare", str(base), str(base), "--fail-on-regression", "10"], cwd=tmp_path)
     assert same.returncode == 0, same.stdout + same.stderr
-    assert "no regression" in same.stdout
+    assert "same run" in same.stdout and "no regression" not in same.stdout
     slower = run_cli(["compare", str(base), str(slow), "--fail-on-regression", "10"], cwd=tmp_path)
     assert slower.returncode == 1, slower.stdout + slower.stderr
     assert "slower" in slower.stdout and "regression" in slower.stdout

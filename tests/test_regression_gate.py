@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pytest
 from rich.console import Console
 
 from conftest import summary_row
 from orchestrator import history
 from orchestrator.compare import UNCONFIRMED_SLOWER, compare_runs
-from orchestrator.regressions import record_and_compare
+from orchestrator.regressions import compare_main, record_and_compare
 from orchestrator.stats import latency_stats
 from schemas import io, tables
 
@@ -77,3 +78,23 @@ def test_one_process_a_side_is_shown_but_never_a_regression(tmp_path: Path) -> N
     assert cell.latency_verdict == UNCONFIRMED_SLOWER and cell.evidence == "1 vs 1"
     assert report.regressions(10.0) == []
     assert "Unconfirmed (1, one process a side)" in report.to_markdown()
+
+
+def test_the_gate_with_one_process_a_side_says_latency_was_not_judged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = make_run(tmp_path / "runs", 0, 1.0, processes=1)
+    new = make_run(tmp_path / "runs", 1, 1.0, processes=1)
+    assert compare_main([str(base), str(new), "--fail-on-regression", "10"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "latency not judged for 1 of 1 compared cell(s): onnxruntime (1 vs 1)" in out
+    assert "--repeats 2 or more" in out
+    assert "no regression of 10 % or more in what could be judged" in out
+
+
+def test_comparing_a_run_with_itself_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run = make_run(tmp_path / "runs", 0, 1.0)
+    assert compare_main([str(run), str(run), "--fail-on-regression", "10"]) == 0
+    out = capsys.readouterr().out
+    assert f"same run: both name run {run.name}, nothing to compare" in out
+    assert "regression" not in out
