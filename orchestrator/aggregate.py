@@ -162,25 +162,71 @@ def _by_sample(outputs: np.ndarray, samples: int) -> np.ndarray:
 
 def parity(outputs: np.ndarray, reference: Reference) -> dict[str, Any]:
     """max_abs_diff, max_rel_diff, the tolerance and the verdict of flat ``outputs`` against the
-    reference's rows (the first rows of the outputs: the reference may cover fewer)."""
+    reference's rows (the first rows of the outputs: the reference may cover fewer).
+
+    Non-finite outputs are compared by where they are: a NaN or an infinity must sit where the
+    reference has the same (``parity_nonfinite`` says what is where); the differences and the
+    tolerance are those of the values finite in both.
+    """
     values = reference.values
     per_row = int(np.prod(values.shape[1:])) if values.ndim > 1 else 1
     flat = outputs.ravel()
-    if values.size == 0 or flat.size % per_row:
+    if values.size == 0 or flat.size % per_row or flat.size == 0:
         return {"parity_reference": reference.kind, "parity_ok": False, "max_abs_diff": float("inf")}
     rows = min(flat.size // per_row, len(values))
     got = flat[: rows * per_row].astype(np.float64)
-    want = values[:rows].reshape(-1)
-    diff = float(np.max(np.abs(got - want))) if rows else float("inf")
-    scale = float(np.max(np.abs(want))) if rows else 0.0
-    limit = None if reference.tolerance is None else reference.tolerance.limit(want)
+    want = values[:rows].reshape(-1).astype(np.float64)
+    note, mismatched = nonfinite_note(got, want)
+    both = np.isfinite(got) & np.isfinite(want)
+    # Nothing finite in both (all NaN, in the same places): no value differs.
+    diff = float(np.max(np.abs(got[both] - want[both]))) if both.any() else 0.0
+    finite = want[np.isfinite(want)]
+    scale = float(np.max(np.abs(finite))) if finite.size else 0.0
+    limit = None if reference.tolerance is None else reference.tolerance.limit(finite)
+    verdict = False if mismatched else None if limit is None else bool(diff <= limit)
     return {
         "max_abs_diff": diff,
         "max_rel_diff": diff / scale if scale else None,
         "parity_tolerance": limit,
         "parity_reference": reference.kind,
-        "parity_ok": None if limit is None else bool(diff <= limit),
+        "parity_ok": verdict,
+        "parity_nonfinite": note,
     }
+
+
+# Kinds of output value, as codes: finite, NaN, +inf, -inf.
+_KIND_NAMES = ("finite", "NaN", "+inf", "-inf")
+
+
+def _kinds(values: np.ndarray) -> np.ndarray:
+    codes = np.zeros(values.shape, np.int8)
+    codes[np.isnan(values)] = 1
+    codes[np.isposinf(values)] = 2
+    codes[np.isneginf(values)] = 3
+    return codes
+
+
+def nonfinite_note(got: np.ndarray, want: np.ndarray) -> tuple[str | None, int]:
+    """What is non-finite where, in ``got`` against the reference ``want`` (flat, same size):
+    ``"12 of 1000 outputs NaN in both, same places"``, ``"3 NaN where the reference is finite"``;
+    None when both are all finite. Also how many positions differ in kind (any fails parity)."""
+    have, expect = _kinds(got), _kinds(want)
+    if not (have.any() or expect.any()):
+        return None, 0
+    parts = []
+    for code in (1, 2, 3):
+        same = int(np.count_nonzero((have == code) & (expect == code)))
+        if same:
+            parts.append(f"{same} of {got.size} outputs {_KIND_NAMES[code]} in both, same places")
+    differ = have != expect
+    pairs, counts = np.unique(have[differ].astype(np.int16) * 4 + expect[differ], return_counts=True)
+    for pair, count in zip(pairs.tolist(), counts.tolist()):
+        parts.append(f"{count} {_KIND_NAMES[pair // 4]} where the reference is {_KIND_NAMES[pair % 4]}")
+    return "; ".join(parts), int(np.count_nonzero(differ))
+
+
+# One cell's parity figures, taken together from the worst of several.
+_PARITY_COLUMNS = ("max_abs_diff", "max_rel_diff", "parity_tolerance", "parity_ok", "parity_nonfinite")
 
 
 def interrupted_outcome(run_id: str, plan: Plan, cell: Cell, signal_name: str) -> CellOutcome:
@@ -323,10 +369,10 @@ def combine_instances(copies: list[CellOutcome]) -> CellOutcome:
     row["ctx_switches_involuntary"] = sum(o.row["ctx_switches_involuntary"] or 0 for o in copies)
     diffs = [o.row["max_abs_diff"] for o in copies if o.row["max_abs_diff"] is not None]
     if diffs:
-        worst_diff = max(copies, key=lambda o: o.row["max_abs_diff"] or 0.0).row
-        row.update(
-            {k: worst_diff[k] for k in ("max_abs_diff", "max_rel_diff", "parity_tolerance", "parity_ok")}
-        )
+        worst_diff = max(
+            copies, key=lambda o: (o.row["parity_ok"] is False, o.row["max_abs_diff"] or 0.0)
+        ).row
+        row.update({k: worst_diff[k] for k in _PARITY_COLUMNS})
     return CellOutcome(first.cell, row, latencies, first.load_average_1min, first.outputs)
 
 
@@ -362,9 +408,10 @@ def _summarise_config(group: list[CellOutcome]) -> dict[str, Any]:
             summary[field.name] = _median([row[field.name] for row in ok_rows], field.type)
     diffs = [row["max_abs_diff"] for row in ok_rows]
     if all(diff is not None for diff in diffs):
-        worst_row = max(ok_rows, key=lambda row: row["max_abs_diff"])
-        for name in ("max_abs_diff", "max_rel_diff", "parity_tolerance"):
-            summary[name] = worst_row[name]
+        worst_row = max(ok_rows, key=lambda row: (row["parity_ok"] is False, row["max_abs_diff"]))
+        for name in _PARITY_COLUMNS:
+            if name != "parity_ok":  # the verdict is all of the repeats'
+                summary[name] = worst_row[name]
         verdicts = [row["parity_ok"] for row in ok_rows]
         summary["parity_ok"] = None if None in verdicts else all(verdicts)
 

@@ -208,12 +208,20 @@ def notes(rows: list[Row], log_of: Callable[[Row], str | None] | None = None) ->
             where = f" (log: {log})" if log else ""
             lines.append(f"{name}: {row['status']}: {row.get('error') or 'no reason given'}{where}")
         elif row.get("parity_ok") is False:
-            reference = row.get("parity_reference") or "the reference"
-            difference, limit = row["max_abs_diff"], row.get("parity_tolerance") or 0.0
-            lines.append(
-                f"{name}: outputs DIVERGED from {reference}: {difference:.3g} over the tolerance {limit:.3g}"
-            )
+            lines.append(f"{name}: outputs DIVERGED from {_divergence(row)}")
+        elif row.get("parity_nonfinite"):
+            lines.append(f"{name}: parity ok; {row['parity_nonfinite']}")
     for row in rows:
         if row.get("warnings"):
             lines.append(f"{config_label(row, vary)}: warning: {row['warnings']}")
     return lines
+
+
+def _divergence(row: Row) -> str:
+    """The reference and how the outputs differ from it: where they are NaN or infinite, and
+    the finite values' difference when it is over the tolerance."""
+    reasons = [row["parity_nonfinite"]] if row.get("parity_nonfinite") else []
+    difference, limit = row["max_abs_diff"] or 0.0, row.get("parity_tolerance") or 0.0
+    if difference > limit or not reasons:
+        reasons.append(f"{difference:.3g} over the tolerance {limit:.3g}")
+    return f"{row.get('parity_reference') or 'the reference'}: {'; '.join(reasons)}"
