@@ -16,8 +16,10 @@ from orchestrator.report import (
     format_ratio,
     relative_to,
     run_id_of,
+    shown_percentile,
     varying_keys,
 )
+from orchestrator.trust import DEFAULT_THRESHOLDS, samples_needed
 from runners.registry import TOOLS
 from schemas import io
 
@@ -106,23 +108,26 @@ def _latency_panel(
     from matplotlib.patches import Patch
 
     p50 = [row["latency_ms_p50"] for row in rows]
-    p90 = [row["latency_ms_p90"] or mid for row, mid in zip(rows, p50)]
-    p99 = [row["latency_ms_p99"] or mid for row, mid in zip(rows, p50)]
-    # Asymmetric whisker: nothing below the median, up to p90 above it.
-    whisker = [[0.0] * len(rows), [high - mid for mid, high in zip(p50, p90)]]
     _bars(ax, rows, p50, colours)
-    ax.errorbar(p50, range(len(rows)), xerr=whisker, fmt="none", ecolor="black", capsize=4, lw=1.2)
-    ax.scatter(p99, range(len(rows)), marker="D", s=22, color="black", zorder=3)
-    for y, (row, tail) in enumerate(zip(rows, p99)):
+    ends = _tails(ax, rows, p50)
+    for y, (row, tail) in enumerate(zip(rows, ends)):
         text = f"{row['latency_ms_p50']:#.3g} ms · {format_ratio(ratios[row['cell_id']])}"
         ax.annotate(text, (tail, y), xytext=(6, 0), textcoords="offset points", va="center", fontsize=9)
-    scale = _latency_scale(ax, p50, p99)
+    scale = _latency_scale(ax, p50, ends)
     ax.set_title(f"(a) latency per call, ms{scale} — lower is better", loc="left")
     reference = "fastest" if baseline is None else baseline
     legend = [
         Patch(facecolor="0.7", label="p50"),
-        Line2D([], [], color="black", marker="|", markersize=8, label="p90"),
-        Line2D([], [], color="black", marker="D", markersize=5, linestyle="none", label="p99"),
+        Line2D([], [], color="black", marker="|", markersize=8, label=f"p90 ({_calls_for(90)}+ calls)"),
+        Line2D(
+            [],
+            [],
+            color="black",
+            marker="D",
+            markersize=5,
+            linestyle="none",
+            label=f"p99 ({_calls_for(99)}+ calls)",
+        ),
         Line2D([], [], linestyle="none", label=f"n.nnx = p50 / p50 of {reference}"),
     ]
     # Below the axis, where an x label would go: inside it could cover a bar or an annotation.
@@ -136,6 +141,34 @@ def _latency_panel(
         handlelength=1.2,
         columnspacing=1.2,
     )
+
+
+def _calls_for(q: int) -> int:
+    """Timed calls a cell needs for its ``q``-th percentile to be drawn."""
+    return samples_needed(q, DEFAULT_THRESHOLDS.min_samples_beyond_percentile)
+
+
+def _tails(ax: Axes, rows: list[Row], p50: list[float]) -> list[float]:
+    """Draw each cell's p90 whisker and p99 marker where its calls support them (the rule of
+    report.shown_percentile: none where too few calls lie beyond); the right end of each row."""
+    p90 = [shown_percentile(row, 90) for row in rows]
+    p99 = [shown_percentile(row, 99) for row in rows]
+    whiskered = [y for y, high in enumerate(p90) if high is not None]
+    if whiskered:  # asymmetric: nothing below the median, up to the p90 above it
+        lengths = [[0.0] * len(whiskered), [(p90[y] or 0.0) - p50[y] for y in whiskered]]
+        ax.errorbar(
+            [p50[y] for y in whiskered],
+            whiskered,
+            xerr=lengths,
+            fmt="none",
+            ecolor="black",
+            capsize=4,
+            lw=1.2,
+        )
+    marked = [(y, high) for y, high in enumerate(p99) if high is not None]
+    if marked:
+        ax.scatter([x for _, x in marked], [y for y, _ in marked], marker="D", s=22, color="black", zorder=3)
+    return [max(v for v in figures if v is not None) for figures in zip(p50, p90, p99)]
 
 
 def _latency_scale(ax: Axes, p50: list[float], p99: list[float]) -> str:

@@ -18,7 +18,7 @@ import pyarrow as pa
 from rich.markup import escape
 from rich.table import Table
 
-from orchestrator.report import format_ms, md_escape
+from orchestrator.report import format_ms, md_escape, shown_percentile
 from schemas.configuration import CONFIG_COLUMNS, config_key, varying
 from schemas.configuration import label as config_label
 
@@ -543,7 +543,8 @@ def _compare_cell(
         base=base,
         new=new,
         p50_change_pct=p50_change,
-        p99_change_pct=pct_change(base.get("latency_ms_p99"), new.get("latency_ms_p99")),
+        # Only where both runs made enough calls for a p99 (the rule every report uses).
+        p99_change_pct=pct_change(shown_percentile(base, 99), shown_percentile(new, 99)),
         throughput_change_pct=pct_change(base.get("throughput_per_s"), new.get("throughput_per_s")),
         cpu_change_pct=pct_change(base.get("cpu_percent"), new.get("cpu_percent")),
         peak_rss_change_pct=peak_change_pct,

@@ -25,10 +25,10 @@ from orchestrator.report import (
     format_ratio,
     relative_header,
     relative_to,
+    tail_column,
     varying_keys,
     warning_codes,
 )
-from orchestrator.trust import tail_percentile
 from schemas.configuration import display_value, framework_label, header
 from schemas.configuration import label as config_label
 
@@ -68,21 +68,6 @@ def _parity(row: Row) -> str:
     return f"ok {diff:.1e}"
 
 
-def _tail(rows: list[Row]) -> tuple[str, Callable[[Row], str]]:
-    """The tail column: p99 when every cell made enough calls for it, else the highest
-    percentile each one supports, named in the cell."""
-    supported = {tail_percentile(row.get("iterations") or 0) for row in rows if row["status"] == "ok"}
-    if supported <= {99}:
-        return "p99 ms", lambda row: format_ms(row.get("latency_ms_p99"))
-
-    def value(row: Row) -> str:
-        q = tail_percentile(row.get("iterations") or 0)
-        figure = row.get(f"latency_ms_p{q}") if q != 50 else None
-        return "-" if figure is None else f"p{q} {format_ms(figure)}"
-
-    return "tail ms", value
-
-
 def columns(rows: list[Row], baseline: str | None, relative: bool) -> list[Column]:
     """Every column the table may show, with its priority."""
     vary = varying_keys(rows)
@@ -101,7 +86,7 @@ def columns(rows: list[Row], baseline: str | None, relative: bool) -> list[Colum
             )
         )
     found.append(Column("p50 ms", [format_ms(row.get("latency_ms_p50")) for row in rows], ESSENTIAL))
-    tail_header, tail_value = _tail(rows)
+    tail_header, tail_value = tail_column(rows)
     found.append(Column(tail_header, [tail_value(row) for row in rows], DETAIL))
     if ratios:
         found.append(

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from orchestrator.options import non_default
+from orchestrator.trust import tail_percentile
 from runners.registry import TOOLS
 from schemas import io, tables
 from schemas.configuration import (
@@ -62,6 +63,42 @@ def warning_codes(row: Row) -> str:
     """The kinds of the row's warnings ("noisy, busy-machine"), for a narrow column."""
     warnings = row.get("warnings") or ""
     return ", ".join(part.split(":", 1)[0].strip() for part in warnings.split(";") if part.strip())
+
+
+# --- which percentiles a cell's calls support ----------------------------------------------------
+#
+# One rule for every output (console table, summary.md, summary.png, compare): a tail percentile q
+# is shown only when the cell made enough timed calls for 10 of them to lie beyond it
+# (trust.tail_percentile: p90 needs 100, p95 200, p99 1000). summary.parquet and summary.csv keep
+# every percentile as computed, with ``iterations`` beside it to apply the same rule.
+
+
+def supported_tail(row: Row) -> int:
+    """The highest tail percentile (99, 95, 90) the row's timed calls support; 50 when none does."""
+    return tail_percentile(int(row.get("iterations") or 0))
+
+
+def shown_percentile(row: Row, q: int) -> float | None:
+    """The row's ``latency_ms_p{q}`` when its calls support it (the p50 always), else None."""
+    value = row.get(f"latency_ms_p{q}")
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return float(value) if q == 50 or q <= supported_tail(row) else None
+
+
+def tail_column(rows: list[Row]) -> tuple[str, Callable[[Row], str]]:
+    """(header, value) of a table's tail column: ``p99 ms`` when every ok cell made enough calls
+    for a p99, else ``tail ms`` with each cell's highest supported percentile named in it
+    (``p95 51.248``), or ``-`` when it supports none."""
+    if {supported_tail(row) for row in rows if row["status"] == "ok"} <= {99}:
+        return "p99 ms", lambda row: format_ms(shown_percentile(row, 99))
+
+    def value(row: Row) -> str:
+        q = supported_tail(row)
+        figure = shown_percentile(row, q) if q != 50 else None
+        return "-" if figure is None else f"p{q} {format_ms(figure)}"
+
+    return "tail ms", value
 
 
 # --- relative latency ---------------------------------------------------------------------------
@@ -251,7 +288,8 @@ def markdown_summary(
     vary = varying_keys(rows)
     ratios = relative_to(rows, baseline)
     headers = ["framework", *(_header(key) for key in vary)]
-    headers += ["p50 ms", "p99 ms", relative_header(baseline), "samples/s", "CPU %", "peak MB"]
+    tail_header, tail_value = tail_column(rows)
+    headers += ["p50 ms", tail_header, relative_header(baseline), "samples/s", "CPU %", "peak MB"]
     headers += ["import s", "ready s", "parity", "status"]
     right = {"framework", "options", "parity", "status"}  # left-aligned text columns; numbers align right
     lines = [
@@ -274,7 +312,7 @@ def markdown_summary(
         cells = [framework_label(row)]
         cells += [non_default(row["framework"], row.get("options_json"))] if options_vary else []
         cells += [display_value(row.get(key)) for key in vary]
-        cells += [format_ms(row["latency_ms_p50"]), format_ms(row["latency_ms_p99"])]
+        cells += [format_ms(row["latency_ms_p50"]), tail_value(row)]
         cells += [format_ratio(ratios[row["cell_id"]]), _fmt(row["throughput_per_s"], 0)]
         cells += [_fmt(row["cpu_percent"], 0), _fmt(row["peak_rss_mb"], 0)]
         cells += [_fmt(row["import_s"], 2), _fmt(row.get("ready_s"), 2), _md_parity(row), _md_status(row)]

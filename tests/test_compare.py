@@ -352,3 +352,12 @@ def test_one_process_a_side_is_latency_not_judged_never_same() -> None:
     line = report.not_judged_line()
     assert line is not None and "pytorch (1 vs 1)" in line and "--repeats 2" in line
     assert "**Not judged:**" in report.to_markdown()
+
+
+def test_the_p99_change_is_shown_only_where_both_runs_support_a_p99() -> None:
+    a, b = latencies(1), latencies(2, 1.3)
+    report = compare_one(a, b, base_overrides={"iterations": 500}, new_overrides={"iterations": 5000})
+    (cell,) = report.compared
+    assert cell.p99_change_pct is None and cell.p50_change_pct is not None
+    both = compare_one(a, b, base_overrides={"iterations": 5000}, new_overrides={"iterations": 5000})
+    assert both.compared[0].p99_change_pct is not None

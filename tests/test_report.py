@@ -15,6 +15,7 @@ from orchestrator.report import (
     format_ms,
     read_summary_csv,
     relative_to,
+    shown_percentile,
     write_reports,
 )
 from schemas import tables
@@ -291,3 +292,38 @@ def test_png_across_batch_sizes(tmp_path: Path) -> None:
     rows = [ok_row(i, "pytorch", 0.002 * b, batch_size=b) for i, b in enumerate((1, 16, 1000))]
     height, width = read_png(EXPORTERS["png"](rows, tmp_path, "pytorch")).shape[:2]
     assert width > height
+
+
+def test_every_output_shows_only_the_percentiles_the_calls_support(tmp_path: Path) -> None:
+    # 200 calls support a p95 (10 calls beyond it) but not a p99 (needs 1000): the console table
+    # refused the p99 while summary.md, summary.png and compare printed it.
+    few, many = ok_row(0, "pytorch", 10.0), ok_row(1, "onnxruntime", 1.0, iterations=5000)
+    rows = [few, many]
+    assert shown_percentile(few, 99) is None and shown_percentile(few, 95) == 16.0
+    assert shown_percentile(many, 99) == 2.0
+    text = EXPORTERS["md"](rows, tmp_path, None).read_text()
+    assert "| p50 ms | tail ms |" in text
+    (few_line,) = [line for line in text.splitlines() if line.startswith("| pytorch")]
+    assert "| p95 16.000 |" in few_line and "20.000" not in few_line
+    (many_line,) = [line for line in text.splitlines() if line.startswith("| onnxruntime")]
+    assert "| p99 2.000 |" in many_line
+    console = Console(width=250, record=True, color_system=None)
+    console.print(summary_view(rows, None, baseline=None, relative=True))
+    table = console.export_text()
+    assert "tail ms" in table and "p95 16.000" in table and "20.000" not in table
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from orchestrator.charts import _tails
+
+    fig, ax = plt.subplots()
+    try:
+        ends = _tails(ax, rows, [10.0, 1.0])
+        (markers,) = ax.collections[-1:]
+        assert markers.get_offsets().tolist() == [[2.0, 1.0]]  # the p99 of the second row only
+        assert ends == [14.0, 2.0]  # the p90 whisker of the first, the p99 of the second
+    finally:
+        plt.close(fig)
