@@ -22,8 +22,15 @@ from orchestrator.environments import Environment
 from orchestrator.launcher import Exit
 from orchestrator.plan import Cell, Plan
 from orchestrator.stats import bootstrap_ci, latency_stats, throughput_per_s
-from orchestrator.trust import assess, perf_counter_resolution_s, printed_percentiles, read_cpufreq_state
+from orchestrator.trust import (
+    assess,
+    cpu_budget_warnings,
+    perf_counter_resolution_s,
+    printed_percentiles,
+    read_cpufreq_state,
+)
 from schemas import io, tables
+from schemas.configuration import CONTENDER_COLUMNS, config_key
 
 # Result columns copied into the cell's row unchanged.
 _COPIED = (
@@ -33,6 +40,8 @@ _COPIED = (
     "threads_observed",
     "os_threads",
     "affinity_observed",
+    "cpus_observed",
+    "cpu_wait_s",
     "import_s",
     "load_s",
     "first_inference_ms",
@@ -106,6 +115,7 @@ def summarise_cell(
             row.update(status="failed", error=_why_no_result(exit, result))
         return CellOutcome(cell, row, latencies, load)
     row.update({name: result[name] for name in _COPIED}, pid=result["pid"])
+    row["cpus_allowed"] = cpu_count(row["cpus_observed"])  # read back by the runner, not the plan's
     row.update(status=result["status"], error=result["error"])
     outputs = None
     if result["status"] == "ok":
@@ -261,7 +271,6 @@ def cell_row(
         config_id=cell.config_id,
         repeat=cell.repeat,
         instance=cell.instance,
-        cpus_allowed=len(cell.pinned_to),
     )
     if prepared is not None:
         spec = prepared.spec
@@ -339,7 +348,27 @@ _SUMMED = (
     "rss_mb_load",
     "rss_mb_import",
     "peak_qps",  # each copy finds its own peak at the same time: together they serve the sum
+    "cpu_wait_s",
 )
+
+
+def cpu_count(cpus: str | None) -> int | None:
+    """How many CPUs a list such as "0,1,3" names; None for None."""
+    return None if cpus is None else len(cpu_union([cpus]))
+
+
+def cpu_union(lists: list[str | None]) -> list[int]:
+    """Every CPU named in any of these comma lists, sorted."""
+    return sorted({int(cpu) for cpus in lists if cpus for cpu in cpus.split(",") if cpu.strip()})
+
+
+def _union_of(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """cpus_observed and cpus_allowed of rows that ran together or repeat one configuration."""
+    observed = [row.get("cpus_observed") for row in rows]
+    if all(cpus is None for cpus in observed):
+        return {"cpus_observed": None, "cpus_allowed": None}
+    union = cpu_union(observed)
+    return {"cpus_observed": ",".join(map(str, union)), "cpus_allowed": len(union)}
 
 
 def combine_instances(copies: list[CellOutcome]) -> CellOutcome:
@@ -367,6 +396,7 @@ def combine_instances(copies: list[CellOutcome]) -> CellOutcome:
         row[column] = sum(values) if values else None
     row["iterations"] = sum(o.row["iterations"] or 0 for o in copies)
     row["ctx_switches_involuntary"] = sum(o.row["ctx_switches_involuntary"] or 0 for o in copies)
+    row.update(_union_of([o.row for o in copies]))  # each copy on its share: together, all of them
     diffs = [o.row["max_abs_diff"] for o in copies if o.row["max_abs_diff"] is not None]
     if diffs:
         worst_diff = max(
@@ -403,6 +433,7 @@ def _summarise_config(group: list[CellOutcome]) -> dict[str, Any]:
         "loadgen_json",
     ):
         summary[name] = ok_rows[0][name]
+    summary.update(_union_of(ok_rows))
     for field in tables.SUMMARY:
         if field.name in _MEDIAN_OVER_REPEATS:
             summary[field.name] = _median([row[field.name] for row in ok_rows], field.type)
@@ -440,6 +471,25 @@ def _summarise_config(group: list[CellOutcome]) -> dict[str, Any]:
     return summary
 
 
+def with_comparison_warnings(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Summary rows (copies) with the warnings that only a comparison between rows can give:
+    ``cpu-budget`` where the contenders of one comparison (rows that differ only in framework,
+    version and options, as "x fastest" ranks them) ran on different CPU sets."""
+    groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(config_key(row, without=CONTENDER_COLUMNS), []).append(row)
+    found: dict[str, str] = {}
+    for group in groups.values():
+        ran_on = {row["cell_id"]: row.get("cpus_observed") for row in group if row["status"] == "ok"}
+        found |= cpu_budget_warnings(str(group[0]["cpus"]), ran_on)
+    marked = []
+    for row in rows:
+        if row["cell_id"] in found:
+            row = dict(row, warnings="; ".join(filter(None, [row.get("warnings"), found[row["cell_id"]]])))
+        marked.append(row)
+    return marked
+
+
 def _warnings(ok: list[CellOutcome], p50s: list[float]) -> list[str]:
     """Reasons to doubt the configuration's figures, one per kind (the first process's wording)."""
     by_kind: dict[str, str] = {}
@@ -453,9 +503,11 @@ def _warnings(ok: list[CellOutcome], p50s: list[float]) -> list[str]:
             clock_resolution_s=perf_counter_resolution_s(),
             load_average_1min=outcome.load_average_1min,
             own_busy_cpus=min(cell.threads, len(cell.pinned_to)) * cell.instances,
-            allowed_cpus=len(cell.pinned_to),
+            allowed_cpus=outcome.row["cpus_allowed"] or len(cell.pinned_to),
             cpufreq=cpufreq,
             ctx_switches_involuntary=outcome.row["ctx_switches_involuntary"],
+            cpu_wait_s=outcome.row["cpu_wait_s"],
+            cpu_s=_cpu_s(outcome.row),
             threads=cell.threads * cell.instances,  # the copies together
             cpu_percent=outcome.row["cpu_percent"],
             threads_observed=outcome.row["threads_observed"],
@@ -480,6 +532,13 @@ def _warnings(ok: list[CellOutcome], p50s: list[float]) -> list[str]:
             f"{max(diffs):.0e} of the largest; part of the model likely runs in fp32"
         )
     return list(by_kind.values())
+
+
+def _cpu_s(row: dict[str, Any]) -> float | None:
+    """CPU seconds the cell's process(es) got over the timed loop."""
+    if row["cpu_percent"] is None or row["timed_s"] is None:
+        return None
+    return float(row["cpu_percent"]) / 100.0 * float(row["timed_s"])
 
 
 # A reduced-precision cell closer than this to the float32 reference (relative to its largest

@@ -85,6 +85,9 @@ def columns(rows: list[Row], baseline: str | None, relative: bool) -> list[Colum
                 header(key), [escape(display_value(row.get(key))) for row in rows], ESSENTIAL, numeric=False
             )
         )
+    if any(_ran_elsewhere(row) for row in rows):  # a runner narrowed its CPUs (JAX to --threads)
+        ran_on = [escape(row.get("cpus_observed") or "-") for row in rows]
+        found.append(Column("ran on CPUs", ran_on, ESSENTIAL, numeric=False))
     found.append(Column("p50 ms", [format_ms(row.get("latency_ms_p50")) for row in rows], ESSENTIAL))
     tail_header, tail_value = tail_column(rows)
     found.append(Column(tail_header, [tail_value(row) for row in rows], DETAIL))
@@ -118,6 +121,12 @@ def columns(rows: list[Row], baseline: str | None, relative: bool) -> list[Colum
             )
         )
     return found
+
+
+def _ran_elsewhere(row: Row) -> bool:
+    """The runner's threads could use other CPUs than --cpus asked (read back, where known)."""
+    observed = row.get("cpus_observed")
+    return observed is not None and observed != row.get("cpus")
 
 
 def _peak(row: Row) -> str:

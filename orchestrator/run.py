@@ -29,6 +29,7 @@ from orchestrator.aggregate import (
     skipped_outcome,
     summarise_cell,
     summarise_configs,
+    with_comparison_warnings,
     write_cells,
     write_samples,
     write_summary,
@@ -225,10 +226,11 @@ def execute(
         changed = {outcome.cell.config_id for outcome in new}
         for row in summarise_configs([o for o in outcomes if o.cell.config_id in changed]):
             summary[row["config_id"]] = row
+        rows = with_comparison_warnings(list(summary.values()))
         write_cells(outcomes, run_dir / "cells.parquet")
-        write_summary(list(summary.values()), run_dir / "summary.parquet")
+        write_summary(rows, run_dir / "summary.parquet")
         write_samples(samples, run_dir / "samples.parquet")
-        return list(summary.values())
+        return rows
 
     # The host as it is, before this process moves itself off the runners' CPUs: the record
     # (and the fingerprint that keys history and compare) must not depend on --cpus.

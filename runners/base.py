@@ -326,9 +326,5 @@ def _timed_loop(
     activity = probes.thread_activity(threads_before, probes.thread_samples(), wall_s)
     figures["timed_s"] = wall_s
     figures["cpu_percent"] = 100.0 * (cpu_after - cpu_before) / wall_s
-    # Observed, not echoed: the threads that computed, every thread's CPU mask, and the
-    # context switches of all of them (the process's own counter holds the main thread's).
-    figures["threads_observed"] = activity.busy_threads
-    figures["affinity_observed"] = activity.affinity
-    figures["ctx_switches_involuntary"] = activity.involuntary_switches
+    figures.update(probes.activity_figures(activity))
     return latencies

@@ -403,9 +403,7 @@ def measure(
     activity = probes.thread_activity(threads_before, probes.thread_samples(), wall_s)
     figures["timed_s"] = wall_s
     figures["cpu_percent"] = 100.0 * (probes.process_cpu_s() - cpu_before) / wall_s
-    figures["threads_observed"] = activity.busy_threads
-    figures["affinity_observed"] = activity.affinity
-    figures["ctx_switches_involuntary"] = activity.involuntary_switches
+    figures.update(probes.activity_figures(activity))
     result["timer_slack_ns"] = "unobserved" if slack is None else slack
     result["max_batch"] = job.batch_size if spec["scenario"] in ("server", "offline") else None
     figures["loadgen_json"] = json.dumps(result, sort_keys=True, default=str)

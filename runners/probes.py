@@ -53,11 +53,13 @@ _TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
 @dataclass(frozen=True)
 class ThreadSample:
-    """One thread at one moment: CPU seconds, involuntary context switches, allowed CPUs."""
+    """One thread at one moment: CPU seconds, involuntary context switches, allowed CPUs, and
+    the seconds it has waited on a run queue (ready to run, no CPU free)."""
 
     cpu_s: float
     involuntary_switches: int
-    cpus: str  # Cpus_allowed_list, as the kernel prints it
+    cpus: str  # Cpus_allowed_list, as the tool writes CPU lists ("0,1,2")
+    waited_s: float | None = None  # schedstat's run_delay; None where the kernel keeps none
 
 
 def thread_samples() -> dict[int, ThreadSample]:
@@ -79,8 +81,18 @@ def thread_samples() -> dict[int, ThreadSample]:
             _thread_cpu_s(tid, stat),
             int(values.get("nonvoluntary_ctxt_switches", "0")),
             _comma_list(values.get("Cpus_allowed_list", "").strip()),
+            _run_queue_wait_s(task),
         )
     return samples
+
+
+def _run_queue_wait_s(task: Path) -> float | None:
+    """Seconds thread ``task`` has spent runnable but waiting for a CPU: the second field of
+    its schedstat ("run ns, wait ns, timeslices"; CONFIG_SCHED_INFO, on in distribution kernels)."""
+    try:
+        return int((task / "schedstat").read_text().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return None
 
 
 def _thread_cpu_s(tid: int, stat: str) -> float:
@@ -113,6 +125,11 @@ class ThreadActivity:
     busy_threads: int  # threads that were on a CPU for at least a tenth of the window
     involuntary_switches: int  # summed over every thread
     affinity: str  # every thread's CPU mask, or the masks that differ ("3 | 0,1 on 2 threads")
+    cpus: str = ""  # every CPU any thread may run on: the union of their masks, "0,1"
+    # Seconds the busy threads waited, runnable, for a CPU (None: the kernel keeps no schedstat).
+    # The busy ones only: a thread that sleeps until an event (LoadGen's issuer, a watchdog)
+    # queues behind the computing threads of its own process each time it wakes.
+    busy_waited_s: float | None = None
 
 
 def thread_activity(
@@ -121,11 +138,17 @@ def thread_activity(
     """Compare two snapshots over a window of ``wall_s`` seconds."""
     busy = 0
     switches = 0
+    waited: float | None = 0.0
     for tid, now in after.items():
-        then = before.get(tid, ThreadSample(0.0, 0, now.cpus))
+        then = before.get(tid, ThreadSample(0.0, 0, now.cpus, 0.0))
         if now.cpu_s - then.cpu_s >= 0.1 * wall_s:
             busy += 1
+            if waited is not None and now.waited_s is not None and then.waited_s is not None:
+                waited += now.waited_s - then.waited_s
+            else:
+                waited = None
         switches += now.involuntary_switches - then.involuntary_switches
+    union = sorted({int(cpu) for sample in after.values() for cpu in filter(None, sample.cpus.split(","))})
     masks: dict[str, int] = {}
     for sample in after.values():
         masks[sample.cpus] = masks.get(sample.cpus, 0) + 1
@@ -135,7 +158,22 @@ def thread_activity(
         affinity = " | ".join(
             f"{mask} on {count} thread{'s' if count > 1 else ''}" for mask, count in masks.items()
         )
-    return ThreadActivity(busy, switches, affinity)
+    return ThreadActivity(busy, switches, affinity, ",".join(map(str, union)), waited)
+
+
+def activity_figures(activity: ThreadActivity) -> dict[str, Any]:
+    """The result's columns for what the threads did over the timed window: observed, not
+    echoed -- the threads that computed, every thread's CPU mask and their union (a runner
+    may narrow its own mask, as JAX's does to hold its pool to --threads), the context
+    switches of all of them (the process's own counter holds the main thread's) and the time
+    the computing threads waited for a CPU."""
+    return {
+        "threads_observed": activity.busy_threads,
+        "affinity_observed": activity.affinity,
+        "cpus_observed": activity.cpus or None,
+        "ctx_switches_involuntary": activity.involuntary_switches,
+        "cpu_wait_s": activity.busy_waited_s,
+    }
 
 
 def process_cpu_s() -> float:

@@ -25,7 +25,10 @@ process, which must stay free of them, and by every runner before its framework 
 #   5 -- figures of the cell's own shapes: summary/cells gain model_flops_basis (how
 #        model_flops_per_sample was found, now at the cell's input_shapes, or why it is null)
 #        and parity_nonfinite (where outputs are NaN or infinite, against the reference).
-SCHEMA_VERSION = 5
+#   6 -- CPUs read back: result/summary/cells gain cpus_observed (the union of the runner's
+#        threads' CPU masks) and cpu_wait_s (run-queue wait); cpus_allowed counts cpus_observed
+#        instead of copying the plan (null where nothing was observed).
+SCHEMA_VERSION = 6
 
 # The oldest version still read (a history outlives releases): a column added since reads as
 # its default where ``schemas.tables.ADDED_COLUMN_DEFAULTS`` has one, else as null.

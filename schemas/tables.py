@@ -22,6 +22,8 @@ RESULT = pa.schema(
         pa.field("threads_observed", pa.int64()),  # as the framework reports it
         pa.field("os_threads", pa.int64()),  # threads in the process after the timed loop
         pa.field("affinity_observed", pa.string()),
+        pa.field("cpus_observed", pa.string()),  # union of every thread's CPU mask, read back
+        pa.field("cpu_wait_s", pa.float64()),  # busy threads' run-queue wait in the timed loop
         pa.field("import_s", pa.float64()),
         pa.field("load_s", pa.float64()),
         pa.field("first_inference_ms", pa.float64()),
@@ -68,7 +70,7 @@ _CELL_SETTINGS = [
     pa.field("latency_bound_ms", pa.float64()),  # server: the p99 latency a VALID run stays under
     pa.field("batch_size", pa.int64(), nullable=False),
     pa.field("threads", pa.int64(), nullable=False),
-    pa.field("cpus", pa.string(), nullable=False),
+    pa.field("cpus", pa.string(), nullable=False),  # as asked (--cpus); ran on: cpus_observed
     pa.field("precision", pa.string(), nullable=False),  # as asked: fp32 | bf16
     pa.field("options_json", pa.string(), nullable=False),  # execution options asked, JSON ("{}")
     pa.field("instances", pa.int64(), nullable=False),  # copies of the runner at once, each on its own CPUs
@@ -90,7 +92,11 @@ _MEASURED = [
     *[pa.field(f"latency_ms_{stat}", pa.float64()) for stat in _LATENCY_STATS],
     pa.field("throughput_per_s", pa.float64()),  # samples per second at the p50 latency
     pa.field("cpu_percent", pa.float64()),  # 100 = one core busy for the timed loop
-    pa.field("cpus_allowed", pa.int64()),
+    pa.field("cpus_allowed", pa.int64()),  # how many CPUs cpus_observed holds (null: not observed)
+    pa.field("cpus_observed", pa.string()),  # every CPU the runner's threads could run on, read back
+    # Seconds the computing threads were ready to run but waited for a CPU, over the timed loop
+    # (schedstat run_delay; null where the kernel keeps none): the contention check's evidence.
+    pa.field("cpu_wait_s", pa.float64()),
     pa.field("ctx_switches_involuntary", pa.int64()),
     pa.field("rss_mb_baseline", pa.float64()),
     pa.field("rss_mb_import", pa.float64()),
