@@ -357,8 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
     how.add_argument(
         "--isolate",
         action=argparse.BooleanOptionalAction,
-        default=False,
-        help="run each cell in its own fresh subprocess (the default)",
+        default=None,  # None: neither form given; the default mode is isolated either way
+        help="run each cell in its own fresh subprocess (the default); --no-isolate is --in-process",
     )
     how.add_argument(
         "--in-process",
@@ -565,14 +565,15 @@ def _check_writable_dir(path: Path, flag: str) -> None:
 
 
 def _modes(args: argparse.Namespace) -> tuple[str, ...]:
-    if args.compare_isolation and (args.in_process or args.isolate):
-        other = "--in-process" if args.in_process else "--isolate"
+    """The modes the flags ask for: isolated unless --in-process or --no-isolate says otherwise."""
+    if args.compare_isolation and (args.in_process or args.isolate is not None):
+        other = "--in-process" if args.in_process else "--isolate" if args.isolate else "--no-isolate"
         raise PlanError("--compare-isolation", f"runs both modes itself; it cannot be combined with {other}")
     if args.compare_isolation:
         return MODES
     if args.in_process and args.isolate:
         raise PlanError("--in-process", "cannot be combined with --isolate (use --compare-isolation)")
-    return ("in-process",) if args.in_process else ("isolated",)
+    return ("in-process",) if args.in_process or args.isolate is False else ("isolated",)
 
 
 def _plan_from(args: argparse.Namespace, workloads: dict[str, Workload], input_rows: int | None) -> Plan:

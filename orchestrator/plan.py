@@ -33,6 +33,9 @@ LOADGEN_SCENARIOS = {
     "loadgen-offline": "offline",
 }
 SCENARIOS = (*OWN_SCENARIOS, *LOADGEN_SCENARIOS)
+# The scenarios whose call takes --batch-size samples (the others take one sample, a multi-stream
+# query or --max-batch): a --batch-size with none of them would be silently ignored.
+BATCHED_SCENARIOS = ("offline", "loadgen-offline")
 
 # isolated: one fresh process per cell. in-process: every framework of a repeat in one shared
 # worker, one after another, as the article did -- to show what that does to the figures.
@@ -240,13 +243,11 @@ class Plan:
         self._check_load()
         if self.inputs is not None and len(self.models) > 1:
             raise PlanError("--inputs", "one file of inputs fits one model; run one --model at a time")
-        if (
-            self.batch_sizes is not None
-            and len(self.batch_sizes) > 1
-            and self.scenarios == ("single-stream",)
-        ):
+        if self.batch_sizes is not None and not set(BATCHED_SCENARIOS) & set(self.scenarios):
             raise PlanError(
-                "--batch-size", "single-stream calls one sample at a time; a batch sweep needs offline"
+                "--batch-size",
+                f"no scenario of this run takes a batch ({', '.join(self.scenarios)}: single-stream "
+                f"calls one sample at a time); it sets the call of {' and '.join(BATCHED_SCENARIOS)}",
             )
         for name in self.models:
             self._check_model(name)

@@ -104,3 +104,24 @@ def test_exit_status_is_1_when_a_cell_is_not_ok(tmp_path: Path) -> None:
     proc = run_cli(["--frameworks", "fake", "--timeout", "0.001", *QUICK], cwd=tmp_path)
     assert proc.returncode == 1
     assert summary_rows(only_run_dir(tmp_path / "results"))["fake"]["status"] == "timeout"
+
+
+@pytest.mark.parametrize(
+    ("flags", "mode"),
+    [
+        ([], "isolated"),
+        (["--isolate"], "isolated"),
+        (["--no-isolate"], "in-process"),
+        (["--in-process"], "in-process"),
+    ],
+)
+def test_isolation_is_the_default_and_no_isolate_runs_in_process(
+    tmp_path: Path, flags: list[str], mode: str
+) -> None:
+    """--no-isolate means what it says: every framework of a repeat in one shared worker."""
+    proc = run_cli(["--frameworks", "fake,noop", *flags, "--quiet", *QUICK], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    run_dir = only_run_dir(tmp_path / "results")
+    cells = pq.read_table(run_dir / "cells.parquet").to_pylist()
+    assert {cell["mode"] for cell in cells} == {mode}
+    assert len({cell["pid"] for cell in cells}) == (1 if mode == "in-process" else 2)

@@ -33,6 +33,10 @@ def refused(proc: subprocess.CompletedProcess[str], tmp_path: Path, *expected: s
         (["--frameworks", "nop"], ["--frameworks", "'nop'", "noop"]),
         (["--compare-isolation", "--in-process"], ["--compare-isolation", "--in-process"]),
         (["--scenario", "single-stream", "--batch-size", "100,500"], ["--batch-size", "single-stream"]),
+        (["--scenario", "single-stream", "--batch-size", "4"], ["--batch-size", "single-stream"]),
+        (["--scenario", "multi-stream", "--batch-size", "4"], ["--batch-size", "no scenario"]),
+        (["--compare-isolation", "--no-isolate"], ["--compare-isolation", "--no-isolate"]),
+        (["--in-process", "--isolate"], ["--in-process", "--isolate"]),
         (["--option", "fake.x=1"], ["--option"]),
         (
             ["--executor", "slurm", "--slurm-nodelist", "a", "--slurm-constraint", "b"],
