@@ -60,7 +60,10 @@ class FleetJob:
     error: str | None = None  # why it did not run or did not end well, in one line
     cells_done: int = 0
     cells_total: int | None = None
-    unknown_since: float | None = None  # when Slurm first failed to report the job, in a row
+    unknown_since: float | None = None  # when Slurm first said it does not know the job, in a row
+    # Why Slurm could not be asked about the job at the last poll (scontrol/sacct failed); None
+    # once it answers again. A failed command says nothing about the job: it is asked again.
+    unreachable: str | None = None
 
     @property
     def phase(self) -> str:
@@ -80,7 +83,14 @@ class FleetJob:
 
     def shown(self) -> tuple[Any, ...]:
         """What a line of progress says: a change of it is worth a line (elapsed time is not)."""
-        return (self.phase, self.state and self.state.node, self.cells_done, self.cells_total, self.error)
+        return (
+            self.phase,
+            self.state and self.state.node,
+            self.cells_done,
+            self.cells_total,
+            self.error,
+            self.unreachable,
+        )
 
     @property
     def log_dir(self) -> Path:
@@ -107,6 +117,7 @@ class FleetJob:
             "node": None if state is None else state.node,
             "elapsed": None if state is None else state.elapsed,
             "error": self.error,
+            "slurm_unreachable": self.unreachable,
             "output": str(self.output),
             "run_dirs": [str(path) for path in self.run_dirs()],
             "cells_done": self.cells_done,
@@ -190,7 +201,9 @@ class FleetDisplay:
                 (state.node if state else None) or "-",
                 cells,
                 (state.elapsed if state else None) or "-",
-                job.error or (state.reason if state and state.reason else ""),
+                job.error
+                or (f"Slurm could not be asked: {job.unreachable}" if job.unreachable else "")
+                or (state.reason if state and state.reason else ""),
             )
         return table
 
@@ -320,8 +333,13 @@ def _follow(
     try:
         while not all(job.ended for job in jobs):
             following = [job for job in jobs if not job.ended]
-            states = slurm.job_states([job.job_id for job in following if job.job_id is not None])
-            changed = [job for job in following if _update(job, states.get(str(job.job_id)))]
+            survey = slurm.job_states([job.job_id for job in following if job.job_id is not None])
+            _log_failures(fleet_dir, following, survey.failures)
+            changed = [
+                job
+                for job in following
+                if _update(job, survey.states.get(str(job.job_id)), survey.failures.get(str(job.job_id)))
+            ]
             _write(fleet_dir, jobs)  # elapsed times too, for whoever reads fleet.json meanwhile
             if live is None and not quiet:
                 for job in changed:
@@ -334,10 +352,36 @@ def _follow(
             live.stop()
 
 
-def _update(job: FleetJob, state: slurm.JobState | None) -> bool:
+def _log_failures(fleet_dir: Path, jobs: list[FleetJob], failures: dict[str, str]) -> None:
+    """Append each failed Slurm command to ``<fleet>/slurm/commands.log``, one stamped line."""
+    if not failures:
+        return
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    lines = [
+        f"{stamp} {job.machine} job {job.job_id}: {failures[str(job.job_id)]}\n"
+        for job in jobs
+        if str(job.job_id) in failures
+    ]
+    log = fleet_dir / "slurm" / "commands.log"
+    try:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as out:
+            out.writelines(lines)
+    except OSError:
+        pass  # the log is a courtesy: following the jobs goes on without it
+
+
+def _update(job: FleetJob, state: slurm.JobState | None, failure: str | None = None) -> bool:
     """Take Slurm's latest word on the job and count its finished cells; whether anything
-    that a line of progress shows changed."""
+    that a line of progress shows changed. ``failure``: Slurm could not be asked (a failed
+    scontrol or sacct) -- nothing is concluded, the job is asked again at the next poll."""
     before = job.shown()
+    job.unreachable = failure
+    if failure is not None:
+        # Not "unknown": a flaky controller must never make a healthy job LOST and cancelled.
+        # The count of "does not know the job" answers starts again once Slurm answers.
+        job.unknown_since = None
+        return job.shown() != before
     if state is not None:
         job.state, job.unknown_since = state, None
     else:  # a slurmctld restarting, or a job purged with no accounting to remember it
@@ -402,6 +446,8 @@ def _print_change(console: Console, job: FleetJob) -> None:
         text += f", {job.cells_done}/{job.cells_total} cells"
     if job.phase == "failed" and job.error:
         text += f": {job.error}"
+    if job.unreachable:
+        text += f"; Slurm could not be asked ({job.unreachable}), asking again in {POLL_S:g} s"
     console.print(text, markup=False, highlight=False)
 
 

@@ -106,22 +106,52 @@ def submit(function: Callable[..., Any], args: tuple[Any, ...], settings: SlurmS
     return str(job.job_id)
 
 
+class CommandFailed(Exception):
+    """scontrol or sacct did not answer (missing, timed out, or an error that is not "no such
+    job"): nothing is known about the job, least of all that Slurm forgot it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Survey:
+    """What one round of asking Slurm found: the state of each job it knows, and for each job
+    it could not be asked about, why (one line). A job in neither is one Slurm does not know."""
+
+    states: dict[str, JobState]
+    failures: dict[str, str]
+
+
 def job_state(job_id: str) -> JobState | None:
-    """The job's state from scontrol, else from sacct; None when neither knows the job."""
-    return job_states([job_id]).get(job_id)
+    """The job's state from scontrol, else from sacct; None when neither knows the job.
+    Raises :class:`CommandFailed` when they could not be asked."""
+    survey = job_states([job_id])
+    if job_id in survey.failures:
+        raise CommandFailed(survey.failures[job_id])
+    return survey.states.get(job_id)
 
 
-def job_states(job_ids: list[str]) -> dict[str, JobState]:
+def job_states(job_ids: list[str]) -> Survey:
     """The states of the jobs Slurm knows, by id: scontrol while slurmctld holds a job, then
-    sacct (one call per job: a fleet is a handful of machines)."""
+    sacct (one call per job: a fleet is a handful of machines). A job whose commands failed is
+    in ``failures``, never reported as unknown."""
     found: dict[str, JobState] = {}
+    failures: dict[str, str] = {}
     for job_id in job_ids:
-        lines = _run(["scontrol", "show", "job", "-o", job_id])
-        state = parse_scontrol_line(lines[0])[1] if lines else None
-        state = state or _from_sacct(job_id, ["sacct"]) or _from_sacct(job_id, ["sacct", "-c"])
+        try:
+            state = _ask(job_id)
+        except CommandFailed as exc:
+            failures[job_id] = str(exc)
+            continue
         if state is not None:
             found[job_id] = state
-    return found
+    return Survey(found, failures)
+
+
+def _ask(job_id: str) -> JobState | None:
+    """scontrol's word on the job, else sacct's, else the job-completion log's; None only when
+    each of them answered that it does not know the job (or keeps no such records)."""
+    lines = _run(["scontrol", "show", "job", "-o", job_id], _SCONTROL_UNKNOWN)
+    state = parse_scontrol_line(lines[0])[1] if lines else None
+    return state or _from_sacct(job_id, ["sacct"]) or _from_sacct(job_id, ["sacct", "-c"])
 
 
 def cancel(job_id: str) -> None:
@@ -148,7 +178,10 @@ def parse_scontrol_line(line: str) -> tuple[str | None, JobState]:
 def _from_sacct(job_id: str, command: list[str]) -> JobState | None:
     return parse_sacct_lines(
         job_id,
-        _run([*command, "-X", "-n", "-P", "-j", job_id, "-o", "JobID,State,ExitCode,NodeList,Elapsed"]),
+        _run(
+            [*command, "-X", "-n", "-P", "-j", job_id, "-o", "JobID,State,ExitCode,NodeList,Elapsed"],
+            _SACCT_UNAVAILABLE,
+        ),
     )
 
 
@@ -163,14 +196,31 @@ def parse_sacct_lines(job_id: str, lines: list[str]) -> JobState | None:
     return None
 
 
-def _run(command: list[str]) -> list[str]:
-    """The command's non-empty output lines; none when it fails or is missing."""
+# How long one scontrol or sacct call may take before it counts as failed.
+COMMAND_TIMEOUT_S = 30.0
+# A non-zero exit that is an answer, not a failure: scontrol does not know the job (it left
+# slurmctld, MinJobAge after it ended) ...
+_SCONTROL_UNKNOWN = ("Invalid job id specified",)
+# ... or sacct keeps no records here (no accounting database): it cannot know any job.
+_SACCT_UNAVAILABLE = ("accounting storage is disabled",)
+
+
+def _run(command: list[str], answers: tuple[str, ...]) -> list[str]:
+    """The command's non-empty output lines; none when it exits non-zero with one of the
+    ``answers`` in its message (it does not know the job). Raises :class:`CommandFailed`,
+    with the command and its error in one line, when it is missing, times out or fails otherwise."""
+    name = command[0] + (" -c" if "-c" in command else "")  # scontrol | sacct | sacct -c
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.TimeoutExpired):
-        return []
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S)
+    except subprocess.TimeoutExpired as exc:
+        raise CommandFailed(f"{name}: no answer in {COMMAND_TIMEOUT_S:g} s") from exc
+    except OSError as exc:
+        raise CommandFailed(f"{name}: {exc.strerror or exc}") from exc
     if proc.returncode != 0:
-        return []
+        said = _last_line(proc.stderr) or _last_line(proc.stdout)
+        if any(answer in said for answer in answers):
+            return []
+        raise CommandFailed(f"{name}: exit {proc.returncode}: {said or 'no message'}")
     return [line for line in proc.stdout.splitlines() if line.strip()]
 
 

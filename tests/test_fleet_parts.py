@@ -3,10 +3,12 @@ directories, time limits, and the cross-machine report's matching of configurati
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.console import Console
 
 from conftest import summary_row
 from orchestrator import fleet, slurm
@@ -81,3 +83,93 @@ def test_machines_match_across_their_own_thread_counts_but_a_thread_sweep_keeps_
 def test_a_machine_named_with_slurms_or_stays_inside_its_markdown_cell() -> None:
     text = machines_markdown([_run("a|b", [2], 1.0), _run("c", [2], 2.0)])
     assert "| configuration | a\\|b | c |" in text and "(2.00x)" in text
+
+
+# --- a flaky controller: stand-in scontrol / sacct / scancel on PATH ---------------------------------
+
+COMPLETED_LINE = "JobId=42 JobName=inference-bench JobState=COMPLETED Reason=None ExitCode=0:0 NodeList=vm"
+
+
+def _stand_in(bin_dir: Path, name: str, body: str) -> None:
+    """An executable ``name`` in ``bin_dir`` that appends each call to calls.log, then runs ``body``."""
+    script = bin_dir / name
+    script.write_text(f'#!/bin/sh\necho "{name} $*" >> "{bin_dir}/calls.log"\n{body}\n')
+    script.chmod(0o755)
+
+
+@pytest.fixture
+def slurm_bin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A directory first on PATH for the stand-ins; scancel only records that it was called.
+    Polls every 20 ms, calls a job LOST after 0.2 s of Slurm not knowing it."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _stand_in(bin_dir, "scancel", "exit 0")
+    monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
+    monkeypatch.setattr(fleet, "POLL_S", 0.02)
+    monkeypatch.setattr(fleet, "LOST_AFTER_S", 0.2)
+    monkeypatch.setattr(slurm, "COMMAND_TIMEOUT_S", 0.5, raising=False)
+    return bin_dir
+
+
+def _failing_then(bin_dir: Path, failures: int, failing: str, answer: str) -> str:
+    """A shell body that runs ``failing`` for the first ``failures`` calls, then ``answer``."""
+    count = bin_dir / "count"
+    return (
+        f'n=$(cat "{count}" 2>/dev/null || echo 0); echo $((n + 1)) > "{count}"\n'
+        f'if [ "$n" -lt {failures} ]; then {failing}; fi\n{answer}'
+    )
+
+
+def _follow_one(tmp_path: Path) -> tuple[fleet.FleetJob, str]:
+    fleet_dir = tmp_path / "fleet"
+    (fleet_dir / "slurm").mkdir(parents=True)
+    job = fleet.FleetJob("a", slurm.SlurmSettings(), fleet_dir / "runs" / "a", job_id="42")
+    console = Console(record=True, width=300, force_terminal=False)
+    fleet._follow([job], fleet_dir, console, quiet=False, patience_s=20.0)
+    return job, console.export_text()
+
+
+@pytest.mark.parametrize(
+    "failing",
+    [
+        'echo "slurm_load_jobs error: Unable to contact slurm controller (connect failure)" >&2; exit 1',
+        "exec sleep 5",  # longer than the command timeout
+        "exec /nonexistent/scontrol",  # the shell cannot run it: exit 127
+    ],
+    ids=["error-exit", "timeout", "not-runnable"],
+)
+def test_a_failing_scontrol_is_asked_again_and_never_makes_a_healthy_job_lost(
+    slurm_bin: Path, tmp_path: Path, failing: str
+) -> None:
+    # Fails for longer than LOST_AFTER_S; sacct fails alike (the controller is down for both).
+    _stand_in(slurm_bin, "scontrol", _failing_then(slurm_bin, 12, failing, f'echo "{COMPLETED_LINE}"'))
+    _stand_in(slurm_bin, "sacct", 'echo "sacct: error: Problem talking to the database" >&2; exit 1')
+    job, out = _follow_one(tmp_path)
+    assert job.state is not None and job.state.state == "COMPLETED" and job.phase == "done"
+    calls = (slurm_bin / "calls.log").read_text()
+    assert "scancel" not in calls  # today: LOST after 0.2 s, and cancelled
+    assert calls.count("scontrol show job -o 42") == 13
+    assert "Slurm could not be asked (scontrol: " in out
+    log = (tmp_path / "fleet" / "slurm" / "commands.log").read_text().splitlines()
+    assert len(log) == 12 and all(" a job 42: scontrol: " in line for line in log)
+
+
+def test_a_failing_command_is_told_from_a_job_slurm_does_not_know(slurm_bin: Path) -> None:
+    _stand_in(slurm_bin, "scontrol", 'echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1')
+    _stand_in(slurm_bin, "sacct", 'echo "Slurm accounting storage is disabled" >&2; exit 1')
+    assert slurm.job_states(["42"]) == slurm.Survey({}, {})  # known not to be known
+    _stand_in(slurm_bin, "sacct", 'echo "sacct: error: Problem talking to the database" >&2; exit 1')
+    survey = slurm.job_states(["42"])
+    assert survey.states == {} and survey.failures == {
+        "42": "sacct: exit 1: sacct: error: Problem talking to the database"
+    }
+    with pytest.raises(slurm.CommandFailed, match="Problem talking"):
+        slurm.job_state("42")
+
+
+def test_a_job_slurm_stops_knowing_is_still_lost_and_cancelled(slurm_bin: Path, tmp_path: Path) -> None:
+    _stand_in(slurm_bin, "scontrol", 'echo "slurm_load_jobs error: Invalid job id specified" >&2; exit 1')
+    _stand_in(slurm_bin, "sacct", 'echo "Slurm accounting storage is disabled" >&2; exit 1')
+    job, _ = _follow_one(tmp_path)
+    assert job.state is not None and job.state.state == "LOST"
+    assert "scancel 42" in (slurm_bin / "calls.log").read_text()
