@@ -20,7 +20,7 @@ from models.spec import Flops, Tolerance
 from orchestrator.artifacts import PreparedModel
 from orchestrator.environments import Environment
 from orchestrator.launcher import Exit
-from orchestrator.plan import Cell, Plan
+from orchestrator.plan import QUEUEING_SCENARIOS, Cell, Plan
 from orchestrator.stats import bootstrap_ci, latency_stats, throughput_per_s
 from orchestrator.trust import (
     assess,
@@ -511,6 +511,7 @@ def _warnings(ok: list[CellOutcome], p50s: list[float]) -> list[str]:
             threads=cell.threads * cell.instances,  # the copies together
             cpu_percent=outcome.row["cpu_percent"],
             threads_observed=outcome.row["threads_observed"],
+            queueing=cell.scenario in QUEUEING_SCENARIOS,
         )
         for warning in found:
             by_kind.setdefault(warning.split(":", 1)[0], warning)

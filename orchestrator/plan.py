@@ -33,6 +33,10 @@ LOADGEN_SCENARIOS = {
     "loadgen-offline": "offline",
 }
 SCENARIOS = (*OWN_SCENARIOS, *LOADGEN_SCENARIOS)
+# Scenarios whose queries arrive on their own schedule and wait in a queue for the model (the
+# server's Poisson arrivals, LoadGen's offline query of every sample at once): a query's
+# latency is its wait plus the call, and its spread is what the scenario measures.
+QUEUEING_SCENARIOS = frozenset({"server", "server-peak", "loadgen-offline"})
 # The scenarios whose call takes --batch-size samples (the others take one sample, a multi-stream
 # query or --max-batch): a --batch-size with none of them would be silently ignored.
 BATCHED_SCENARIOS = ("offline", "loadgen-offline")
