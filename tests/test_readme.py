@@ -1,0 +1,123 @@
+"""The README's snippets do what it says: every Python snippet runs as printed, against a real
+run and a history holding a junk file; every orchestrator command it prints is a valid plan; the
+merge and machines commands run on real runs."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import shlex
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import ALLOWED_CPUS, PROJECT_ROOT, QUICK, cpu_list, run_cli
+from orchestrator import cli
+from orchestrator.display import make_console
+
+README = PROJECT_ROOT / "README.md"
+_FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>\w*)\n(?P<body>.*?)^(?P=indent)```", re.M | re.S)
+
+
+def snippets(language: str) -> list[str]:
+    """The README's fenced blocks of ``language``, dedented (a block inside a list is indented)."""
+    return [
+        textwrap.dedent(match["body"])
+        for match in _FENCE.finditer(README.read_text())
+        if match["lang"] == language
+    ]
+
+
+def orchestrator_commands() -> list[list[str]]:
+    """Each ``python -m orchestrator ...`` command of the README's shell blocks, as argv after
+    ``-m orchestrator`` (continuation lines joined, comments dropped)."""
+    commands = []
+    for block in snippets("sh"):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line, comments=True)
+            if "orchestrator" in words and words[words.index("orchestrator") - 1] == "-m":
+                commands.append(words[words.index("orchestrator") + 1 :])
+    return commands
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A directory as a user's would be after two runs with --history, plus a junk file in the
+    history that the tool itself skips."""
+    root = tmp_path_factory.mktemp("readme")
+    for _ in range(2):
+        proc = run_cli(["--frameworks", "fake", "--history", "results/history", "--quiet", *QUICK], cwd=root)
+        assert proc.returncode == 0, proc.stderr
+    junk = root / "results/history/summary/date=2026-01-01/host=junk/20260101T000000Z-junk00.parquet"
+    junk.parent.mkdir(parents=True)
+    junk.write_text("not a Parquet file")
+    return root
+
+
+def test_the_readme_has_the_snippets_this_file_tests() -> None:
+    python = snippets("python")
+    assert len(python) >= 6, "the run's summary (pyarrow, pandas, DuckDB, polars) and the history"
+    assert any("pyarrow" in block and "summary.parquet" in block for block in python)
+    assert any("results/history" in block for block in python)
+    assert len(orchestrator_commands()) >= 8
+
+
+def test_every_python_snippet_runs_as_printed(workspace: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In README order and one namespace, as a user pasting them into one session would."""
+    monkeypatch.chdir(workspace)
+    namespace: dict[str, object] = {"__name__": "__readme__"}
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        for block in snippets("python"):
+            exec(compile(block, str(README), "exec"), namespace)
+    out = printed.getvalue()
+    assert "'framework': 'fake'" in out  # the pyarrow snippet's rows
+    assert "skipped results/history/summary/date=2026-01-01/host=junk/" in out  # the junk file, named
+    assert "2 rows from 2 runs" in out  # the history's two real runs, the junk left out
+    assert out.count("fake") >= 6  # pandas, DuckDB, polars and DuckDB on the history print the rows
+
+
+def _plan(argv: list[str]) -> None:
+    """What ``python -m orchestrator ARGV`` checks before it runs anything: flags, config, plan."""
+    parser = cli.build_parser()
+    args = cli._parse(parser, argv)
+    workloads = cli._workloads(args, make_console())
+    cli._plan_from(args, workloads, None)
+
+
+_RUNS = [c for c in orchestrator_commands() if c and not c[0].isalpha()]  # not a subcommand
+
+
+@pytest.mark.parametrize("argv", _RUNS, ids=[" ".join(c)[:60] for c in _RUNS])
+def test_every_orchestrator_command_in_the_readme_is_a_valid_plan(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(PROJECT_ROOT)  # the README's commands run from the repository's root
+    if "--config" in argv:
+        # configs/nightly.toml pins CPUs 0,1 of the CI machine: here, this machine's CPUs.
+        argv = [*argv, "--cpus", cpu_list(ALLOWED_CPUS[:2]), "--threads", str(len(ALLOWED_CPUS[:2]))]
+    _plan(argv)
+
+
+@pytest.mark.parametrize("subcommand", ["merge", "machines"])
+def test_the_readme_prints_merge_and_machines_as_this_file_runs_them(subcommand: str) -> None:
+    assert any(c and c[0] == subcommand for c in orchestrator_commands())
+
+
+def test_merge_and_machines_run_on_real_runs(workspace: Path) -> None:
+    """The README's merge (run directories into a store) and machines (the store's report)."""
+    runs = sorted(str(p) for p in (workspace / "results").glob("2*T*Z-*"))
+    merged = run_cli(["merge", *runs, "--history", "store"], cwd=workspace)
+    assert merged.returncode == 0, merged.stderr
+    report = run_cli(["machines", "--history", "store", "--output", "."], cwd=workspace)
+    assert report.returncode == 0, report.stderr
+    assert (workspace / "machines.md").is_file()
+
+
+def test_the_commands_to_remove_the_environments_exist() -> None:
+    """`rm -rf ENVS` and `.venv/bin/uv cache clean`: uv is installed beside the interpreter."""
+    assert any("uv cache clean" in block for block in snippets("sh"))
+    assert (Path(sys.executable).parent / "uv").is_file()
