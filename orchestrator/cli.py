@@ -44,6 +44,7 @@ from orchestrator.regressions import compare_main, record_and_compare
 from orchestrator.report import EXPORTERS, write_reports
 from orchestrator.run import (
     Interrupted,
+    OutOfMemory,
     OutputError,
     RunInterrupted,
     RunRecord,
@@ -739,6 +740,10 @@ def main(argv: list[str] | None = None) -> int:
         _check_output_dir(plan.output)
     except InputError as exc:
         parser.exit(EXIT_USAGE, f"{parser.prog}: error: {exc}\n")
+    except MemoryError as exc:  # reading a model or --inputs; nothing is written yet
+        parser.exit(
+            EXIT_CELLS_NOT_OK, f"{parser.prog}: error: out of memory: {exc or 'an allocation failed'}\n"
+        )
     except PlanError as exc:
         where = _where(exc.flag, args, parser)
         if where == exc.flag:
@@ -793,6 +798,10 @@ def _run(
         print(
             f"{parser.prog}: error: writing the run failed, earlier files are intact: {exc}", file=sys.stderr
         )
+        return EXIT_CELLS_NOT_OK
+    except OutOfMemory as exc:
+        where = f"what was written is in {exc.run_dir}"
+        print(f"{parser.prog}: error: out of memory: {exc}; {where}", file=sys.stderr)
         return EXIT_CELLS_NOT_OK
     finally:
         _default_signals()

@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import psutil
 
 from models.registry import MODELS, load_model
 from models.spec import InputSpec, ModelSpec
 from orchestrator.environments import ENVIRONMENTS, FrameworkRef
+from orchestrator.memory import memory_budget
 from orchestrator.options import OptionError, as_json, option_sets
 from runners.registry import ALL_RUNNERS, FRAMEWORKS
 from schemas.configuration import CONTENDER_COLUMNS, config_id
@@ -46,6 +46,9 @@ BATCHED_SCENARIOS = ("offline", "loadgen-offline")
 MODES = ("isolated", "in-process")
 
 PRECISIONS = ("fp32", "bf16")
+
+# Copies of the inputs a run holds at its peak (see Plan._check_memory).
+_COPIES_OF_INPUTS = 4
 
 # Flags that fill a model's symbolic dims, by symbol.
 DIM_FLAGS = {"batch": "--batch-size", "seq": "--seq-len", "image": "--image-size"}
@@ -380,18 +383,24 @@ class Plan:
                 raise PlanError(
                     "--batch-size", f"{largest} exceeds the {self.input_rows} rows of --inputs {self.inputs}"
                 )
-        # Inputs, reference and the runner's copies: a few times the inputs; refuse what cannot fit.
+        self._check_memory(name, spec, rows)
+
+    def _check_memory(self, name: str, spec: ModelSpec, rows: int) -> None:
+        """Refuse inputs that cannot fit, before anything is written: this process makes them
+        in numpy, converts them to Arrow and writes them (about 3x), a runner loads its own
+        copy (1x), under the least of the machine's memory, RLIMIT_AS/DATA and the cgroup."""
         sample_bytes = sum(
             math.prod(shape[1:]) * np.dtype(item.dtype).itemsize
             for item, shape in zip(spec.inputs, self.call_shapes(name, 1).values())
         )
-        need_mb = 4 * rows * sample_bytes / 2**20
-        available_mb = psutil.virtual_memory().available / 2**20
-        if need_mb > available_mb:
+        inputs = rows * sample_bytes
+        need = _COPIES_OF_INPUTS * inputs
+        budget = memory_budget()
+        if need > budget.available_bytes:
             raise PlanError(
                 "--batch-size",
-                f"{name}: {rows} samples need ~{need_mb:,.0f} MB, "
-                f"more than the {available_mb:,.0f} MB available",
+                f"model {name}: {rows:,} samples of inputs take {inputs / 2**20:,.0f} MB and a run holds "
+                f"~{_COPIES_OF_INPUTS}x that ({need / 2**20:,.0f} MB), more than the {budget.describe()}",
             )
 
     def spec(self, name: str) -> ModelSpec:

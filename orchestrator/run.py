@@ -66,6 +66,14 @@ class OutputError(Exception):
     """The run directory could not be created under --output; nothing was written."""
 
 
+class OutOfMemory(Exception):
+    """An allocation failed during the run (MemoryError); ``run_dir`` holds what was written."""
+
+    def __init__(self, run_dir: Path, error: MemoryError) -> None:
+        super().__init__(str(error) or "an allocation failed")
+        self.run_dir = run_dir
+
+
 class RunInterrupted(Exception):
     """The run stopped on a signal after saving what it had; ``record`` is what was saved."""
 
@@ -252,6 +260,8 @@ def execute(
                         together, run_id, plan, prepared, references, environments, run_dir, display
                     )
                 )
+        except MemoryError as exc:  # numpy's _ArrayMemoryError among them: one line for the user
+            raise OutOfMemory(run_dir, exc) from None
         except Interrupted as interruption:
             # Finish the bookkeeping even if the user presses Ctrl-C again.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
