@@ -126,7 +126,8 @@ class ThreadActivity:
     involuntary_switches: int  # summed over every thread
     affinity: str  # every thread's CPU mask, or the masks that differ ("3 | 0,1 on 2 threads")
     cpus: str = ""  # every CPU any thread may run on: the union of their masks, "0,1"
-    # Seconds the busy threads waited, runnable, for a CPU (None: the kernel keeps no schedstat).
+    # Seconds the busy threads waited, runnable, for a CPU (None: the kernel keeps no schedstat,
+    # or no thread was busy -- a LoadGen server at a light load -- so nothing can be judged).
     # The busy ones only: a thread that sleeps until an event (LoadGen's issuer, a watchdog)
     # queues behind the computing threads of its own process each time it wakes.
     busy_waited_s: float | None = None
@@ -158,7 +159,7 @@ def thread_activity(
         affinity = " | ".join(
             f"{mask} on {count} thread{'s' if count > 1 else ''}" for mask, count in masks.items()
         )
-    return ThreadActivity(busy, switches, affinity, ",".join(map(str, union)), waited)
+    return ThreadActivity(busy, switches, affinity, ",".join(map(str, union)), waited if busy else None)
 
 
 def activity_figures(activity: ThreadActivity) -> dict[str, Any]:

@@ -95,7 +95,8 @@ _MEASURED = [
     pa.field("cpus_allowed", pa.int64()),  # how many CPUs cpus_observed holds (null: not observed)
     pa.field("cpus_observed", pa.string()),  # every CPU the runner's threads could run on, read back
     # Seconds the computing threads were ready to run but waited for a CPU, over the timed loop
-    # (schedstat run_delay; null where the kernel keeps none): the contention check's evidence.
+    # (schedstat run_delay; null where the kernel keeps none or no thread was busy): the
+    # contention check's evidence.
     pa.field("cpu_wait_s", pa.float64()),
     pa.field("ctx_switches_involuntary", pa.int64()),
     pa.field("rss_mb_baseline", pa.float64()),

@@ -12,6 +12,7 @@ from conftest import FIRST_CPU, summary_rows
 from orchestrator.display import QuietDisplay
 from orchestrator.plan import Plan
 from orchestrator.run import execute
+from runners.probes import ThreadSample, thread_activity
 
 BUSY_LOOP = "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True: pass"
 
@@ -50,3 +51,16 @@ def test_two_busy_loops_on_the_runners_cpu_make_it_warn(tmp_path: Path) -> None:
     assert row["status"] == "ok", row["error"]
     assert row["cpu_wait_s"] is not None and row["cpu_wait_s"] > 0
     assert "contention:" in (row["warnings"] or ""), row["warnings"]
+
+
+def test_the_wait_counted_is_the_computing_threads_and_none_when_none_computed() -> None:
+    # Thread 1 computed for the whole second and waited 0.3 s; thread 2, a sleeper woken now
+    # and then (LoadGen's issuer), waited 0.2 s behind it: its own process, not a neighbour.
+    before = {1: ThreadSample(0.0, 0, "0", 0.0), 2: ThreadSample(0.0, 0, "0", 0.0)}
+    after = {1: ThreadSample(0.7, 50, "0", 0.3), 2: ThreadSample(0.01, 40, "0", 0.2)}
+    activity = thread_activity(before, after, 1.0)
+    assert (activity.busy_threads, activity.busy_waited_s, activity.involuntary_switches) == (1, 0.3, 90)
+    idle = {1: ThreadSample(0.01, 5, "0", 0.2), 2: ThreadSample(0.01, 5, "0", 0.2)}
+    assert thread_activity(before, idle, 1.0).busy_waited_s is None  # nothing computed: not judged
+    unknown = {1: ThreadSample(0.7, 50, "0", None)}
+    assert thread_activity(before, unknown, 1.0).busy_waited_s is None  # no schedstat
