@@ -20,7 +20,7 @@ from typing import Any, NoReturn
 from rich.console import Console
 
 from models.registry import DEFAULT_MODEL, MODELS
-from orchestrator.compare import MIN_PROCESSES
+from orchestrator.compare import latencies_by_config, process_p50s_by_config
 from orchestrator.config import ConfigError, load_config_keys
 from orchestrator.console_table import notes, summary_view
 from orchestrator.contamination import isolation_table
@@ -28,8 +28,8 @@ from orchestrator.display import PipeGuard, make_console, make_display
 from orchestrator.environments import ENVIRONMENTS, FrameworkRef, StatusHandler, default_root, resolve
 from orchestrator.history import HistoryError
 from orchestrator.inputs import InputError, load_inputs
+from orchestrator.options import TUNE_REPEATS, tuning_summary
 from orchestrator.options import parse as parse_option
-from orchestrator.options import tuning_summary
 from orchestrator.plan import (
     MODES,
     OWN_SCENARIOS,
@@ -51,9 +51,10 @@ from orchestrator.run import (
     execute,
     resolve_environments,
 )
+from orchestrator.stats import MIN_PROCESSES
 from orchestrator.workloads import Workload, builtin, is_builtin
 from runners.registry import FRAMEWORKS
-from schemas import io
+from schemas import io, tables
 
 EXIT_OK, EXIT_CELLS_NOT_OK, EXIT_USAGE = 0, 1, 2
 
@@ -338,7 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         default=False,
         help="also try every other choice of every framework's options, one at a time from the "
-        "defaults, and name the fastest set per framework (all of them are kept in the run)",
+        "defaults, and name the set that beats the defaults beyond the noise between processes, "
+        f"by compare's test (each try runs in {TUNE_REPEATS} processes unless --repeats says "
+        "otherwise; all of them are kept in the run)",
     )
     how.add_argument(
         "--environment",
@@ -676,6 +679,9 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str] | None) -> argparse.
         }
     args = parser.parse_args(argv)
     args.from_config = from_config
+    if args.tune and "repeats" not in from_config and "repeats" not in _flags_typed(parser, argv):
+        # A winner is named only beyond the spread between processes: each try needs several.
+        args.repeats = max(args.repeats, TUNE_REPEATS)
     # --report csv --report md, or report = ["csv", "md"]: every kind, once, in order
     args.report = tuple(dict.fromkeys(args.report))
     return args
@@ -934,16 +940,16 @@ def _show(console: Console, record: RunRecord, baseline: str | None) -> None:
 
 
 def _show_tuning(console: Console, record: RunRecord) -> None:
-    """What --tune found, per framework: the fastest option set; every try is in tuning.json."""
-    found = tuning_summary(record.rows)
+    """What --tune found, per framework: the option set that beats the default beyond noise
+    (compare's test), or that none does; every try and its verdict is in tuning.json."""
+    try:
+        samples = io.read_table(record.run_dir / "samples.parquet", tables.SAMPLES)
+    except (OSError, io.SchemaError):  # no calls to judge by: every try is "not judged"
+        samples = tables.SAMPLES.empty_table()
+    found = tuning_summary(record.rows, latencies_by_config(samples), process_p50s_by_config(samples))
     io.write_json(found, record.run_dir / "tuning.json")
     for entry in found:
-        fastest = entry["tried"][0]
-        others = ", ".join(f"{t['latency_ms_p50']:.4g} ms" for t in entry["tried"][1:])
-        options = " ".join(f"{k}={v}" for k, v in sorted(entry["fastest"].items())) or "no options"
-        p50 = fastest["latency_ms_p50"]
-        line = f"fastest {entry['framework']} ({entry['model']}): {options} at {p50:.4g} ms"
-        console.print(line + (f" (the others: {others})" if others else ""))
+        console.print(f"tune {entry['verdict']}", markup=False, highlight=False)
     console.print(f"tuning: {record.run_dir / 'tuning.json'}")
 
 

@@ -156,3 +156,96 @@ def spread_across_repeats(p50s_ms: Sequence[float]) -> dict[str, float]:
         "relative_spread": (high - low) / median,
         "cv": cv,
     }
+
+
+# --- verdicts on a change of latency (compare, the regression gate, --tune) -----------------------
+
+SLOWER, FASTER, SAME = "slower", "faster", "same"
+# The calls said slower (faster), but one process a side cannot tell a change from one
+# process landing in another mode: shown, never a regression. Run --repeats 3 or more.
+UNCONFIRMED_SLOWER, UNCONFIRMED_FASTER = "slower?", "faster?"
+# Fewer processes than MIN_PROCESSES on a side, and not even a hint of a change: "same" would
+# claim what one process a side cannot show.
+NOT_JUDGED = "latency not judged"
+# Fewest worker processes on each side for a latency verdict to count.
+MIN_PROCESSES = 2
+
+
+def mann_whitney_u(a: np.ndarray, b: np.ndarray) -> float:
+    """Two-sided p-value of the Mann-Whitney U test that ``a`` and ``b`` come from one distribution.
+
+    The normal approximation with the tie correction of the variance and a continuity
+    correction of 0.5 -- the same as ``scipy.stats.mannwhitneyu(a, b, method="asymptotic")``.
+    Numpy only. Raises ValueError for an empty or non-finite sample.
+    """
+    x = np.asarray(a, dtype=np.float64).ravel()
+    y = np.asarray(b, dtype=np.float64).ravel()
+    if x.size == 0 or y.size == 0:
+        raise ValueError("both samples need at least one value")
+    both = np.concatenate([x, y])
+    if not np.all(np.isfinite(both)):
+        raise ValueError("samples must be finite")
+    n1, n2 = float(x.size), float(y.size)
+    n = n1 + n2
+    # Average ranks (1-based): a group of t equal values spanning ranks k+1 .. k+t gets k + (t+1)/2.
+    _, inverse, counts = np.unique(both, return_inverse=True, return_counts=True)
+    counts = counts.astype(np.float64)
+    average_rank = np.cumsum(counts) - (counts - 1.0) / 2.0
+    rank_sum_a = float(average_rank[inverse[: x.size]].sum())
+    u_a = rank_sum_a - n1 * (n1 + 1.0) / 2.0
+    mean = n1 * n2 / 2.0
+    tie_term = float(np.sum(counts**3 - counts))
+    variance = n1 * n2 / 12.0 * ((n + 1.0) - tie_term / (n * (n - 1.0))) if n > 1 else 0.0
+    if variance <= 0.0:  # every value equal: nothing tells the samples apart
+        return 1.0
+    z = (abs(u_a - mean) - 0.5) / math.sqrt(variance)
+    return float(min(1.0, max(0.0, math.erfc(z / math.sqrt(2.0)))))
+
+
+def judge_latency(
+    base_ns: np.ndarray,
+    new_ns: np.ndarray,
+    processes: tuple[Sequence[float], Sequence[float]],
+    p50_change_pct: float | None,
+    *,
+    min_effect_pct: float,
+    alpha: float,
+) -> tuple[str, float]:
+    """(verdict, Mann-Whitney p-value) of ``new`` against ``base``: ``slower`` / ``faster`` when
+    p < ``alpha``, the p50 moved by ``min_effect_pct`` or more and, with :data:`MIN_PROCESSES`+
+    processes a side (``processes``: each side's per-process p50s), every new process is beyond
+    every base one; ``slower?`` / ``faster?`` when only one process a side says so; else ``same``,
+    or ``latency not judged`` with too few processes to say even that."""
+    p_value = mann_whitney_u(base_ns, new_ns)
+    # Why the p-value alone is not enough. The test treats every timed call as an independent
+    # draw, but the calls of one process share that process's state: where its memory landed,
+    # which cores its threads settled on, what its neighbours on the VM were doing. On this VM
+    # two processes of one framework and settings land in one of two modes (TensorFlow 0.85 or
+    # 1.1 ms, ONNX Runtime 0.40 or 0.60 ms), and with thousands of calls per process the test
+    # calls any such difference significant. The process is the honest unit of noise: with two
+    # or more processes on each side, a change counts only when every new process is slower
+    # (faster) than every base process. A real regression -- a slower build, a busy CPU --
+    # moves all of them; a different mix of modes does not separate the ranges.
+    base_p50s, new_p50s = processes
+    enough = len(base_p50s) >= MIN_PROCESSES and len(new_p50s) >= MIN_PROCESSES
+    separated = True
+    if p50_change_pct is not None and enough:
+        separated = min(new_p50s) > max(base_p50s) if p50_change_pct > 0 else max(new_p50s) < min(base_p50s)
+    if p50_change_pct is not None and p_value < alpha and abs(p50_change_pct) >= min_effect_pct and separated:
+        if enough:
+            return (SLOWER if p50_change_pct > 0 else FASTER), p_value
+        # the calls of one process are not independent draws: a hint, not a verdict
+        return (UNCONFIRMED_SLOWER if p50_change_pct > 0 else UNCONFIRMED_FASTER), p_value
+    return (SAME if enough else NOT_JUDGED), p_value
+
+
+# Below this a p-value is shown as a bound: the normal approximation's far tail (thousands of
+# calls give p of 1e-300 or an underflow to 0.0) says nothing more than "far below alpha".
+_SMALLEST_P_SHOWN = 0.001
+
+
+def format_p_value(p_value: float) -> str:
+    """A p-value to two significant digits (``0.034``, ``0.5``), or ``<0.001`` below that: never ``0``."""
+    if p_value < _SMALLEST_P_SHOWN:
+        return f"<{_SMALLEST_P_SHOWN:g}"
+    return f"{p_value:.2g}"

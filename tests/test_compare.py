@@ -9,15 +9,8 @@ import pyarrow as pa
 import pytest
 from rich.console import Console
 
-from orchestrator.compare import (
-    NOT_JUDGED,
-    ComparisonReport,
-    compare_runs,
-    format_p_value,
-    mann_whitney_u,
-    pct_change,
-)
-from orchestrator.stats import latency_stats, throughput_per_s
+from orchestrator.compare import ComparisonReport, compare_runs, pct_change
+from orchestrator.stats import NOT_JUDGED, format_p_value, latency_stats, mann_whitney_u, throughput_per_s
 from schemas import tables
 
 N = 5000

@@ -12,9 +12,9 @@ from rich.console import Console
 
 from conftest import summary_row
 from orchestrator import history
-from orchestrator.compare import UNCONFIRMED_SLOWER, compare_runs
+from orchestrator.compare import compare_runs
 from orchestrator.regressions import compare_main, record_and_compare
-from orchestrator.stats import latency_stats
+from orchestrator.stats import UNCONFIRMED_SLOWER, latency_stats
 from schemas import io, tables
 
 CALLS = 2000
