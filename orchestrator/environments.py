@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from runners.registry import FRAMEWORKS, RUNNER_REQUIRES, TEST_RUNNERS, TOOLS
+from runners.registry import FRAMEWORKS, RUNNER_REQUIRES
 from schemas.files import current_umask
 
 ENVIRONMENTS = ("own", "shared", "current")
@@ -342,8 +342,8 @@ def uv_reason(stderr: str) -> str:
 
 
 def needs_environment(framework: str) -> bool:
-    """Tools and the test suite's fakes need no framework: they run in the current interpreter."""
-    return framework not in TOOLS and framework not in TEST_RUNNERS
+    """Only a framework does: the tools (and the test suite's fakes) run in the current interpreter."""
+    return framework in FRAMEWORKS
 
 
 def resolve(

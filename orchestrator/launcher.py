@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import runners
+from runners.registry import EXTRA_RUNNERS_VARIABLE
 
 # Variables a worker inherits from the parent; everything else is dropped so that a stray
 # setting (a thread count, a library path) in the user's shell cannot change a figure.
@@ -36,6 +37,7 @@ _INHERITED = (
     "TMPDIR",
     "TZ",
     "USER",
+    EXTRA_RUNNERS_VARIABLE,  # set by the test suite alone: the runners it registers (its fakes)
 )
 
 EventHandler = Callable[[dict[str, Any]], None]

@@ -16,7 +16,7 @@ from models.spec import InputSpec, ModelSpec
 from orchestrator.environments import ENVIRONMENTS, FrameworkRef
 from orchestrator.memory import memory_budget
 from orchestrator.options import OptionError, as_json, option_sets
-from runners.registry import ALL_RUNNERS, FRAMEWORKS
+from runners.registry import FRAMEWORKS, all_runners
 from schemas.configuration import CONTENDER_COLUMNS, config_id
 
 # The tool's own loops -- offline: the whole batch in one call (throughput); single-stream: one
@@ -337,9 +337,10 @@ class Plan:
             raise PlanError("--frameworks", "expected at least one name")
         refs = [FrameworkRef.parse(text) for text in self.frameworks]
         shown = ", ".join(FRAMEWORKS)
+        known = all_runners()
         for ref in refs:
-            if ref.name not in ALL_RUNNERS:
-                close = [name for name in ALL_RUNNERS if name.startswith(ref.name[:3])]
+            if ref.name not in known:
+                close = [name for name in known if name.startswith(ref.name[:3])]
                 hint = f" (did you mean {close[0]}?)" if close else ""
                 raise PlanError(
                     "--frameworks", f"unknown name {ref.name!r}{hint}; expected one of {shown}, noop"

@@ -170,8 +170,10 @@ def run_cell(
 ) -> CellResult:
     """Run every stage of one cell in order and return what was measured.
 
-    An import failure or an unsupported precision makes the cell ``skipped``; any later
-    exception makes it ``failed``; either way the figures measured so far are kept.
+    A framework that is not installed (ModuleNotFoundError) or an unsupported precision makes
+    the cell ``skipped``; an import that fails any other way (the framework is there, and
+    broken) and any later exception make it ``failed``; either way the figures measured so far
+    are kept.
     """
     result = CellResult(job.cell_id, job.framework)
     figures = result.figures
@@ -181,9 +183,13 @@ def run_cell(
     start = time.perf_counter()
     try:
         figures["framework_version"] = runner.import_framework()
-    except Exception as exc:  # not installed, or broken on import: not this run's fault
+    except ModuleNotFoundError as exc:  # not installed here: nothing this run could measure
         traceback.print_exc()
         result.status, result.error = "skipped", _last_line(exc)
+        return result
+    except Exception as exc:  # installed and broken (a missing library, a crash on import): a fault
+        traceback.print_exc()
+        result.error = _last_line(exc)
         return result
     try:
         runner.configure_threads(job.threads)

@@ -1,13 +1,19 @@
 """Framework name -> its runner class ("module:Class"), the distributions its environment holds,
 and the top-level modules that are its own. Nothing is imported here.
 
-A new framework is one module under ``runners/`` plus one entry in ``FRAMEWORKS``.
+A new framework is one module under ``runners/`` plus one entry in ``FRAMEWORKS``. The test
+suite's fakes are not here: tests/fake_runners.py registers them, through EXTRA_RUNNERS_VARIABLE.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
+import importlib.util
+import os
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 
 @dataclass(frozen=True)
@@ -62,33 +68,47 @@ TOOLS: dict[str, Framework] = {
     "noop": Framework("runners.noop:NoopRunner"),
 }
 
-# The faults the fake runner can be told to commit, as framework "fake-<fault>".
-FAKE_FAULTS = (
-    "raise", "segfault", "oom-kill", "hang", "exit", "garbage", "import-error", "diverge",
-    "extra-threads",  # computes on a second thread of its own, beyond --threads
-    "kill-orchestrator",  # SIGKILLs the orchestrator that started it: a job's process lost
-)  # fmt: skip
+# Names of Python files (separated by os.pathsep) that register more runners, each through a
+# ``RUNNERS`` dict of name -> Framework. Only the test suite sets it, for its fault-injecting
+# fakes: a user's run knows the frameworks and the tools, and nothing that could harm the run.
+EXTRA_RUNNERS_VARIABLE = "INFERENCE_BENCH_EXTRA_RUNNERS"
 
-# Runners that need no framework: the test suite's stand-in, well-behaved or with one fault.
-TEST_RUNNERS: dict[str, Framework] = {
-    "fake": Framework("runners.fake:FakeRunner"),
-    **{f"fake-{fault}": Framework(f"runners.fake:FAULTY_RUNNERS.{fault}") for fault in FAKE_FAULTS},
-}
 
-ALL_RUNNERS: dict[str, Framework] = {**FRAMEWORKS, **TOOLS, **TEST_RUNNERS}
+def all_runners() -> dict[str, Framework]:
+    """Every runner a run may name: the frameworks, the tools, and any the extra files register."""
+    return {**FRAMEWORKS, **TOOLS, **_extra_runners(os.environ.get(EXTRA_RUNNERS_VARIABLE, ""))}
+
+
+@functools.cache
+def _extra_runners(paths: str) -> dict[str, Framework]:
+    """The runners registered by the files named in ``paths``, each imported under its file's
+    stem (so that their "module:Class" lines resolve with no change to sys.path)."""
+    found: dict[str, Framework] = {}
+    for path in filter(None, paths.split(os.pathsep)):
+        name = Path(path).stem
+        module = sys.modules.get(name)
+        if module is None:
+            spec = importlib.util.spec_from_file_location(name, path)
+            if spec is None or spec.loader is None:
+                raise ImportError(f"{EXTRA_RUNNERS_VARIABLE}: cannot import {path}")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+        found.update(module.RUNNERS)
+    return found
 
 
 def other_frameworks_modules(name: str) -> tuple[str, ...]:
     """The top-level modules of every framework but ``name``, and not its own: what its runner
     blocks (Keras is TensorFlow's and JAX's both)."""
-    own = set(ALL_RUNNERS[name].modules)
+    own = set(all_runners()[name].modules)
     others = (module for other, fw in FRAMEWORKS.items() if other != name for module in fw.modules)
     return tuple(dict.fromkeys(module for module in others if module not in own))
 
 
 def load_runner_class(name: str) -> type:
     """Import and return the runner class registered as ``name`` (worker process only)."""
-    module_name, attribute = ALL_RUNNERS[name].runner.split(":")
+    module_name, attribute = all_runners()[name].runner.split(":")
     target: object = importlib.import_module(module_name)
     for part in attribute.split("."):  # "Class", or "MAPPING.key"
         target = target[part] if isinstance(target, dict) else getattr(target, part)

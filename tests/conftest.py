@@ -13,9 +13,15 @@ import psutil
 import pyarrow.parquet as pq
 import pytest
 
+from runners.registry import EXTRA_RUNNERS_VARIABLE
 from schemas import tables
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The test suite's own runners (``fake``, ``fake-<fault>``), registered for this process and
+# every process it starts; a user's run has none of them.
+FAKE_RUNNERS = Path(__file__).resolve().parent / "fake_runners.py"
+os.environ[EXTRA_RUNNERS_VARIABLE] = str(FAKE_RUNNERS)
 
 # A budget small enough for CI, large enough for every stage to run.
 QUICK = ["--warmup", "3", "--min-iterations", "10", "--min-time", "0"]

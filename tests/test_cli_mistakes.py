@@ -81,7 +81,8 @@ def test_a_mistake_in_the_config_names_the_file_and_key(
 
 
 def test_a_switch_set_in_the_config_can_be_switched_off(tmp_path: Path) -> None:
-    (tmp_path / "config.toml").write_text('frameworks = ["fake-import-error"]\nstrict = true\nquiet = true\n')
+    config = 'frameworks = ["fake-import-missing"]\nstrict = true\nquiet = true\n'
+    (tmp_path / "config.toml").write_text(config)
     strict = run_cli(["--config", "config.toml", *QUICK], cwd=tmp_path)
     assert strict.returncode == 1  # a skipped cell fails under strict
     relaxed = run_cli(["--config", "config.toml", "--no-strict", "--no-quiet", *QUICK], cwd=tmp_path)

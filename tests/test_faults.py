@@ -24,7 +24,15 @@ from conftest import QUICK, TWO_CPUS, cpu_list, only_run_dir, run_cli, summary_r
             "runner exited with status 0; its result.parquet is corrupt or of another schema",
             1,
         ),
-        ("import-error", "skipped", "ImportError: libfake.so: cannot open shared object file", 0),
+        # Not installed is not this run's fault; installed and broken is a fault to fix.
+        ("import-missing", "skipped", "ModuleNotFoundError: No module named 'fakeframework'", 0),
+        ("import-error", "failed", "ImportError: libfake.so: cannot open shared object file", 1),
+        (
+            "import-crash",
+            "failed",
+            "RuntimeError: fakeframework was compiled against an incompatible numpy",
+            1,
+        ),
     ],
 )
 def test_a_fault_in_one_cell_costs_only_that_cell(

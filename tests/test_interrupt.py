@@ -12,7 +12,7 @@ import psutil
 import pytest
 
 from conftest import PROJECT_ROOT, QUICK, summary_rows, survivors
-from runners.fake import HANG_MARKER
+from fake_runners import HANG_MARKER
 
 
 def wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], timeout: float = 60.0) -> None:

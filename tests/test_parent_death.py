@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT_ROOT, QUICK, run_cli, survivors
-from runners.fake import HANG_MARKER
+from fake_runners import HANG_MARKER
 
 # Long enough that only a kill ends the phase the test catches the runner in.
 _CASES = {

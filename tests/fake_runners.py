@@ -1,7 +1,9 @@
 """Deterministic stand-in runners for tests: the reference network in plain numpy.
 
 ``fake`` behaves; each ``fake-<fault>`` misbehaves in one way a real framework can, a few
-calls into the timed loop, so the tests can prove the orchestrator survives it.
+calls into the timed loop (or at its import), so the tests can prove the orchestrator survives
+it. Only the test suite registers them (conftest.py names this file in the registry's
+EXTRA_RUNNERS_VARIABLE): a user's run cannot name a runner that kills it.
 """
 
 from __future__ import annotations
@@ -20,8 +22,18 @@ import numpy as np
 
 from models.base import Model, ModelFiles, UnsupportedModel
 from runners.base import Runner, Sample
-from runners.registry import FAKE_FAULTS
+from runners.registry import Framework
 from schemas.job import JobSpec
+
+# The faults the fake runner can be told to commit, as framework "fake-<fault>".
+FAKE_FAULTS = (
+    "raise", "segfault", "oom-kill", "hang", "exit", "garbage", "diverge",
+    "import-missing",  # its module is not installed: ModuleNotFoundError
+    "import-error",  # installed, and broken: a shared library it needs is not there
+    "import-crash",  # installed, and its import raises something else
+    "extra-threads",  # computes on a second thread of its own, beyond --threads
+    "kill-orchestrator",  # SIGKILLs the orchestrator that started it: a job's process lost
+)  # fmt: skip
 
 # In the command line of the hanging runner's grandchild, with its job's path, so that a test
 # can find the survivors of its own run and of no other suite's on the same machine.
@@ -38,8 +50,12 @@ class FakeRunner(Runner):
     fault: ClassVar[str | None] = None
 
     def import_framework(self) -> str:
+        if self.fault == "import-missing":
+            raise ModuleNotFoundError("No module named 'fakeframework'")
         if self.fault == "import-error":
             raise ImportError("libfake.so: cannot open shared object file")
+        if self.fault == "import-crash":
+            raise RuntimeError("fakeframework was compiled against an incompatible numpy")
         return f"numpy-{np.__version__}"
 
     def configure_threads(self, threads: int) -> None:
@@ -105,3 +121,10 @@ def _with_fault(fault: str) -> type[FakeRunner]:
 
 
 FAULTY_RUNNERS = {fault: _with_fault(fault) for fault in FAKE_FAULTS}
+
+
+# What conftest.py registers: the well-behaved fake, and one runner per fault.
+RUNNERS: dict[str, Framework] = {
+    "fake": Framework("fake_runners:FakeRunner"),
+    **{f"fake-{fault}": Framework(f"fake_runners:FAULTY_RUNNERS.{fault}") for fault in FAKE_FAULTS},
+}
