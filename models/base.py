@@ -127,9 +127,10 @@ class Model(ABC):
 def _values(spec: InputSpec, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     if spec.values == "tokens":
         assert spec.high is not None
-        return rng.integers(0, spec.high, size=shape).astype(spec.dtype)
+        return rng.integers(0, spec.high, size=shape).astype(spec.dtype, copy=False)
     if spec.values == "ones":
         return np.ones(shape, dtype=spec.dtype)
     if spec.values == "normal":
-        return rng.standard_normal(shape, dtype=np.float32).astype(spec.dtype)
-    return rng.random(shape, dtype=np.float32).astype(spec.dtype)  # uniform [0, 1), as the article
+        return rng.standard_normal(shape, dtype=np.float32).astype(spec.dtype, copy=False)
+    # copy=False: no second copy of inputs that may be most of the memory (same values either way)
+    return rng.random(shape, dtype=np.float32).astype(spec.dtype, copy=False)  # uniform [0, 1)

@@ -88,7 +88,8 @@ def prepare_model(
     for input_name, array in arrays.items():
         input_paths[input_name] = directory / "inputs" / f"{input_name}.npy"
         write_npy(array, input_paths[input_name])
-        inputs_digest.update(input_name.encode() + np.ascontiguousarray(array).tobytes())
+        inputs_digest.update(input_name.encode())
+        inputs_digest.update(np.ascontiguousarray(array).data)  # its buffer: no copy of the inputs
 
     onnx_error = _write_onnx(model, files, ref, spec, export)
     reference, kind = None, None
