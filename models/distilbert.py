@@ -127,6 +127,7 @@ class DistilBert(Model):
             ),
             output="last_hidden_state",
             default_dims={"batch": 1, "seq": arch.seq_len},
+            max_dims={"seq": arch.max_position_embeddings},
             single_stream_samples=8,
             reference_rows=8,
             # Frameworks agree to ~7e-7 of the largest output here; bf16 rounds every activation.

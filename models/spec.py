@@ -104,6 +104,9 @@ class ModelSpec:
     # (--batch-size), "seq" (--seq-len) or "image" (--image-size). A name not here is filled by
     # --shape NAME=N only; the built-ins' symbols are the flags' own.
     dim_flags: Mapping[str, str] = field(default_factory=dict)
+    # The largest value a dim takes, by symbol: DistilBERT's sequence stops at its position
+    # embeddings (a longer one fails in every framework, and in the ONNX export first).
+    max_dims: Mapping[str, int] = field(default_factory=dict)
 
     def flag_symbol(self, dim: str) -> str:
         """The symbol whose flag fills ``dim``: ``seq`` for a file's ``tokens``, else the dim's own."""

@@ -458,7 +458,20 @@ class Plan:
                     f"give {how}--shape {missing[0]}=N or --shape {item.name}={_dims_text(item.dims[1:])}",
                 )
             shapes[item.name] = item.shape(dims)
+        for item in spec.inputs:
+            self._check_largest(name, spec, item, shapes[item.name])
         return shapes
+
+    def _check_largest(self, name: str, spec: ModelSpec, item: InputSpec, shape: tuple[int, ...]) -> None:
+        """No dim beyond the largest the model takes (DistilBERT's position embeddings)."""
+        for dim, value in zip(item.dims, shape):
+            if isinstance(dim, int) or value <= spec.max_dims.get(dim, value):
+                continue
+            flag = "--shape" if item.name in self.shapes else DIM_FLAGS.get(spec.flag_symbol(dim), "--shape")
+            raise PlanError(
+                flag,
+                f"model {name} takes at most {spec.max_dims[dim]} for {dim!r} of {item.name!r}, got {value}",
+            )
 
     def _given_shape(self, name: str, item: InputSpec) -> tuple[int, ...]:
         """--shape INPUT=DIMS, checked against the dims the model fixes."""

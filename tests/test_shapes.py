@@ -90,3 +90,17 @@ def test_shape_by_the_files_dim_name_runs_end_to_end(tmp_path: Path) -> None:
     row = summary_rows(only_run_dir(tmp_path / "results"))["onnxruntime"]
     assert row["status"] == "ok", row["error"]
     assert json.loads(row["input_shapes"]) == {"features": [1, 16, 8], "pixels": [1, 3, 6, 10]}
+
+
+@pytest.mark.parametrize(
+    ("settings", "flag"),
+    [({"seq_len": 65}, "--seq-len"), ({"shapes": {"input_ids": (65,), "attention_mask": (65,)}}, "--shape")],
+)
+def test_a_sequence_beyond_distilberts_positions_is_refused(settings: dict[str, object], flag: str) -> None:
+    # tiny-distilbert has 64 position embeddings: 65 tokens fail in every framework (and the export).
+    with pytest.raises(PlanError, match=r"takes at most 64 for 'seq' of 'input_ids', got 65") as caught:
+        Plan(frameworks=("noop",), models=("tiny-distilbert",), **settings)  # type: ignore[arg-type]
+    assert caught.value.flag == flag
+    assert Plan(frameworks=("noop",), models=("tiny-distilbert",), seq_len=64).call_shapes(
+        "tiny-distilbert", 1
+    )
