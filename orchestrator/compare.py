@@ -401,7 +401,7 @@ def compare_runs(
             if count > 1
         ]
         reasons += [host_reason] if host_reason else []
-        reasons += _different_inputs(base, new)
+        reasons += _different_inputs(base, new) + _other_cpus(base, new)
         reasons += [reason for reason in (_status_reason(new, "new"), _status_reason(base, "base")) if reason]
         base_ns = base_latencies.get(str(base.get("config_id")))
         new_ns = new_latencies.get(str(new.get("config_id")))
@@ -450,6 +450,15 @@ def _different_inputs(base: Row, new: Row) -> list[str]:
         if base.get(column) and new.get(column) and base[column] != new[column]:
             reasons.append(f"other {what}")
     return reasons
+
+
+def _other_cpus(base: Row, new: Row) -> list[str]:
+    """The runners' threads could use other CPUs (read back: ``cpus_observed``), whatever
+    --cpus asked: the two latencies are not of one CPU budget. Unknown in a run from before."""
+    ran_on = base.get("cpus_observed"), new.get("cpus_observed")
+    if None in ran_on or ran_on[0] == ran_on[1]:
+        return []
+    return [f"ran on other CPUs (base {ran_on[0]}, new {ran_on[1]})"]
 
 
 def timed_differently(base_rows: list[Row], new_rows: list[Row]) -> list[str]:

@@ -10,6 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 from rich.console import Console
+from test_compare import compare_one, latencies
 
 from conftest import ALLOWED_CPUS, FIRST_CPU, PROJECT_ROOT, cpu_list, only_run_dir, summary_row, summary_rows
 from orchestrator.aggregate import with_comparison_warnings
@@ -105,3 +106,14 @@ def test_jax_at_one_thread_records_the_one_cpu_it_ran_on(tmp_path: Path) -> None
     assert (ort["cpus_observed"], ort["cpus_allowed"]) == (two, 2)
     assert "cpu-budget:" in (jax["warnings"] or "") and "cpu-budget" not in (ort["warnings"] or "")
     assert "ran on CPUs" in proc.stdout and "cpu-budget" in proc.stdout
+
+
+def test_compare_does_not_judge_a_cell_that_ran_on_other_cpus() -> None:
+    ns = latencies(1)
+    narrowed = compare_one(ns, ns * 2, {"cpus_observed": "0,1"}, {"cpus_observed": "0"})
+    assert not narrowed.compared
+    assert [item.reason for item in narrowed.not_compared] == ["ran on other CPUs (base 0,1, new 0)"]
+    same = compare_one(ns, ns, {"cpus_observed": "0,1"}, {"cpus_observed": "0,1"})
+    assert len(same.compared) == 1
+    before = compare_one(ns, ns, {"cpus_observed": None}, {"cpus_observed": "0"})  # an older run
+    assert len(before.compared) == 1
