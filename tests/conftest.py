@@ -136,3 +136,14 @@ def survivors(root: Path) -> list[psutil.Process]:
         if jobs and process.info["status"] != psutil.STATUS_ZOMBIE:
             found.append(process)
     return found
+
+
+def need_allowed_cpus(count: int, why: str) -> None:
+    """Skip, saying ``why``, where this process may use fewer than ``count`` CPUs; under CI=1
+    fail instead when the machine has them (then the CI's set-up took them away)."""
+    if len(ALLOWED_CPUS) >= count:
+        return
+    reason = f"needs {count} allowed CPUs ({why}); this process may use {cpu_list(ALLOWED_CPUS)}"
+    if os.environ.get("CI") and (psutil.cpu_count(logical=True) or 1) >= count:
+        pytest.fail(reason + ", on a machine that has more")
+    pytest.skip(reason)

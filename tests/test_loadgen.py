@@ -15,7 +15,16 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import ALLOWED_CPUS, PROJECT_ROOT, cpu_list, only_run_dir, run_cli, survivors
+from conftest import (
+    ALLOWED_CPUS,
+    FIRST_CPU,
+    PROJECT_ROOT,
+    cpu_list,
+    need_allowed_cpus,
+    only_run_dir,
+    run_cli,
+    survivors,
+)
 
 LOAD = ["--min-time", "0.5", "--min-iterations", "50", "--warmup", "5"]
 
@@ -123,14 +132,20 @@ def test_a_runner_that_dies_under_load_is_failed_and_loadgens_logs_are_kept(tmp_
     assert (logs / "mlperf_log_detail.txt").is_file()  # LoadGen's header, up to where it died
 
 
+def test_instances_beyond_the_cpus_are_refused(tmp_path: Path) -> None:
+    """Two instances need two CPUs: on one they are refused before anything runs."""
+    proc = run_cli(
+        ["--frameworks", "fake", "--instances", "2", "--cpus", str(FIRST_CPU), *LOAD], cwd=tmp_path
+    )
+    assert proc.returncode == 2 and "--instances" in proc.stderr, proc.stderr
+    assert not (tmp_path / "results").exists()
+
+
 def test_instances_run_at_once_each_on_its_own_cpus(tmp_path: Path) -> None:
     """N copies of a runner at once on a split of the CPUs: each pinned to its share, their
     throughput summed, the latency that of one copy; a LoadGen server's rate split among them.
     At once is observed, not inferred: two runners of the run are alive together."""
-    if len(ALLOWED_CPUS) < 2:
-        proc = run_cli(["--frameworks", "fake", "--instances", "2", *LOAD], cwd=tmp_path)
-        assert proc.returncode == 2 and "--instances" in proc.stderr  # two need two CPUs: refused
-        return
+    need_allowed_cpus(2, "two instances, each on a CPU of its own")
     cpus = cpu_list(ALLOWED_CPUS[:2])
     command = [
         sys.executable, "-m", "orchestrator", "--frameworks", "fake", "--instances", "2", "--cpus", cpus,

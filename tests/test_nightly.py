@@ -98,6 +98,18 @@ def slowed_copy(run_dir: Path, factor: float) -> Path:
     return slow
 
 
+def rerun_of(run_dir: Path, factor: float) -> Path:
+    """Another run of the same configuration: a copy under a run id of its own, in its rows too
+    (a copy that keeps the id is the same run), its calls ``factor`` times as long."""
+    rerun = slowed_copy(run_dir, factor).rename(run_dir.with_name(run_dir.name[:-6] + "eeeeee"))
+    for name in ("summary.parquet", "cells.parquet", "samples.parquet"):
+        table = pq.read_table(rerun / name)
+        ids = pa.array([rerun.name] * table.num_rows, pa.string())
+        table = table.set_column(table.schema.get_field_index("run_id"), table.schema.field("run_id"), ids)
+        pq.write_table(table, rerun / name)
+    return rerun
+
+
 def test_compare_flags_a_slowdown_and_not_a_rerun(tmp_path: Path) -> None:
     assert (
         run_cli(
@@ -109,10 +121,16 @@ def test_compare_flags_a_slowdown_and_not_a_rerun(tmp_path: Path) -> None:
     (base,) = run_dirs(tmp_path / "runs")
     # 3x: a verdict needs every new process beyond every base one, and on a busy machine the
     # two base processes of the fake runner have been seen 1.6x apart (a 1.5x copy then overlaps).
+    rerun_dir = rerun_of(base, 1.02)
     slow = slowed_copy(base, 3.0)
     same = run_cli(["compare", str(base), str(base), "--fail-on-regression", "10"], cwd=tmp_path)
     assert same.returncode == 0, same.stdout + same.stderr
     assert "same run" in same.stdout and "no regression" not in same.stdout
+    # A rerun: another run whose every call is 2 % longer, under --min-effect (5 %): judged, not
+    # a regression. (A run compared with itself, above, is not a rerun: it is never judged.)
+    rerun = run_cli(["compare", str(base), str(rerun_dir), "--fail-on-regression", "10"], cwd=tmp_path)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    assert "same run" not in rerun.stdout and "no regression" in rerun.stdout, rerun.stdout
     slower = run_cli(["compare", str(base), str(slow), "--fail-on-regression", "10"], cwd=tmp_path)
     assert slower.returncode == 1, slower.stdout + slower.stderr
     assert "slower" in slower.stdout and "regression" in slower.stdout

@@ -152,6 +152,11 @@ def test_in_process_mode_carries_memory_over_and_isolated_does_not(output: Path)
     isolated_pids = {c["pid"] for c in cells if c["mode"] == "isolated"}
     assert len(shared_pids) == 1 and len(isolated_pids) == 2
     assert all(row["status"] == "ok" for row in record.rows)
+    # noop runs second: in the shared worker it starts with all that fake's cell left behind (at
+    # least what fake had loaded); in a process of its own it starts below that.
+    carried = modes[("noop", "in-process")]["rss_mb_baseline"]
+    assert carried >= modes[("fake", "in-process")]["rss_mb_load"]
+    assert modes[("noop", "isolated")]["rss_mb_baseline"] < carried
 
 
 def test_a_crash_in_a_shared_worker_marks_the_cells_it_never_reached(output: Path) -> None:
