@@ -1,7 +1,8 @@
 """Command line: flags -> a validated Plan -> a run -> the final table and an exit status.
 
-Exit status: 0 every cell ok (or skipped, unless --strict) and within the parity tolerance;
-1 a cell failed, timed out or diverged, or the run could not be written; 2 a usage or input
+Exit status: 0 every cell ok (or skipped, unless --strict), within the parity tolerance and, a
+LoadGen scenario, judged VALID; 1 a cell failed, timed out, diverged or was judged INVALID by
+LoadGen, or the run could not be written; 2 a usage or input
 error (nothing is run); 130 / 143 interrupted by SIGINT / SIGTERM (finished cells are kept).
 """
 
@@ -41,7 +42,7 @@ from orchestrator.plan import (
     format_cpus,
 )
 from orchestrator.regressions import compare_main, record_and_compare
-from orchestrator.report import EXPORTERS, write_reports
+from orchestrator.report import EXPORTERS, settings_parts, varying_keys, write_reports
 from orchestrator.run import (
     Interrupted,
     OutOfMemory,
@@ -914,11 +915,15 @@ def setup_main(argv: list[str]) -> int:
 
 
 def exit_status(rows: list[dict[str, Any]], strict: bool) -> int:
-    """0 when every row is ok and agrees with the reference (skipped rows too, unless strict)."""
+    """0 when every row is ok, agrees with the reference and -- a LoadGen scenario -- was judged
+    VALID by LoadGen (skipped rows too, unless strict). An INVALID run did not meet its bound
+    (or LoadGen's other rules): a finding, like a divergence, not a figure to pass on."""
     for row in rows:
         if row["status"] == "skipped" and not strict:
             continue
         if row["status"] != "ok" or row["parity_ok"] is False:
+            return EXIT_CELLS_NOT_OK
+        if row.get("loadgen_validity") not in (None, "VALID"):
             return EXIT_CELLS_NOT_OK
     return EXIT_OK
 
@@ -927,6 +932,9 @@ def _show(console: Console, record: RunRecord, baseline: str | None) -> None:
     """The final table, every value whole at the console's width (a pipe gets its natural width),
     then why each cell that is not ok is not, with its log, and every warning in full."""
     console.print(f"run {record.run_id}")
+    settings = settings_parts(record.rows, varying_keys(record.rows))
+    if settings:
+        console.print("settings: " + "; ".join(settings), markup=False, highlight=False)
     width = console.width if console.is_terminal else None
     console.print(summary_view(record.rows, width, baseline=baseline, relative=True))
 

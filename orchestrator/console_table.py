@@ -10,6 +10,7 @@ squeezed into a column.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,18 +20,18 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
-from orchestrator.options import non_default
 from orchestrator.report import (
+    contender_label,
     format_ms,
     format_ratio,
     relative_header,
     relative_to,
+    row_label,
     tail_column,
     varying_keys,
     warning_codes,
 )
-from schemas.configuration import display_value, framework_label, header
-from schemas.configuration import label as config_label
+from schemas.configuration import display_value, header
 
 Row = dict[str, Any]
 
@@ -72,13 +73,7 @@ def columns(rows: list[Row], baseline: str | None, relative: bool) -> list[Colum
     """Every column the table may show, with its priority."""
     vary = varying_keys(rows)
     ratios = relative_to(rows, baseline) if (relative or baseline is not None) else {}
-    found = [Column("framework", [escape(framework_label(row)) for row in rows], ESSENTIAL, numeric=False)]
-    seen: dict[str, set[Any]] = {}
-    for row in rows:
-        seen.setdefault(framework_label(row), set()).add(row.get("options_json"))
-    if any(len(options) > 1 for options in seen.values()):
-        values = [escape(non_default(row["framework"], row.get("options_json"))) for row in rows]
-        found.append(Column("options", values, ESSENTIAL, numeric=False))
+    found = [Column("framework", [escape(contender_label(row)) for row in rows], ESSENTIAL, numeric=False)]
     for key in vary:
         found.append(
             Column(
@@ -89,6 +84,8 @@ def columns(rows: list[Row], baseline: str | None, relative: bool) -> list[Colum
         ran_on = [escape(row.get("cpus_observed") or "-") for row in rows]
         found.append(Column("ran on CPUs", ran_on, ESSENTIAL, numeric=False))
     found.append(Column("p50 ms", [format_ms(row.get("latency_ms_p50")) for row in rows], ESSENTIAL))
+    if any(row.get("peak_qps") is not None for row in rows):  # a peak search's finding
+        found.append(Column("peak QPS", [_fmt(row.get("peak_qps"), 0) for row in rows], ESSENTIAL))
     tail_header, tail_value = tail_column(rows)
     found.append(Column(tail_header, [tail_value(row) for row in rows], DETAIL))
     if ratios:
@@ -103,9 +100,12 @@ def columns(rows: list[Row], baseline: str | None, relative: bool) -> list[Colum
         Column("peak MB", [_peak(row) for row in rows], IMPORTANT),
         Column("import s", [_fmt(row.get("import_s"), 2) for row in rows], EXTRA),
         Column("ready s", [_fmt(row.get("ready_s"), 2) for row in rows], DETAIL),
-        Column("parity", [_parity(row) for row in rows], IMPORTANT, numeric=False),
+        Column("parity", [_parity(row) for row in rows], IMPORTANT),  # right: its figures align
         Column("status", [_status(row) for row in rows], ESSENTIAL, numeric=False),
     ]
+    if any(row.get("loadgen_validity") for row in rows):
+        verdicts = [_verdict(row.get("loadgen_validity")) for row in rows]
+        found.insert(len(found) - 1, Column("LoadGen", verdicts, ESSENTIAL, numeric=False))
     if any((row.get("repeats") or 1) > 1 for row in rows):
         spread = [
             "-"
@@ -129,6 +129,13 @@ def _ran_elsewhere(row: Row) -> bool:
     return observed is not None and observed != row.get("cpus")
 
 
+def _verdict(validity: str | None) -> str:
+    """LoadGen's verdict on a run: VALID, or INVALID / INCOMPLETE in red."""
+    if validity is None:
+        return "-"
+    return f"[green]{validity}[/]" if validity == "VALID" else f"[bold red]{escape(validity)}[/]"
+
+
 def _peak(row: Row) -> str:
     text = _fmt(row.get("peak_rss_mb"), 0)
     return (
@@ -150,12 +157,33 @@ def summary_view(
 ) -> RenderableType:
     """The table at ``width`` columns (None: its natural width, for pipes and logs)."""
     every = columns(rows, baseline, relative)
-    for cutoff in range(EXTRA, ESSENTIAL - 1, -1):
-        shown = [column for column in every if column.priority <= cutoff]
-        if width is None or table_width(shown) <= width:
-            return _table(shown, len(rows), title)
-    assert width is not None  # None always fits a table
-    return _blocks(every, len(rows), title, width)
+    if width is None:
+        return _table(every, len(rows), title)
+    shown = _fitting(every, width)
+    if shown is None:
+        return _blocks(every, len(rows), title, width)
+    return _table(shown, len(rows), title)
+
+
+def _fitting(every: list[Column], width: int) -> list[Column] | None:
+    """The columns of a table at most ``width`` wide: the least important dropped first (of
+    equals, the rightmost), one at a time, then any dropped one that still fits put back, the
+    most important first -- so a narrow column is never lost to make room that a wide one took.
+    None when even the essential columns do not fit."""
+    shown = list(every)
+    dropped: list[Column] = []
+    for column in sorted(every, key=lambda c: (c.priority, every.index(c)), reverse=True):
+        if table_width(shown) <= width or column.priority == ESSENTIAL:
+            break
+        shown.remove(column)
+        dropped.append(column)
+    if table_width(shown) > width:
+        return None
+    for column in reversed(dropped):
+        candidate = sorted([*shown, column], key=every.index)
+        if table_width(candidate) <= width:
+            shown = candidate
+    return shown
 
 
 def _table(shown: list[Column], count: int, title: str | None) -> Table:
@@ -196,7 +224,7 @@ def notes(rows: list[Row], log_of: Callable[[Row], str | None] | None = None) ->
     vary = varying_keys(rows)
     lines = []
     for row in rows:
-        name = config_label(row, vary)
+        name = row_label(row, vary)
         if row["status"] != "ok":
             log = log_of(row) if log_of else None
             where = f" (log: {log})" if log else ""
@@ -205,10 +233,23 @@ def notes(rows: list[Row], log_of: Callable[[Row], str | None] | None = None) ->
             lines.append(f"{name}: outputs DIVERGED from {_divergence(row)}")
         elif row.get("parity_nonfinite"):
             lines.append(f"{name}: parity ok; {row['parity_nonfinite']}")
+        if row["status"] == "ok" and row.get("loadgen_validity") not in (None, "VALID"):
+            lines.append(f"{name}: LoadGen judged the run {row['loadgen_validity']}: {_invalid_reason(row)}")
     for row in rows:
-        if row.get("warnings"):
-            lines.append(f"{config_label(row, vary)}: warning: {row['warnings']}")
+        # The verdict has its own line above; the rest of the warnings here.
+        warnings = [w for w in (row.get("warnings") or "").split("; ") if w and not w.startswith(_INVALID)]
+        if warnings:
+            lines.append(f"{row_label(row, vary)}: warning: {'; '.join(warnings)}")
     return lines
+
+
+_INVALID = "loadgen-invalid:"
+
+
+def _invalid_reason(row: Row) -> str:
+    """Why LoadGen judged the run as it did, from its own log."""
+    found = json.loads(row.get("loadgen_json") or "{}")
+    return str(found.get("invalid_reason") or "no reason given")
 
 
 def _divergence(row: Row) -> str:

@@ -13,12 +13,13 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from rich.console import Console, Group
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from orchestrator.plan import Cell
+from orchestrator.report import contender_label
 
 
 class Display(Protocol):
@@ -77,7 +78,7 @@ class _CellState:
 
 def _label(cell: Cell, cells: list[Cell]) -> str:
     """The framework, plus whichever settings vary across the run's cells."""
-    label = cell.framework_label
+    label = contender_label(cell.settings)
     if len({c.model for c in cells}) > 1:
         label = f"{cell.model} {label}"
     for attribute, prefix in (
@@ -92,6 +93,17 @@ def _label(cell: Cell, cells: list[Cell]) -> str:
         if len({getattr(c, attribute) for c in cells}) > 1:
             label += f"{prefix}{getattr(cell, attribute)}"
     return label
+
+
+def probe_line(event: dict[str, Any]) -> str | None:
+    """``peak search: probe 3 at 1,234 QPS: p99 4.210 ms, VALID`` for a peak search's probe
+    event; None for any other event."""
+    if event.get("event") != "progress" or "probe_qps" not in event:
+        return None
+    p99 = event.get("p99_ms")
+    tail = "p99 unknown" if p99 is None else f"p99 {p99:.3f} ms"
+    rate = f"{event['probe_qps']:,.0f} QPS"
+    return f"peak search: probe {event.get('done')} at {rate}: {tail}, {event.get('validity')}"
 
 
 def _fmt(value: float | None, spec: str) -> str:
@@ -115,6 +127,9 @@ class LiveDisplay:
 
     def event(self, cell: Cell, event: dict[str, Any]) -> None:
         self._states[cell.cell_id].update(event)
+        line = probe_line(event)
+        if line is not None and self._live is not None:  # above the live table, kept on screen
+            self._console.print(f"{_label(cell, self._cells)}: {line}", markup=False, highlight=False)
 
     def finish_cell(self, cell: Cell, row: dict[str, Any]) -> None:
         self._states[cell.cell_id].finish(row)
@@ -123,29 +138,57 @@ class LiveDisplay:
         if self._live is not None:
             self._live.stop()
 
-    def __rich__(self) -> Group:
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield self.view(options.max_width)
+
+    def view(self, width: int) -> Group:
+        """The table at ``width`` columns: every label whole; the figures that do not fit left
+        out, the least useful first; the phase wraps rather than being cut."""
+        labels = [_label(cell, self._cells) for cell in self._cells]
+        states = [self._states[cell.cell_id] for cell in self._cells]
+        figures = {
+            "p50 ms": [_fmt(state.p50_ms, ".3f") for state in states],
+            "elapsed": [f"{state.elapsed():.1f} s" for state in states],
+            "CPU %": [_fmt(state.cpu_percent, ".0f") for state in states],
+            "peak MB": [_fmt(state.peak_rss_mb, ".0f") for state in states],
+        }
+        label_width = max([len("cell"), *(len(label) for label in labels)])
+        room = width - label_width - 2 - _MIN_PHASE  # each column after the first: 2 of padding
+        bar = min(24, room - 2) if room - 2 >= 8 else 0
+        room -= bar + 2 if bar else 0
+        shown = []
+        for header, values in figures.items():  # in order of use: the first kept longest
+            needed = max(len(header), *(len(value) for value in values)) + 2
+            if needed <= room:
+                shown.append(header)
+                room -= needed
         table = Table(box=None, pad_edge=False)
-        for header in ("cell", "phase", "progress", "p50 ms", "CPU %", "peak MB", "elapsed"):
-            table.add_column(header, justify="left" if header in ("cell", "phase") else "right")
-        finished = 0
-        for cell in self._cells:
-            state = self._states[cell.cell_id]
-            finished += state.ended is not None
-            table.add_row(
-                _label(cell, self._cells),
-                state.phase,
-                ProgressBar(total=1.0, completed=state.fraction, width=24),
-                _fmt(state.p50_ms, ".3f"),
-                _fmt(state.cpu_percent, ".0f"),
-                _fmt(state.peak_rss_mb, ".0f"),
-                f"{state.elapsed():.1f} s",
-            )
+        table.add_column("cell", no_wrap=True, min_width=label_width)
+        table.add_column("phase", min_width=_MIN_PHASE, overflow="fold")
+        if bar:
+            table.add_column("progress", no_wrap=True)
+        for header in (name for name in figures if name in shown):
+            table.add_column(header, justify="right", no_wrap=True)
+        for index, (label, state) in enumerate(zip(labels, states)):
+            row: list[RenderableType] = [label, state.phase]
+            if bar:
+                row.append(ProgressBar(total=1.0, completed=state.fraction, width=bar))
+            row += [figures[header][index] for header in figures if header in shown]
+            table.add_row(*row)
+        finished = sum(state.ended is not None for state in states)
+        caption = f"{finished}/{len(self._cells)} cells finished"
         overall = Table.grid(padding=(0, 1))
         overall.add_row(
-            ProgressBar(total=len(self._cells), completed=finished, width=40),
-            f"{finished}/{len(self._cells)} cells finished",
+            ProgressBar(
+                total=len(self._cells), completed=finished, width=max(4, min(40, width - len(caption) - 1))
+            ),
+            caption,
         )
         return Group(table, overall)
+
+
+# The phase column's least width: a short phase ("loading") whole, a long one wrapped.
+_MIN_PHASE = 10
 
 
 class PlainDisplay:
@@ -165,6 +208,9 @@ class PlainDisplay:
     def event(self, cell: Cell, event: dict[str, Any]) -> None:
         if event.get("event") == "phase" and event.get("phase") not in ("done", "failed", "skipped"):
             self._line(cell, str(event.get("phase")).replace("_", " "))
+        line = probe_line(event)
+        if line is not None:
+            self._line(cell, line)
 
     def finish_cell(self, cell: Cell, row: dict[str, Any]) -> None:
         if row["status"] == "ok":

@@ -174,6 +174,25 @@ def varying_keys(rows: list[Row]) -> list[str]:
     return varying(rows, among=_SHOWN)
 
 
+def contender_label(row: Row) -> str:
+    """What tells a row's implementation apart: the framework and its pinned version, its
+    non-default options, and how many copies ran at once -- ``onnxruntime@1.31.1``,
+    ``onnxruntime [graph_optimization=disabled]``, ``onnxruntime x2``."""
+    text = framework_label(row)
+    options = non_default(str(row["framework"]), row.get("options_json"))
+    if options != "default":
+        text += f" [{options}]"
+    instances = row.get("instances") or 1
+    return f"{text} x{instances}" if instances > 1 else text
+
+
+def row_label(row: Row, vary: list[str]) -> str:
+    """:func:`contender_label`, plus the columns that vary: ``resnet50 onnxruntime x2 b16``."""
+    rest = label(row, [c for c in vary if c not in ("model", "instances")])[len(framework_label(row)) :]
+    model = f"{row.get('model')} " if "model" in vary else ""
+    return f"{model}{contender_label(row)}{rest}"
+
+
 def cell_label(row: Row, vary: list[str]) -> str:
     """The framework, plus the columns that vary: ``resnet50 pytorch b16 t2``."""
     return label(row, vary)
@@ -252,23 +271,61 @@ def _not_ok_note(rows: list[Row], vary: list[str]) -> str:
     return "Not ok: " + ", ".join(problems) + "."
 
 
-def _settings_lines(rows: list[Row], vary: list[str]) -> list[str]:
-    """What every cell shares, stated once: model, scenario, batch, threads, CPUs, precision,
-    environment, how it was timed, and the host."""
+def settings_parts(rows: list[Row], vary: list[str]) -> list[str]:
+    """What every cell shares, stated once, each part ``name value``: the model and its input
+    shapes, scenario, batch, threads, CPUs, precision, instances, repeats, environment, mode and
+    how it was timed. A setting that varies is left out: it is in each row's label or column.
+    The one formatter of summary.md's settings line and the console's, above the table."""
     if not rows:
         return []
+    first = rows[0]
+    parts = [] if "model" in vary else [f"model {first.get('model')}{_shapes(rows)}"]
+    if "scenario" not in vary:
+        scenario = f"scenario {first.get('scenario')}"
+        if first.get("target_qps") is not None and "target_qps" not in vary:
+            scenario += f" at {first['target_qps']:g} QPS"
+        if first.get("latency_bound_ms") is not None and "latency_bound_ms" not in vary:
+            scenario += f", bound {first['latency_bound_ms']:g} ms"
+        parts.append(scenario)
     shared = [
-        ("model", "model"), ("scenario", "scenario"), ("batch", "batch_size"), ("threads", "threads"),
-        ("CPUs", "cpus"), ("precision", "precision"), ("environment", "environment"), ("mode", "mode"),
+        ("batch", "batch_size"), ("threads", "threads"), ("CPUs", "cpus"), ("precision", "precision"),
+        ("instances", "instances"), ("repeats", "repeats"), ("environment", "environment"), ("mode", "mode"),
     ]  # fmt: skip
-    parts = [f"{name} {rows[0].get(column)}" for name, column in shared if column not in vary]
-    timing = json.loads(rows[0].get("measurement_json") or "{}")
+    parts += [
+        f"{name} {display_value(first.get(column) or (1 if column in ('instances', 'repeats') else None))}"
+        for name, column in shared
+        if column not in vary
+    ]
+    timing = json.loads(first.get("measurement_json") or "{}")
     if timing:
+        min_time_s = float(timing.get("min_time_s") or 0)
         parts.append(
-            f"timed loop at least {timing.get('min_iterations')} calls and {timing.get('min_time_s')} s "
+            f"timed loop at least {timing.get('min_iterations')} calls and {min_time_s:g} s "
             f"after {timing.get('warmup')} warm-up calls, seed {timing.get('seed')}"
         )
-    return ["**Settings:** " + "; ".join(parts) + ".  "]
+    return parts
+
+
+def _shapes(rows: list[Row]) -> str:
+    """`` (input 1000x200)``: each input's shape in a call, when every row has the same; with a
+    batch sweep, the batch as ``B``; nothing when the models' inputs differ or are unrecorded."""
+    found = {row.get("input_shapes") or "{}" for row in rows}
+    shapes = [json.loads(text) for text in found]
+    if not shapes[0] or any(set(shape) != set(shapes[0]) for shape in shapes):
+        return ""
+    names = sorted(shapes[0])
+    if len(shapes) == 1:
+        return " (" + ", ".join(f"{n} {'x'.join(map(str, shapes[0][n]))}" for n in names) + ")"
+    tails = {n: {tuple(shape[n][1:]) for shape in shapes} for n in names}
+    if any(len(tail) != 1 for tail in tails.values()):
+        return ""
+    return " (" + ", ".join(f"{n} {'x'.join(['B', *map(str, next(iter(tails[n])))])}" for n in names) + ")"
+
+
+def _settings_lines(rows: list[Row], vary: list[str]) -> list[str]:
+    """summary.md's settings line (:func:`settings_parts`)."""
+    parts = settings_parts(rows, vary)
+    return ["**Settings:** " + "; ".join(parts) + ".  "] if parts else []
 
 
 def host_line(run_dir: Path) -> str | None:

@@ -479,6 +479,7 @@ def _find_peak(
             done=len(probes_run),
             target=len(probes_run) + 1,
             probe_qps=qps,
+            p99_ms=result["latency_ms_p99"],
             validity=result["validity"],
         )
         valid = bool(result["validity"] == "VALID")

@@ -1,0 +1,190 @@
+"""What a user reads on the terminal: what ran (the settings, each row's label), what LoadGen
+judged, the table and the live view at narrow widths -- checked as exact lines."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from typing import Any
+
+from rich.console import Console
+
+from conftest import Row, summary_row
+from orchestrator.cli import exit_status
+from orchestrator.console_table import notes, summary_view
+from orchestrator.display import LiveDisplay, PlainDisplay
+from orchestrator.plan import Plan
+from orchestrator.report import markdown_summary, settings_parts, varying_keys
+
+
+def ok(index: int, framework: str, p50_ms: float, **extra: Any) -> Row:
+    figures: Row = {
+        "status": "ok",
+        "iterations": 10,
+        "latency_ms_p50": p50_ms,
+        "throughput_per_s": 1000 / p50_ms * 1000,
+        "cpu_percent": 101.0,
+        "peak_rss_mb": 33.0,
+        "import_s": 0.0,
+        "ready_s": 0.0,
+        "max_abs_diff": 6.4e-8,
+        "parity_ok": True,
+        "repeats": 1,
+        "repeats_ok": 1,
+    }
+    return summary_row(index, framework, **(figures | extra))
+
+
+def lines_at(renderable: Any, width: int) -> list[str]:
+    console = Console(record=True, width=width, force_terminal=True, color_system=None)
+    console.print(renderable)
+    return console.export_text().splitlines()
+
+
+# --- the table's width ----------------------------------------------------------------------------
+
+
+def test_at_80_columns_a_table_that_fits_keeps_cpu_percent() -> None:
+    # samples/s is too wide to join at 80 columns; CPU % is not, and must not go with it.
+    rows = [
+        ok(0, "fake", 57.951),
+        ok(1, "noop", 0.0001255, throughput_per_s=7_968_127_490.0, max_abs_diff=None),
+    ]
+    lines = lines_at(summary_view(rows, 80, relative=True), 80)
+    times = "\N{MULTIPLICATION SIGN}"
+    assert lines[1] == f"┃ framework ┃    p50 ms ┃ {times} fastest ┃ CPU % ┃ peak MB ┃     parity ┃ status ┃"
+    assert lines[3] == "│ fake      │    57.951 │     1.00x │   101 │      33 │ ok 6.4e-08 │ ok     │"
+    assert lines[4] == "│ noop      │ 0.0001255 │     0.00x │   101 │      33 │          - │ ok     │"
+
+
+def test_at_50_columns_the_live_view_keeps_every_name_whole() -> None:
+    cells = Plan(frameworks=("onnxruntime@1.31.1", "onnxruntime")).cells()
+    display = LiveDisplay(Console(file=io.StringIO(), force_terminal=True, width=50))
+    display.start(cells)
+    display.event(cells[0], {"event": "phase", "phase": "warming_up"})
+    lines = lines_at(display, 50)
+    display.stop()
+    assert all(len(line) <= 50 for line in lines)
+    assert [line.rstrip() for line in lines[:3]] == [
+        "cell                phase       progress",
+        "onnxruntime@1.31.1  warming up",
+        "onnxruntime         queued",
+    ]
+    assert "\N{HORIZONTAL ELLIPSIS}" not in "\n".join(lines)
+
+
+def test_the_live_view_at_140_columns_shows_every_figure() -> None:
+    cells = Plan(frameworks=("fake",)).cells()
+    display = LiveDisplay(Console(file=io.StringIO(), force_terminal=True, width=140))
+    display.start(cells)
+    display.event(cells[0], {"event": "progress", "done": 5, "target": 10, "p50_ms": 1.5,
+                             "cpu_percent": 99.0, "peak_rss_mb": 120.0})  # fmt: skip
+    header = lines_at(display, 140)[0]
+    display.stop()
+    assert header.split() == ["cell", "phase", "progress", "p50", "ms", "elapsed", "CPU", "%", "peak", "MB"]
+
+
+# --- what ran -------------------------------------------------------------------------------------
+
+
+def test_each_row_says_what_tells_it_apart() -> None:
+    rows = [
+        ok(0, "onnxruntime", 1.0, framework_pin="1.31.1"),
+        ok(1, "onnxruntime", 1.1),
+        ok(
+            2,
+            "onnxruntime",
+            1.2,
+            options_json=json.dumps({"graph_optimization": "disabled", "spinning": "on"}),
+        ),
+    ]
+    lines = lines_at(summary_view(rows, None, relative=True), 200)
+    assert [line.split("│")[1].strip() for line in lines[3:6]] == [
+        "onnxruntime@1.31.1",
+        "onnxruntime",
+        "onnxruntime [graph_optimization=disabled]",
+    ]
+    two = [ok(0, "onnxruntime", 1.0, instances=2, warnings="noisy: IQR/p50 = 0.5 within the run")]
+    assert lines_at(summary_view(two, None), 200)[3].split("│")[1].strip() == "onnxruntime x2"
+    assert notes(two) == ["onnxruntime x2: warning: noisy: IQR/p50 = 0.5 within the run"]
+
+
+def test_the_settings_line_is_summary_mds() -> None:
+    shapes = json.dumps({"input": [1000, 200]})
+    timing = json.dumps({"min_iterations": 10, "min_time_s": 0.0, "warmup": 3, "seed": 0})
+    rows = [
+        ok(i, name, 1.0, input_shapes=shapes, measurement_json=timing) for i, name in enumerate(["a", "b"])
+    ]
+    parts = settings_parts(rows, varying_keys(rows))
+    assert "; ".join(parts) == (
+        "model mlp (input 1000x200); scenario offline; batch 1000; threads 2; CPUs 0,1; precision fp32; "
+        "instances 1; repeats 1; environment own; mode isolated; "
+        "timed loop at least 10 calls and 0 s after 3 warm-up calls, seed 0"
+    )
+    assert "**Settings:** " + "; ".join(parts) + ".  " in markdown_summary(rows, "run")
+    sweep = [ok(0, "a", 1.0, batch_size=1, input_shapes=json.dumps({"input": [1, 200]})),
+             ok(1, "a", 1.0, batch_size=8, input_shapes=json.dumps({"input": [8, 200]}))]  # fmt: skip
+    assert settings_parts(sweep, varying_keys(sweep))[0] == "model mlp (input Bx200)"
+    server = [ok(0, "a", 1.0, scenario="server", target_qps=200.0, latency_bound_ms=5.0)]
+    assert settings_parts(server, [])[1] == "scenario server at 200 QPS, bound 5 ms"
+
+
+# --- what LoadGen judged --------------------------------------------------------------------------
+
+
+def _loadgen(index: int, validity: str, framework: str = "fake", **extra: Any) -> Row:
+    reason = None if validity == "VALID" else "99.00 percentile latency 7.1 ms > bound 5 ms"
+    settings: Row = {"scenario": "server", "target_qps": 200.0, "latency_bound_ms": 5.0}
+    return ok(
+        index, framework, 2.0, loadgen_validity=validity,
+        loadgen_json=json.dumps({"validity": validity, "invalid_reason": reason}), **(settings | extra),
+    )  # fmt: skip
+
+
+def test_the_table_shows_loadgens_verdict_and_an_invalid_run_exits_1() -> None:
+    rows = [
+        _loadgen(0, "VALID"),
+        _loadgen(1, "INVALID", framework="noop", warnings="loadgen-invalid: 1 of 1 runs INVALID: x"),
+    ]
+    lines = lines_at(summary_view(rows, None), 200)
+    header = [part.strip() for part in lines[1].split("┃")]
+    assert header.index("LoadGen") == header.index("status") - 1  # the verdict beside the status
+    column = header.index("LoadGen")
+    assert [line.split("│")[column].strip() for line in lines[3:5]] == ["VALID", "INVALID"]
+    assert notes(rows) == [
+        "noop: LoadGen judged the run INVALID: 99.00 percentile latency 7.1 ms > bound 5 ms"
+    ]
+    assert exit_status(rows[:1], strict=False) == 0
+    assert exit_status(rows, strict=False) == 1
+
+
+def test_a_peak_search_shows_its_peak() -> None:
+    rows = [
+        _loadgen(
+            0, "VALID", scenario="server-peak", target_qps=None, peak_qps=32_712.4, throughput_per_s=32_893.0
+        )
+    ]
+    lines = lines_at(summary_view(rows, None), 200)
+    header = [part.strip() for part in lines[1].split("┃")]
+    row = [part.strip() for part in lines[3].split("│")]
+    assert row[header.index("peak QPS")] == "32,712"
+
+
+def test_each_probe_of_a_peak_search_is_a_line_piped_and_on_a_terminal() -> None:
+    cells = Plan(frameworks=("fake",)).cells()
+    probe = {"event": "progress", "done": 3, "target": 4, "probe_qps": 20_480.0, "p99_ms": 4.2104,
+             "validity": "VALID"}  # fmt: skip
+    out = io.StringIO()
+    plain = PlainDisplay(Console(file=out, width=200))
+    plain.start(cells)
+    plain.event(cells[0], probe)
+    assert re.fullmatch(
+        r"\d\d:\d\d:\d\d fake: peak search: probe 3 at 20,480 QPS: p99 4.210 ms, VALID\n", out.getvalue()
+    )
+    terminal = Console(record=True, force_terminal=True, width=100, color_system=None)
+    live = LiveDisplay(terminal)
+    live.start(cells)
+    live.event(cells[0], probe)
+    live.stop()
+    assert "fake: peak search: probe 3 at 20,480 QPS: p99 4.210 ms, VALID" in terminal.export_text()
