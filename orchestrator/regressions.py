@@ -90,10 +90,10 @@ def compare_main(argv: list[str]) -> int:
     )
     console = make_console()
     console.print(f"base {base.name}\nnew  {new.name}")
-    if report.same_run:
+    console.print(report.to_table())
+    if report.same_run:  # its cells match themselves: the table shows the matching, not a change
         console.print(f"same run: both name run {report.base_run_id}, nothing to compare")
         return 0
-    console.print(report.to_table())
     return _verdict(console, report, args.fail_on_regression)
 
 

@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 
 from orchestrator.options import non_default
-from orchestrator.trust import tail_percentile
+from orchestrator.trust import TAIL_PERCENTILES, tail_percentile
 from runners.registry import TOOLS
 from schemas import io, tables
 from schemas.configuration import (
@@ -67,10 +67,10 @@ def warning_codes(row: Row) -> str:
 
 # --- which percentiles a cell's calls support ----------------------------------------------------
 #
-# One rule for every output (console table, summary.md, summary.png, compare): a tail percentile q
-# is shown only when the cell made enough timed calls for 10 of them to lie beyond it
-# (trust.tail_percentile: p90 needs 100, p95 200, p99 1000). summary.parquet and summary.csv keep
-# every percentile as computed, with ``iterations`` beside it to apply the same rule.
+# One rule for every output (console table, summary.md, summary.csv, summary.png, compare): a tail
+# percentile q is shown only when the cell made enough timed calls for 10 of them to lie beyond it
+# (trust.tail_percentile: p90 needs 100, p95 200, p99 1000). summary.parquet keeps every
+# percentile as computed, with ``iterations`` beside it to apply the same rule (its schema says so).
 
 
 def supported_tail(row: Row) -> int:
@@ -84,6 +84,11 @@ def shown_percentile(row: Row, q: int) -> float | None:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
     return float(value) if q == 50 or q <= supported_tail(row) else None
+
+
+def supported_only(row: Row) -> Row:
+    """The row with each tail percentile its calls do not support set to None."""
+    return row | {f"latency_ms_p{q}": None for q in TAIL_PERCENTILES if shown_percentile(row, q) is None}
 
 
 def tail_column(rows: list[Row]) -> tuple[str, Callable[[Row], str]]:
@@ -214,10 +219,11 @@ def write_csv(rows: list[Row], run_dir: Path, baseline: str | None = None) -> Pa
     """Write summary.csv: every summary column in schema order, one line per cell.
 
     Nulls are empty fields and strings are always quoted, so an empty string and a null
-    stay apart; :func:`read_summary_csv` reads it back with the schema's types.
+    stay apart; :func:`read_summary_csv` reads it back with the schema's types. A tail
+    percentile the cell's calls do not support is an empty field (:func:`supported_only`).
     """
     del baseline  # the CSV carries raw figures; ratios are derived from them
-    table = pa.Table.from_pylist(rows, schema=tables.SUMMARY)
+    table = pa.Table.from_pylist([supported_only(row) for row in rows], schema=tables.SUMMARY)
     sink = pa.BufferOutputStream()
     pa_csv.write_csv(table, sink)
     path = run_dir / "summary.csv"

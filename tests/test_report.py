@@ -208,6 +208,8 @@ def same_value(written: Any, read: Any) -> bool:
 def test_csv_parses_back_to_the_same_rows(rows: list[dict[str, Any]], tmp_path: Path) -> None:
     rows[1]["error"] = 'a "quoted", multi-line\nwarning'
     rows[1]["affinity_observed"] = ""  # an empty string must not come back as null
+    for row in rows:  # enough calls for every percentile: each one comes back
+        row["iterations"] = 5000
     path = EXPORTERS["csv"](rows, tmp_path, None)
     assert path == tmp_path / "summary.csv"
     header = path.read_text().splitlines()[0]
@@ -311,6 +313,9 @@ def test_every_output_shows_only_the_percentiles_the_calls_support(tmp_path: Pat
     console.print(summary_view(rows, None, baseline=None, relative=True))
     table = console.export_text()
     assert "tail ms" in table and "p95 16.000" in table and "20.000" not in table
+    few_back, many_back = read_summary_csv(EXPORTERS["csv"](rows, tmp_path, None))
+    assert few_back["latency_ms_p99"] is None and few_back["latency_ms_p95"] == 16.0
+    assert many_back["latency_ms_p99"] == 2.0
 
     import matplotlib
 
