@@ -187,12 +187,12 @@ class ComparisonReport:
         cells = self.latency_not_judged()
         if not cells:
             return None
-        names = ", ".join(f"{self.label(cell.key)} ({cell.evidence})" for cell in cells)
+        names = ", ".join(f"{self.label(cell.key)} {cell.evidence}" for cell in cells)
         return (
-            f"latency not judged for {len(cells)} of {len(self.compared)} compared cell(s): {names} "
-            f"processes (base vs new); one process's calls are not independent draws, so a latency "
-            f"verdict needs {MIN_PROCESSES}+ processes a side: run both with --repeats {MIN_PROCESSES} "
-            "or more. Their peak memory was judged."
+            f"latency not judged for {len(cells)} of {len(self.compared)} compared cell(s), too few "
+            f"worker processes (base vs new): {names}. One process's calls are not independent "
+            f"draws: a latency verdict needs {MIN_PROCESSES} or more processes a side (run both with "
+            f"--repeats {MIN_PROCESSES} or more). Peak memory was judged."
         )
 
     def label(self, key: tuple[Any, ...]) -> str:
@@ -369,7 +369,7 @@ def compare_runs(
     Latency verdict ("slower" / "faster"): the Mann-Whitney p-value on the per-call latencies is
     below ``alpha``, the p50 moved by at least ``min_effect_pct``, and the two runs'
     processes stand apart: with two or more worker processes on each side, every new process's p50
-    beyond every base process's (see the comment in :func:`_compare_cell`).
+    beyond every base process's (see the comment in :func:`orchestrator.stats.judge_latency`).
     Memory verdict ("more memory"): peak RSS grew by at least ``min_effect_pct`` and by at least
     :data:`MIN_MEMORY_GROWTH_MB`.
     """

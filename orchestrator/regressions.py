@@ -116,8 +116,8 @@ def _verdict(console: Console, report: ComparisonReport, fail_pct: float | None)
         console.print(f"no regression of {fail_pct:g} % or more")
     else:
         console.print(
-            f"no regression of {fail_pct:g} % or more in what could be judged: the latency of "
-            f"{judged} and the peak memory of {len(report.compared)} of {len(report.compared)} cell(s)"
+            f"no regression of {fail_pct:g} % or more in what could be judged: the peak memory of "
+            f"{len(report.compared)} cell(s), the latency of {judged} of them"
         )
     return 0
 

@@ -344,7 +344,7 @@ def test_one_process_a_side_is_latency_not_judged_never_same() -> None:
     assert cell.latency_verdict == NOT_JUDGED and cell.verdict == "latency not judged"
     assert report.latency_not_judged() == [cell]
     line = report.not_judged_line()
-    assert line is not None and "pytorch (1 vs 1)" in line and "--repeats 2" in line
+    assert line is not None and "pytorch 1 vs 1" in line and "--repeats 2" in line
     assert "**Not judged:**" in report.to_markdown()
 
 

@@ -87,7 +87,8 @@ def test_the_gate_with_one_process_a_side_says_latency_was_not_judged(
     new = make_run(tmp_path / "runs", 1, 1.0, processes=1)
     assert compare_main([str(base), str(new), "--fail-on-regression", "10"]) == 0
     out = " ".join(capsys.readouterr().out.split())
-    assert "latency not judged for 1 of 1 compared cell(s): onnxruntime (1 vs 1)" in out
+    assert "latency not judged for 1 of 1 compared cell(s), too few worker processes" in out
+    assert "(base vs new): onnxruntime 1 vs 1." in out
     assert "--repeats 2 or more" in out
     assert "no regression of 10 % or more in what could be judged" in out
 
