@@ -26,7 +26,17 @@ from orchestrator.config import ConfigError, load_config_keys
 from orchestrator.console_table import notes, summary_view
 from orchestrator.contamination import isolation_table
 from orchestrator.display import PipeGuard, make_console, make_display
-from orchestrator.environments import ENVIRONMENTS, FrameworkRef, StatusHandler, default_root, resolve
+from orchestrator.env_status import ConsoleStatus
+from orchestrator.environments import (
+    ENVIRONMENTS,
+    PYTORCH_CPU_INDEX,
+    TORCH_INDEX_VARIABLE,
+    Environment,
+    FrameworkRef,
+    default_root,
+    resolve,
+    unavailable_versions,
+)
 from orchestrator.history import HistoryError
 from orchestrator.inputs import InputError, load_inputs
 from orchestrator.options import TUNE_REPEATS, tuning_summary
@@ -359,6 +369,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help=f"where the environments live (default: {default_root()})",
     )
+    _add_torch_index_flag(how)
     how.add_argument(
         "--isolate",
         action=argparse.BooleanOptionalAction,
@@ -650,7 +661,8 @@ def _workloads(args: argparse.Namespace, console: Console) -> dict[str, Workload
                 set(workloads),
                 args.environment,
                 _envs_root(args),
-                _status_printer(console, args.quiet),
+                ConsoleStatus(console, args.quiet),  # reused: said once, by the run's own line
+                args.torch_index_url,
             )
         if workload.name in workloads:
             raise PlanError("--model", f"{entry} is given twice")
@@ -787,9 +799,10 @@ def _run(
             "oversubscribes them; latencies will measure the contention",
             file=sys.stderr,
         )
-    environments, export = resolve_environments(
-        plan, workloads, _envs_root(args), _status_printer(console, args.quiet)
-    )
+    said = ConsoleStatus(console, args.quiet)
+    environments, export = resolve_environments(plan, workloads, _envs_root(args), said, args.torch_index_url)
+    _refuse_unavailable_versions(parser, args, environments)
+    said.summary()
     _raise_on_signals()
     try:
         record = execute(
@@ -871,14 +884,35 @@ def _with_user_inputs(
     return {name: workload}, _plan_from(args, {name: workload}, rows)
 
 
-def _status_printer(console: Console, quiet: bool) -> StatusHandler:
-    """One line per environment as it is reused or built (nothing with --quiet)."""
+def _add_torch_index_flag(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--torch-index-url",
+        type=_index_url,
+        default=None,
+        metavar="URL",
+        help=f"a mirror of PyTorch's CPU wheel index to install torch from (default: "
+        f"${TORCH_INDEX_VARIABLE}, else a wheel folder in $PIP_FIND_LINKS that holds the pinned "
+        f"torch, else {PYTORCH_CPU_INDEX})",
+    )
 
-    def show(name: str, text: str) -> None:
-        if not quiet:
-            console.print(f"environment {name}: {text}", markup=False, highlight=False)
 
-    return show
+def _index_url(text: str) -> str:
+    """An index URL as uv takes one: http(s) or file."""
+    if not text.startswith(("http://", "https://", "file://")) or len(text.split("://", 1)[1]) == 0:
+        raise argparse.ArgumentTypeError(f"expected an http://, https:// or file:// URL, got {text!r}")
+    return text
+
+
+def _refuse_unavailable_versions(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, environments: dict[str, Environment]
+) -> None:
+    """A framework asked for at a version that cannot be installed: a usage error, before the
+    run directory exists."""
+    unavailable = unavailable_versions(environments)
+    if unavailable:
+        where = _where("--frameworks", args, parser)
+        where = f"argument {where}" if where.startswith("--") else where
+        parser.exit(EXIT_USAGE, f"{parser.prog}: error: {where}: {unavailable[0]}\n")
 
 
 def _envs_root(args: argparse.Namespace) -> Path:
@@ -894,6 +928,7 @@ def setup_main(argv: list[str]) -> int:
     parser.add_argument("--frameworks", type=_framework_list, default=tuple(FRAMEWORKS), metavar="LIST")
     parser.add_argument("--environment", choices=["own", "shared"], default="own")
     parser.add_argument("--envs-dir", type=Path, default=None, metavar="DIR")
+    _add_torch_index_flag(parser)
     args = parser.parse_args(argv)
     refs = [FrameworkRef.parse(text) for text in args.frameworks]
     unknown = [ref.name for ref in refs if ref.name not in FRAMEWORKS]
@@ -901,13 +936,10 @@ def setup_main(argv: list[str]) -> int:
         parser.error(
             f"argument --frameworks: unknown name {unknown[0]!r}; expected one of {', '.join(FRAMEWORKS)}"
         )
-    console = make_console()
-    environments = resolve(
-        refs,
-        args.environment,
-        _envs_root(args),
-        lambda name, text: console.print(f"environment {name}: {text}"),
-    )
+    status = ConsoleStatus(make_console())
+    environments = resolve(refs, args.environment, _envs_root(args), status, args.torch_index_url)
+    _refuse_unavailable_versions(parser, args, environments)
+    status.summary()
     failed = {label: env for label, env in environments.items() if env.error}
     for label, env in failed.items():
         print(f"{parser.prog}: error: {label}: {env.error} (log: {env.log})", file=sys.stderr)

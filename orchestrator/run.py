@@ -40,7 +40,7 @@ from orchestrator.environment import describe_environment
 from orchestrator.environments import Environment, FrameworkRef, StatusHandler, default_root, resolve
 from orchestrator.launcher import launch, worker_env
 from orchestrator.plan import LOADGEN_SCENARIOS, Cell, Plan, launch_groups
-from orchestrator.workloads import Workload, builtin, why_not_runnable
+from orchestrator.workloads import Workload, builtin, ruled_out, why_not_runnable
 from schemas import io
 from schemas.job import JobSpec, ModelJob
 
@@ -180,19 +180,27 @@ def resolve_environments(
     workloads: dict[str, Workload],
     root: Path | None = None,
     on_status: StatusHandler | None = None,
+    torch_index: str | None = None,
 ) -> tuple[dict[str, Environment], Exporter | None]:
     """Each framework's environment (built or reused) by label, and -- when a model's graph
     comes from PyTorch -- the ONNX export in the PyTorch environment: ONNX Runtime and OpenVINO
-    run that graph, and the reference is computed from it, whichever frameworks run."""
+    run that graph, and the reference is computed from it, whichever frameworks run. A framework
+    that no model of the run can run gets none (its cells are skipped with the model's reason).
+    ``torch_index``: a mirror of PyTorch's CPU index to build from."""
     root = root or default_root()
     refs = [FrameworkRef.parse(text) for text in plan.frameworks]
     kind = plan.environment_for()
-    environments = resolve(refs, kind, root, on_status)
+    needed = [ref for ref in refs if any(ruled_out(ref.name, w) is None for w in workloads.values())]
+    environments = resolve(needed, kind, root, on_status, torch_index)
+    for ref in refs:
+        unneeded = "no model of the run runs in it"
+        environments.setdefault(ref.label, Environment(ref.label, kind, None, unneeded=unneeded))
     if not any(workload.exported_from_pytorch for workload in workloads.values()):
         return environments, None
     pytorch = next((env for label, env in environments.items() if label.split("@")[0] == "pytorch"), None)
-    if pytorch is None:  # PyTorch is not among the frameworks run: its environment exports all the same
-        pytorch = resolve([FrameworkRef("pytorch")], kind, root, on_status)["pytorch"]
+    if pytorch is None or (pytorch.python is None and pytorch.error is None):
+        # PyTorch is not among the frameworks run: its environment exports all the same
+        pytorch = resolve([FrameworkRef("pytorch")], kind, root, on_status, torch_index)["pytorch"]
     return environments, run_export(pytorch.python, pytorch.error, worker_env(), plan.timeout_s)
 
 

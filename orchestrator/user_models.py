@@ -36,11 +36,17 @@ def _fail(path: Path, problem: str) -> PlanError:
 
 
 def resolve_user_model(
-    path: Path, taken: set[str], environment: str, envs_root: Path, on_status: StatusHandler | None = None
+    path: Path,
+    taken: set[str],
+    environment: str,
+    envs_root: Path,
+    on_status: StatusHandler | None = None,
+    torch_index: str | None = None,
 ) -> Workload:
     """The workload of the user's file ``path``: its format, inputs and a unique name.
 
-    ``environment`` and ``envs_root`` say where the framework that reads a non-ONNX file runs.
+    ``environment``, ``envs_root`` and ``torch_index`` say where the framework that reads a
+    non-ONNX file runs, and where its torch comes from.
     """
     if not path.exists():
         raise _fail(path, "no such file or directory")
@@ -58,7 +64,7 @@ def resolve_user_model(
     if source_format == "onnx":
         declared = _inspect_onnx(path)
     else:
-        reader = _reader_environment(source_format, environment, envs_root, on_status)
+        reader = _reader_environment(source_format, environment, envs_root, on_status, torch_index)
         declared = _inspect_in(reader, path, source_format)
     name = _unique(re.sub(r"[^A-Za-z0-9._-]+", "_", path.stem if path.is_file() else path.name), taken)
     spec = _spec(name, path, source_format, declared)
@@ -75,10 +81,11 @@ def _unique(name: str, taken: set[str]) -> str:
 
 
 def _reader_environment(
-    source_format: str, environment: str, root: Path, status: StatusHandler | None
+    source_format: str, environment: str, root: Path, status: StatusHandler | None, torch_index: str | None
 ) -> Environment:
     kind = "shared" if environment == "shared" else "current" if environment == "current" else "own"
-    return resolve([FrameworkRef(_READER[source_format])], kind, root, status)[_READER[source_format]]
+    reader = _READER[source_format]
+    return resolve([FrameworkRef(reader)], kind, root, status, torch_index)[reader]
 
 
 def _inspect_in(env: Environment, path: Path, source_format: str) -> dict[str, Any]:

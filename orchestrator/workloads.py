@@ -79,13 +79,29 @@ def why_not_runnable(framework: str, prepared: PreparedModel, environment: Envir
     if framework not in _FAMILY_OF:
         return None  # tools and fakes decide for themselves
     source_format = prepared.files.source_format
+    reason = _rules_out(framework, prepared.name, source_format, prepared.model.families)
+    if reason is not None:
+        return reason
+    uses_onnx = framework in ("onnxruntime", "openvino") and source_format not in ("onnx", "openvino-ir")
+    if uses_onnx and prepared.onnx_error is not None:
+        return f"no ONNX graph of {prepared.name}: {prepared.onnx_error}"
+    return None
+
+
+def ruled_out(framework: str, workload: Workload) -> str | None:
+    """Why ``workload`` can never run in ``framework``, whatever is installed (the format of the
+    user's file, a model without that framework's implementation), or None."""
+    if framework not in _FAMILY_OF:
+        return None
+    source_format = None if workload.source is None else workload.source[1]
+    return _rules_out(framework, workload.name, source_format, workload.model.families)
+
+
+def _rules_out(framework: str, name: str, source_format: str | None, families: frozenset[str]) -> str | None:
     if source_format is not None:
         runs_in = USER_FORMATS[source_format]
         if framework not in runs_in:
             return f"{FORMAT_NAMES[source_format]} runs in {', '.join(runs_in)} only"
-    elif _FAMILY_OF[framework] not in prepared.model.families:
-        return f"{prepared.name} has no {framework} implementation"
-    uses_onnx = framework in ("onnxruntime", "openvino") and source_format not in ("onnx", "openvino-ir")
-    if uses_onnx and prepared.onnx_error is not None:
-        return f"no ONNX graph of {prepared.name}: {prepared.onnx_error}"
+    elif _FAMILY_OF[framework] not in families:
+        return f"{name} has no {framework} implementation"
     return None

@@ -4,16 +4,36 @@ framework run side by side."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+from rich.console import Console
+from test_user_models import onnx_model
+
 from conftest import QUICK, only_run_dir, run_cli, summary_rows
+from orchestrator.env_status import ConsoleStatus, home_relative, size_text
 from orchestrator.environments import (
+    PYTORCH_CPU_INDEX,
+    Environment,
     FrameworkRef,
-    default_root,
+    Recipe,
+    WheelSource,
+    _pinned,
     ensure,
     read_constraints,
     recipe_for,
+    torch_source,
     uv_reason,
 )
 
@@ -44,16 +64,38 @@ def test_a_changed_pin_makes_a_new_environment_and_a_version_releases_its_own() 
     assert older.directory_name.startswith("onnxruntime-1.31.1-")
 
 
+class Recorded:
+    """A StatusHandler that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
+
+    def reused(self, env: Environment) -> None:
+        self.said.append(f"reused {env.name}")
+
+    def building(self, name: str, torch: WheelSource | None) -> None:
+        self.said.append(f"building {name}" + ("" if torch is None else f" torch from {torch.location}"))
+
+    def step(self, name: str, line: str) -> None:
+        self.said.append(f"step {name}")
+
+    def finished(self, env: Environment) -> None:
+        self.said.append(f"finished {env.name}" + (f": {env.error}" if env.error else ""))
+
+
 def test_an_environment_is_built_once_and_reused(tmp_path: Path) -> None:
     recipe = recipe_for([FrameworkRef("onnxruntime")], "onnxruntime")
-    said: list[str] = []
-    first = ensure(recipe, "own", tmp_path, lambda name, text: said.append(text))
+    status = Recorded()
+    first = ensure(recipe, "own", tmp_path, status)
     assert first.error is None and first.python is not None and first.python.exists(), first.error
-    assert not first.reused and said[0].startswith("building")
-    again = ensure(recipe, "own", tmp_path)
-    assert again.reused and again.python == first.python
+    assert not first.reused and status.said[0] == "building onnxruntime"  # no torch in it
+    assert "step onnxruntime" in status.said and status.said[-1] == "finished onnxruntime"
+    again = ensure(recipe, "own", tmp_path, status)
+    assert again.reused and again.python == first.python and status.said[-1] == "reused onnxruntime"
     lock = (first.path or tmp_path) / "lock.txt"
     assert any(line.startswith("onnxruntime==") for line in lock.read_text().splitlines())
+    assert (tmp_path / recipe.directory_name / "pylock.toml").is_file()  # what uv resolved, kept
+    assert first.record()["torch_wheel"] is None
     assert oct(first.python.parent.parent.stat().st_mode & 0o777) == oct(0o755)  # as the umask says
 
 
@@ -68,15 +110,39 @@ def test_a_half_built_environment_is_never_used(tmp_path: Path) -> None:
 
 
 def test_a_build_that_fails_skips_only_its_framework(tmp_path: Path) -> None:
-    proc = run_cli(["--frameworks", "onnxruntime@0.0.1,fake", *QUICK], cwd=tmp_path)
+    # PyTorch's torch from an index that answers nothing (set by the config file's key): its
+    # build fails, its cells are skipped with uv's reason, the rest runs.
+    dead = f"http://127.0.0.1:{_closed_port()}/simple"
+    config = tmp_path / "bench.toml"
+    config.write_text(f'torch-index-url = "{dead}"\n')
+    envs = tmp_path / "envs"
+    args = ["--config", str(config), "--frameworks", "pytorch,fake", "--envs-dir", str(envs), *QUICK]
+    proc = run_cli(args, cwd=tmp_path, env={"PIP_FIND_LINKS": "", "UV_FIND_LINKS": ""})
     assert proc.returncode == 0, proc.stderr  # skipped is not failed (unless --strict)
     rows = summary_rows(only_run_dir(tmp_path / "results"))
-    skipped = rows["onnxruntime"]
-    assert skipped["status"] == "skipped" and skipped["framework_pin"] == "0.0.1"
+    skipped = rows["pytorch"]
+    assert skipped["status"] == "skipped"
     assert skipped["error"].startswith("its environment could not be built: uv: ")
-    assert "onnxruntime==0.0.1" in skipped["error"]
+    assert "127.0.0.1" in skipped["error"], skipped["error"]
     assert rows["fake"]["status"] == "ok"
-    assert not list(default_root().glob("onnxruntime-0.0.1-*/.complete"))
+    assert not list(envs.glob("pytorch-*/.complete"))
+    assert (
+        proc.stdout.splitlines()[0] == f"environment pytorch: building with uv (torch from {dead})... failed"
+    )
+
+
+def test_a_version_that_cannot_be_had_is_a_usage_error_before_anything_is_written(tmp_path: Path) -> None:
+    proc = run_cli(
+        ["--frameworks", "onnxruntime@9.9.9,fake", "--envs-dir", str(tmp_path / "envs"), *QUICK], cwd=tmp_path
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(
+        "python -m orchestrator: error: argument --frameworks: onnxruntime@9.9.9: uv: No solution found"
+    ), lines[0]
+    assert "onnxruntime==9.9.9" in lines[0]
+    assert not (tmp_path / "results").exists()  # no run directory, no cell ran
 
 
 def test_two_versions_of_a_framework_run_side_by_side(tmp_path: Path) -> None:
@@ -109,9 +175,192 @@ def test_uv_reason_is_the_line_that_says_why() -> None:
         "uv: No solution found when resolving dependencies: Because there is no"
     )
     assert uv_reason("error: Request failed after 3 retries\n") == "uv: Request failed after 3 retries"
+    refused = (
+        "error: Request failed after 3 retries in 6.8s\n"
+        "  cause: Failed to fetch: http://127.0.0.1:9/simple/torch/\n"
+        "  cause: error sending request for url (http://127.0.0.1:9/simple/torch/)\n"
+        "  cause: Connection refused (os error 111)\n"
+    )
+    assert uv_reason(refused) == (
+        "uv: Request failed after 3 retries in 6.8s: Failed to fetch: http://127.0.0.1:9/simple/torch/: "
+        "Connection refused (os error 111)"
+    )
 
 
 def _rows(run_dir: Path) -> list[dict[str, object]]:
     import pyarrow.parquet as pq
 
     return pq.read_table(run_dir / "summary.parquet").to_pylist()
+
+
+def _closed_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (bound, then let go)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_torch_comes_from_the_mirror_over_a_wheel_folder_over_pytorchs_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "wheels"
+    folder.mkdir()
+    (folder / "torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl").write_bytes(b"")
+    monkeypatch.delenv("UV_FIND_LINKS", raising=False)
+    monkeypatch.delenv("INFERENCE_BENCH_TORCH_INDEX_URL", raising=False)
+    monkeypatch.setenv("PIP_FIND_LINKS", f"/nonexistent {folder}")
+    assert torch_source("torch==2.13.0+cpu") == WheelSource("find-links", str(folder))
+    # A wheel folder without that very version: PyTorch's own CPU index, as PyTorch documents.
+    assert torch_source("torch==2.12.0+cpu") == WheelSource("index", PYTORCH_CPU_INDEX)
+    monkeypatch.setenv("INFERENCE_BENCH_TORCH_INDEX_URL", "https://mirror.example/whl/cpu")
+    assert torch_source("torch==2.13.0+cpu") == WheelSource("index", "https://mirror.example/whl/cpu")
+    flag = "https://flag.example/whl/cpu"  # the flag (or config key) over the variable
+    assert torch_source("torch==2.13.0+cpu", flag) == WheelSource("index", flag)
+    monkeypatch.delenv("INFERENCE_BENCH_TORCH_INDEX_URL")
+    monkeypatch.delenv("PIP_FIND_LINKS")
+    assert torch_source("torch==2.13.0+cpu") == WheelSource("index", PYTORCH_CPU_INDEX)
+
+
+def test_pytorch_builds_from_a_torch_index_on_127_0_0_1(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The index setting is what the build uses: a PEP 503 index of the torch wheel behind
+    `python -m http.server`, no wheel folder; only torch is asked of it (uv's explicit index),
+    and the environment records the wheel's URL. Only the torch requirement, through the same
+    build as every environment, into a temporary envs dir and uv cache (removed after)."""
+    wheel = _torch_wheel_on_disk()
+    with tempfile.TemporaryDirectory(prefix="torch-index-") as scratch:
+        root = Path(scratch)
+        (root / "index" / "torch").mkdir(parents=True)
+        (root / "index" / "torch" / wheel.name).symlink_to(wheel)
+        href = urllib.parse.quote(wheel.name)
+        (root / "index" / "torch" / "index.html").write_text(f'<a href="{href}">{wheel.name}</a>\n')
+        for name in ("PIP_FIND_LINKS", "UV_FIND_LINKS", "INFERENCE_BENCH_TORCH_INDEX_URL"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("UV_CACHE_DIR", str(root / "uv-cache"))
+        with _served(root / "index", root / "access.log") as url:
+            recipe = Recipe("pytorch", (_pinned("torch", read_constraints(), None),), ())
+            status = Recorded()
+            env = ensure(recipe, "own", root / "envs", status, torch_index=url)
+        assert env.error is None, env.error
+        assert status.said[0] == f"building pytorch torch from {url}"
+        requested = [
+            line.split('"')[1] for line in (root / "access.log").read_text().splitlines() if '"' in line
+        ]
+        assert "GET /torch/ HTTP/1.1" in requested, requested  # the index's page of torch
+        assert all(request.split()[1].startswith("/torch/") for request in requested), requested
+        assert env.record()["torch_wheel"] == f"{url}/torch/{href}"
+
+
+def _torch_wheel_on_disk() -> Path:
+    """The torch wheel the PyTorch environment pins, from a local wheel folder; skipped (failed
+    under CI=1) where there is none."""
+    version = _pinned("torch", read_constraints(), None).split("==")[1]
+    for entry in os.environ.get("PIP_FIND_LINKS", "").split():
+        found = sorted(Path(entry.removeprefix("file://")).glob(f"torch-{version}-cp311-*.whl"))
+        if found:
+            return found[0]
+    reason = f"no torch-{version} wheel in $PIP_FIND_LINKS to serve from a local index"
+    if os.environ.get("CI") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@contextlib.contextmanager
+def _served(directory: Path, log: Path) -> Iterator[str]:
+    """``python -m http.server`` on a free port of 127.0.0.1 serving ``directory``; its access
+    log into ``log``; yields the index URL."""
+    with open(log, "w") as errors:
+        server = subprocess.Popen(
+            [
+                sys.executable,
+                "-u",
+                "-m",
+                "http.server",
+                "0",
+                "--bind",
+                "127.0.0.1",
+                "--directory",
+                str(directory),
+            ],
+            stdout=subprocess.PIPE,
+            stderr=errors,
+            text=True,
+        )
+        try:
+            assert server.stdout is not None
+            banner = server.stdout.readline()  # Serving HTTP on 127.0.0.1 port N (...) ...
+            port = int(banner.split(" port ")[1].split()[0])
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            server.kill()
+            server.wait()
+
+
+def test_start_up_says_reused_environments_in_one_line_and_nothing_of_a_framework_the_model_rules_out(
+    tmp_path: Path,
+) -> None:
+    # Two finished environments of known size (their python: this interpreter, which has no
+    # ONNX runtime, so the cells are skipped: not what this test is about).
+    envs = tmp_path / "envs"
+    for name in ("onnxruntime", "openvino"):
+        path = envs / recipe_for([FrameworkRef(name)], name).directory_name
+        (path / "bin").mkdir(parents=True)
+        (path / "bin" / "python").write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+        (path / "bin" / "python").chmod(0o755)
+        (path / ".complete").write_text("2026-01-01T00:00:00Z\n")
+        (path / "payload").write_bytes(os.urandom(2 * 1024 * 1024))
+    model = onnx_model(tmp_path / "theirs.onnx")  # runs in onnxruntime and openvino only
+    args = ["--frameworks", "pytorch,onnxruntime,openvino", "--model", str(model), "--envs-dir", str(envs)]
+    proc = run_cli([*args, "--seq-len", "4", *QUICK], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines()[0] == f"environments: 2 reused in {envs} (4.0 MiB)"
+    assert "environment " not in proc.stdout and "pytorch: building" not in proc.stdout
+    assert not list(envs.glob("pytorch-*"))  # never built: an ONNX file does not run in PyTorch
+    rows = summary_rows(only_run_dir(tmp_path / "results"))
+    assert rows["pytorch"]["error"] == "an ONNX model runs in onnxruntime, openvino only"
+    record = json.loads((only_run_dir(tmp_path / "results") / "environment.json").read_text())
+    assert record["environments"]["pytorch"]["unneeded"] == "no model of the run runs in it"
+
+
+def test_a_built_environment_is_one_line_with_its_time_and_size_and_the_reused_one_line() -> None:
+    out = io.StringIO()
+    status = ConsoleStatus(Console(file=out, width=80))  # a pipe: no progress in place
+    built = Path(tempfile.mkdtemp())
+    try:
+        (built / ".complete").write_text("stamp\n")
+        (built / "payload").write_bytes(os.urandom(3 * 1024 * 1024))
+        status.building("pytorch", WheelSource("index", PYTORCH_CPU_INDEX))
+        status.step("pytorch", "Downloading torch (182.9MiB)")  # shown on a terminal only
+        status.finished(Environment("pytorch", "own", built / "bin" / "python", built, built_s=94.6))
+        status.building("onnxruntime@9.9.9", None)
+        status.finished(Environment("onnxruntime@9.9.9", "own", None, error="uv: No solution found"))
+        home = Path.home() / ".cache" / "inference-bench" / "envs"
+        status.reused(Environment("jax", "own", home / "jax-1" / "bin" / "python", home / "jax-1"))
+        assert home_relative(home) == "~/.cache/inference-bench/envs"
+        assert size_text(int(4.2 * 1024**3)) == "4.2 GiB" and size_text(512) == "512 B"
+    finally:
+        shutil.rmtree(built)
+    assert out.getvalue().splitlines() == [
+        "environment pytorch: building with uv (torch from https://download.pytorch.org/whl/cpu)... "
+        "built in 95 s (3.0 MiB)",
+        "environment onnxruntime@9.9.9: building with uv... failed",
+    ]
+
+
+def test_setup_takes_the_torch_index_flag_and_a_url_that_is_not_one_is_refused(tmp_path: Path) -> None:
+    for command in ("setup", "--frameworks=fake"):
+        bad = run_cli([command, "--torch-index-url", "download.pytorch.org/whl/cpu"], cwd=tmp_path)
+        assert bad.returncode == 2
+        prog = "python -m orchestrator" + (" setup" if command == "setup" else "")
+        assert bad.stderr.strip().splitlines() == [
+            f"{prog}: error: argument --torch-index-url: expected an http://, https:// or file:// URL, "
+            "got 'download.pytorch.org/whl/cpu' (see --help)"
+        ]
+    dead = f"http://127.0.0.1:{_closed_port()}/whl/cpu"
+    envs = tmp_path / "envs"
+    setup = ["setup", "--frameworks", "pytorch", "--envs-dir", str(envs), "--torch-index-url", dead]
+    proc = run_cli(setup, cwd=tmp_path, env={"PIP_FIND_LINKS": "", "UV_FIND_LINKS": ""})
+    assert proc.returncode == 1
+    said = f"environment pytorch: building with uv (torch from {dead})... failed"
+    assert proc.stdout.splitlines() == [said]
+    assert f"Failed to fetch: {dead}/torch/" in proc.stderr
+    assert not (tmp_path / "results").exists()
