@@ -38,7 +38,7 @@ from orchestrator.artifacts import Exporter, PreparedModel, prepare_model, run_e
 from orchestrator.display import Display
 from orchestrator.environment import describe_environment
 from orchestrator.environments import Environment, FrameworkRef, StatusHandler, default_root, resolve
-from orchestrator.launcher import launch, worker_env
+from orchestrator.launcher import Exit, launch, worker_env
 from orchestrator.plan import LOADGEN_SCENARIOS, Cell, Plan, launch_groups
 from orchestrator.workloads import Workload, builtin, ruled_out, why_not_runnable
 from schemas import io
@@ -403,40 +403,80 @@ def _run_group(
     if not runnable:
         return outcomes
 
-    by_id = {cell.cell_id: cell for cell in runnable}
-    started: set[str] = set()  # cells that announced a phase: the worker reached them
-
-    def on_event(event: dict[str, Any]) -> None:
-        cell = by_id.get(str(event.get("cell_id")))
-        if cell is not None:
-            started.add(cell.cell_id)
-            display.event(cell, event)
-
-    for cell in runnable:
-        display.event(cell, {"event": "phase", "phase": "starting"})
+    worker = _Worker(run_id, plan, runnable, prepared, references, environments, run_dir, display)
+    display.event(runnable[0], {"event": "phase", "phase": "starting"})
     job_paths = [run_dir / "cells" / cell.cell_id / "job.json" for cell in runnable]
     # Each cell's output goes to its own stderr.log: the worker switches to the next cell's
     # log as it starts each job; what comes before the first job lands in the first one's.
     log_path = run_dir / "cells" / runnable[0].cell_id / "stderr.log"
     python = environments[runnable[0].framework_label].python
     assert python is not None
-    exit = launch(job_paths, log_path, plan.timeout_s, on_event, python)
-    for cell in runnable:
-        result_path = run_dir / "cells" / cell.cell_id / "result.parquet"
-        reached = cell is runnable[0] or cell.cell_id in started  # the worker starts on its first cell
-        environment = environments[cell.framework_label]
+    exit = launch(job_paths, log_path, plan.timeout_s, worker.on_event, python)
+    return outcomes + worker.outcomes(exit)
+
+
+@dataclass
+class _Worker:
+    """The cells of one worker process as it runs them, in order: each shown starting when the
+    worker reaches it, and summarised as soon as its result is written -- not when the worker's
+    last cell ends (in-process, one worker runs every framework)."""
+
+    run_id: str
+    plan: Plan
+    cells: list[Cell]
+    prepared: dict[str, PreparedModel]
+    references: _References
+    environments: dict[str, Environment]
+    run_dir: Path
+    display: Display
+    started: set[str] = field(default_factory=set)  # cells that announced a phase: reached
+    finished: dict[str, CellOutcome] = field(default_factory=dict)
+
+    def _summarise(self, cell: Cell, exit: Exit, reached: bool) -> None:
         outcome = summarise_cell(
-            run_id,
-            plan,
+            self.run_id,
+            self.plan,
             cell,
-            result_path,
+            self._result(cell),
             exit,
-            references.for_cell(cell),
-            prepared[cell.model],
-            environment,
+            self.references.for_cell(cell),
+            self.prepared[cell.model],
+            self.environments[cell.framework_label],
             reached,
         )
-        references.remember(cell, outcome)
-        display.finish_cell(cell, outcome.row)
-        outcomes.append(outcome)
-    return outcomes
+        self.references.remember(cell, outcome)
+        self.display.finish_cell(cell, outcome.row)
+        self.finished[cell.cell_id] = outcome
+
+    def _result(self, cell: Cell) -> Path:
+        return self.run_dir / "cells" / cell.cell_id / "result.parquet"
+
+    def on_event(self, event: dict[str, Any]) -> None:
+        """An event of the worker's: to the display; a cell's last one summarises it."""
+        cell = next((c for c in self.cells if c.cell_id == event.get("cell_id")), None)
+        if cell is None:
+            return
+        if cell.cell_id not in self.started and cell is not self.cells[0]:  # the worker moved on to it
+            self.display.event(cell, {"event": "phase", "phase": "starting"})
+        self.started.add(cell.cell_id)
+        self.display.event(cell, event)
+        if _ended(event) and cell.cell_id not in self.finished and self._result(cell).is_file():
+            self._summarise(cell, _RESULT_WRITTEN, True)
+
+    def outcomes(self, exit: Exit) -> list[CellOutcome]:
+        """Every cell's outcome once the worker ended (``exit``), in order; the worker starts on
+        its first cell, and one it never reached is reported as not run."""
+        for cell in self.cells:
+            if cell.cell_id not in self.finished:
+                self._summarise(cell, exit, cell is self.cells[0] or cell.cell_id in self.started)
+        return [self.finished[cell.cell_id] for cell in self.cells]
+
+
+# How a worker ended, for a cell summarised while its worker runs on: never consulted, as the
+# cell's result file is there (the exit only explains a missing one).
+_RESULT_WRITTEN = Exit(returncode=None, timed_out=False, elapsed_s=0.0)
+
+
+def _ended(event: dict[str, Any]) -> bool:
+    """The runner's last event of a cell: its result is written."""
+    return event.get("event") == "phase" and event.get("phase") in ("done", "failed", "skipped")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -16,6 +17,7 @@ from orchestrator.console_table import notes, summary_view
 from orchestrator.display import LiveDisplay, PlainDisplay
 from orchestrator.plan import Plan
 from orchestrator.report import markdown_summary, settings_parts, varying_keys
+from orchestrator.run import execute
 
 
 def ok(index: int, framework: str, p50_ms: float, **extra: Any) -> Row:
@@ -188,3 +190,38 @@ def test_each_probe_of_a_peak_search_is_a_line_piped_and_on_a_terminal() -> None
     live.event(cells[0], probe)
     live.stop()
     assert "fake: peak search: probe 3 at 20,480 QPS: p99 4.210 ms, VALID" in terminal.export_text()
+
+
+# --- --in-process: progress follows the cells -----------------------------------------------------
+
+
+class Recorder:
+    """A display that keeps what it was told, in order."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def start(self, cells: list[Any]) -> None:
+        pass
+
+    def event(self, cell: Any, event: dict[str, Any]) -> None:
+        if event.get("event") == "phase":
+            self.seen.append(f"{cell.framework} {event['phase']}")
+
+    def finish_cell(self, cell: Any, row: dict[str, Any]) -> None:
+        self.seen.append(f"{cell.framework} finished {row['status']}")
+
+    def stop(self) -> None:
+        pass
+
+
+def test_in_process_each_cell_starts_when_reached_and_finishes_when_done(tmp_path: Path) -> None:
+    plan = Plan(frameworks=("fake", "noop"), modes=("in-process",), warmup=2, min_iterations=7,
+                min_time_s=0.0, output=tmp_path, environment="current")  # fmt: skip
+    recorder = Recorder()
+    execute(plan, recorder)
+    seen = recorder.seen
+    assert seen[0] == "fake starting"
+    assert seen.index("fake finished ok") < seen.index("noop starting") < seen.index("noop importing")
+    assert seen[-1] == "noop finished ok"
+    assert seen.count("fake finished ok") == seen.count("noop finished ok") == 1
