@@ -22,7 +22,7 @@ from models.spec import Flops
 _COUNTED = ("MatMul", "Gemm", "Conv", "ConvTranspose")
 # Ops that multiply-add and are not counted: a graph holding one gets no figure.
 _UNCOUNTED = ("Einsum", "MatMulInteger", "QLinearMatMul", "QLinearConv", "ConvInteger", "If", "Loop", "Scan")
-_WHAT = "counted from the ONNX graph (MatMul, Gemm, Conv)"
+_WHAT = "counted from the ONNX graph (MatMul, Gemm, Conv, ConvTranspose)"
 
 
 def onnx_flops(path: Path, shapes: Mapping[str, tuple[int, ...]]) -> Flops:

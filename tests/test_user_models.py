@@ -92,6 +92,8 @@ def test_a_pt2_archive_runs_in_pytorch_and_through_the_tools_export_in_onnx(tmp_
     rows = summary_rows(run_dir)
     for name in ("pytorch", "onnxruntime", "openvino"):
         assert rows[name]["status"] == "ok" and rows[name]["parity_ok"], (name, rows[name]["error"])
+        # Linear 8 -> 16 and 16 -> 3, counted from the tool's export of the archive
+        assert rows[name]["model_flops_per_sample"] == 2 * (8 * 16 + 16 * 3), name
     assert rows["tensorflow"]["status"] == rows["jax"]["status"] == "skipped"
     assert (run_dir / "models" / "net" / "model.onnx").is_file()  # the export the tool made, kept
     assert "exported" in (run_dir / "models" / "net" / "export.log").read_text()
