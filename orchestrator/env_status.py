@@ -69,9 +69,10 @@ class ConsoleStatus:
             self._console.file.flush()
 
     def step(self, name: str, line: str) -> None:
-        """uv's latest step, in place of the previous one (a terminal only)."""
+        """uv's latest step, in place of the previous one (a terminal only; the torch source
+        makes way for it, and is in the finished line)."""
         if self._live is not None:
-            self._live.update(self._line(f"{self._head} {line}"))
+            self._live.update(self._line(f"environment {name}: building with uv... {line}"))
 
     def finished(self, env: Environment) -> None:
         """The end of the environment's line: how long, how big, or that it failed."""
@@ -103,4 +104,7 @@ class ConsoleStatus:
         )
 
     def _line(self, text: str) -> Text:
-        return Text(text, no_wrap=True, overflow="ellipsis")
+        """``text`` cut to one line of the terminal beside the spinner, so it updates in place."""
+        line = Text(text, no_wrap=True)
+        line.truncate(max(self._console.width - 2, 10), overflow="ellipsis")
+        return line

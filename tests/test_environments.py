@@ -8,11 +8,13 @@ import contextlib
 import io
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -344,6 +346,24 @@ def test_a_built_environment_is_one_line_with_its_time_and_size_and_the_reused_o
         "built in 95 s (3.0 MiB)",
         "environment onnxruntime@9.9.9: building with uv... failed",
     ]
+
+
+def test_on_a_terminal_a_build_shows_uvs_steps_in_one_line_in_place() -> None:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=True, width=80)
+    status = ConsoleStatus(console)
+    status.building("pytorch", WheelSource("index", PYTORCH_CPU_INDEX))
+    status.step("pytorch", "Downloading torch (182.9MiB)")
+    console.file.flush()
+    time.sleep(0.2)  # a refresh of the spinner's line
+    status.finished(Environment("pytorch", "own", None, error="uv: no"))
+    shown = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", out.getvalue()).replace("\r", "\n")
+    lines = [line for line in shown.splitlines() if line.strip()]
+    assert lines[-1] == (
+        "environment pytorch: building with uv (torch from https://download.pytorch.org/whl/cpu)... failed"
+    )
+    assert all(len(line) <= 80 for line in lines[:-1]), lines  # the live line never wraps
+    assert "environment pytorch: building with uv... Downloading torch (182.9MiB)" in shown, lines
 
 
 def test_setup_takes_the_torch_index_flag_and_a_url_that_is_not_one_is_refused(tmp_path: Path) -> None:
