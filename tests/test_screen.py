@@ -15,6 +15,7 @@ from conftest import Row, summary_row
 from orchestrator.cli import exit_status
 from orchestrator.console_table import notes, summary_view
 from orchestrator.display import LiveDisplay, PlainDisplay
+from orchestrator.load_chart import load_chart, load_figure, load_points
 from orchestrator.plan import Plan
 from orchestrator.report import markdown_summary, settings_parts, varying_keys
 from orchestrator.run import execute
@@ -225,3 +226,36 @@ def test_in_process_each_cell_starts_when_reached_and_finishes_when_done(tmp_pat
     assert seen.index("fake finished ok") < seen.index("noop starting") < seen.index("noop importing")
     assert seen[-1] == "noop finished ok"
     assert seen.count("fake finished ok") == seen.count("noop finished ok") == 1
+
+
+# --- load.png -------------------------------------------------------------------------------------
+
+
+def test_load_png_marks_the_peak_keeps_the_bound_inside_and_writes_plain_rates(tmp_path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    probes = [(16_000.0, 1.2, "VALID"), (32_000.0, 2.0, "VALID"), (64_000.0, 40.0, "INVALID"),
+              (45_000.0, 3.1, "VALID"), (54_000.0, 9.0, "INVALID")]  # fmt: skip
+    result = {"probes": [{"offered_qps": q, "latency_ms_p99": p, "validity": v} for q, p, v in probes]}
+    row = ok(0, "onnxruntime", 1.0, scenario="server-peak", latency_bound_ms=5.0, peak_qps=45_000.0,
+             loadgen_json=json.dumps(result), model=None)  # fmt: skip
+    figure = load_figure([row], load_points([row]))
+    try:
+        figure.canvas.draw()
+        (axis,) = figure.axes
+        texts = {text.get_text(): text for text in axis.texts}
+        assert "peak 45,000 QPS" in texts  # the peak, labelled where its probe is
+        bound = texts["bound 5 ms"]
+        box = bound.get_window_extent()
+        assert box.x0 > axis.get_window_extent().x0  # inside the plot, clear of the rate axis
+        labels = [t.get_text() for t in axis.get_xticklabels(which="both") if t.get_text()]
+        assert labels and all(re.fullmatch(r"[\d,]+", label) for label in labels), labels
+        assert "20,000" in labels or "30,000" in labels or "40,000" in labels
+        heights = [t.get_text() for t in axis.get_yticklabels(which="both") if t.get_text()]
+        assert heights and all(re.fullmatch(r"[\d.]+", label) for label in heights), heights
+    finally:
+        plt.close(figure)
+    assert load_chart([row], tmp_path / "load.png") == tmp_path / "load.png"
