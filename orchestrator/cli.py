@@ -971,12 +971,19 @@ def _show(console: Console, record: RunRecord, baseline: str | None) -> None:
     console.print(summary_view(record.rows, width, baseline=baseline, relative=True))
 
     def log_of(row: dict[str, Any]) -> str | None:
-        log = record.run_dir / "cells" / str(row["cell_id"]) / "stderr.log"
-        return str(log) if log.is_file() else None
+        return log_note(record.run_dir / "cells" / str(row["cell_id"]) / "stderr.log")
 
     for line in notes(record.rows, log_of):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print(f"results: {record.run_dir}")
+
+
+def log_note(log: Path) -> str | None:
+    """Where a cell's log is, said beside its reason: ``log: PATH``, or that it is empty (the
+    runner wrote nothing: an interrupted or a timed-out cell often), or None when there is none."""
+    if not log.is_file():
+        return None
+    return f"log: {log}" if log.stat().st_size else f"log {log} is empty"
 
 
 def _show_tuning(console: Console, record: RunRecord) -> None:

@@ -219,15 +219,15 @@ def _blocks(every: list[Column], count: int, title: str | None, width: int) -> G
 
 
 def notes(rows: list[Row], log_of: Callable[[Row], str | None] | None = None) -> list[str]:
-    """Lines below the table: why each cell is not ok (and where its log is), what diverged, and
-    every warning in full."""
+    """Lines below the table: why each cell is not ok (and ``log_of`` it: where its log is), what
+    diverged, what LoadGen judged INVALID, and every warning in full."""
     vary = varying_keys(rows)
     lines = []
     for row in rows:
         name = row_label(row, vary)
         if row["status"] != "ok":
             log = log_of(row) if log_of else None
-            where = f" (log: {log})" if log else ""
+            where = f" ({log})" if log else ""
             lines.append(f"{name}: {row['status']}: {row.get('error') or 'no reason given'}{where}")
         elif row.get("parity_ok") is False:
             lines.append(f"{name}: outputs DIVERGED from {_divergence(row)}")

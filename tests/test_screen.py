@@ -12,7 +12,7 @@ from typing import Any
 from rich.console import Console
 
 from conftest import Row, summary_row
-from orchestrator.cli import exit_status
+from orchestrator.cli import exit_status, log_note
 from orchestrator.console_table import notes, summary_view
 from orchestrator.display import LiveDisplay, PlainDisplay
 from orchestrator.load_chart import load_chart, load_figure, load_points
@@ -259,3 +259,19 @@ def test_load_png_marks_the_peak_keeps_the_bound_inside_and_writes_plain_rates(t
     finally:
         plt.close(figure)
     assert load_chart([row], tmp_path / "load.png") == tmp_path / "load.png"
+
+
+# --- an interrupted cell's log --------------------------------------------------------------------
+
+
+def test_an_empty_log_is_said_to_be_empty(tmp_path: Path) -> None:
+    rows = [summary_row(0, "fake", status="interrupted", error="SIGINT"),
+            summary_row(1, "noop", status="interrupted", error="SIGINT")]  # fmt: skip
+    (tmp_path / "empty.log").write_text("")
+    (tmp_path / "full.log").write_text("Traceback ...\n")
+    logs = {"fake": tmp_path / "empty.log", "noop": tmp_path / "full.log"}
+    assert notes(rows, lambda row: log_note(logs[row["framework"]])) == [
+        f"fake: interrupted: SIGINT (log {tmp_path / 'empty.log'} is empty)",
+        f"noop: interrupted: SIGINT (log: {tmp_path / 'full.log'})",
+    ]
+    assert log_note(tmp_path / "missing.log") is None
