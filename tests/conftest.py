@@ -147,3 +147,20 @@ def need_allowed_cpus(count: int, why: str) -> None:
     if os.environ.get("CI") and (psutil.cpu_count(logical=True) or 1) >= count:
         pytest.fail(reason + ", on a machine that has more")
     pytest.skip(reason)
+
+
+def colour_pixels(image: Any, colour: str) -> Any:
+    """A mask of the pixels of ``image`` (an RGB(A) array of floats, as matplotlib reads a PNG)
+    painted ``colour`` (any matplotlib colour), to within antialiasing's rounding."""
+    import matplotlib.colors
+    import numpy as np
+
+    target = np.array(matplotlib.colors.to_rgb(colour))
+    return np.all(np.abs(image[..., :3] - target) < 0.02, axis=-1)
+
+
+def ink_pixels(image: Any) -> Any:
+    """A mask of the pixels that are not the white background: text, axes, bars, lines."""
+    import numpy as np
+
+    return np.any(image[..., :3] < 0.9, axis=-1)

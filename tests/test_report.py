@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from conftest import RUN_ID, Row, summary_row
+from conftest import RUN_ID, Row, colour_pixels, ink_pixels, summary_row
+from orchestrator import charts
 from orchestrator.console_table import notes, summary_view
 from orchestrator.report import (
     EXPORTERS,
@@ -268,13 +269,22 @@ def test_png_is_a_wide_image(rows: list[dict[str, Any]], tmp_path: Path) -> None
     image = read_png(path)
     height, width = image.shape[:2]
     assert width > height > 100
+    # Each ok cell's bars in its framework's colour (matplotlib's cycle, red kept for DIVERGED),
+    # in each of the three panels; the diverged cell's label in red.
+    for colour in ("C0", "C1", "C2"):  # pytorch, tensorflow, onnxruntime
+        painted = colour_pixels(image, colour)
+        assert all(painted[:, i * width // 3 : (i + 1) * width // 3].any() for i in range(3)), colour
+    assert colour_pixels(image, "#c0392b").any()
     assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left no temporary behind
 
 
 def test_png_with_nothing_to_plot(tmp_path: Path) -> None:
     path = EXPORTERS["png"]([skipped_row(0, "jax")], tmp_path, "pytorch")
-    height, width = read_png(path).shape[:2]
+    image = read_png(path)
+    height, width = image.shape[:2]
     assert width > height
+    assert not colour_pixels(image, "C0").any()  # no bar: nothing ran
+    assert ink_pixels(image).any()  # but axes and the footnote saying why
 
 
 def test_write_reports_writes_each_kind(rows: list[dict[str, Any]], tmp_path: Path) -> None:
@@ -289,11 +299,19 @@ def test_write_reports_refuses_an_unknown_kind_before_writing(tmp_path: Path) ->
     assert list(tmp_path.iterdir()) == []
 
 
-def test_png_across_batch_sizes(tmp_path: Path) -> None:
+def test_png_across_batch_sizes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Medians three decades apart: the chart must still draw every cell (on a log axis).
     rows = [ok_row(i, "pytorch", 0.002 * b, batch_size=b) for i, b in enumerate((1, 16, 1000))]
+    drawn: list[Any] = []
+    save = charts.save_figure
+    monkeypatch.setattr(charts, "save_figure", lambda fig, *args: drawn.append(fig) or save(fig, *args))
     height, width = read_png(EXPORTERS["png"](rows, tmp_path, "pytorch")).shape[:2]
     assert width > height
+    (figure,) = drawn
+    latency = figure.axes[0]
+    assert latency.get_xscale() == "log"
+    bars = sorted(patch.get_width() for patch in latency.patches)
+    assert bars == pytest.approx([0.002, 0.032, 2.0])  # every cell's p50, the smallest too
 
 
 def test_every_output_shows_only_the_percentiles_the_calls_support(tmp_path: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from conftest import Row, summary_row
+from conftest import Row, colour_pixels, summary_row
 from orchestrator.charts import sweep_panels
 from orchestrator.report import COMPANIONS, EXPORTERS, write_reports
 
@@ -49,6 +49,18 @@ def read_png(path: Path) -> Any:
     return matplotlib.image.imread(path)
 
 
+def drawn_panels(path: Path) -> list[set[str]]:
+    """The framework colours painted in each half of a sweep chart, left then right (one panel
+    spans both halves; two panels sit side by side)."""
+    image = read_png(path)
+    width = image.shape[1]
+    halves = (slice(0, width // 2), slice(width // 2, width))
+    colours = {"C0": "pytorch", "C1": "onnxruntime", "C2": "a third framework"}
+    return [
+        {name for c, name in colours.items() if colour_pixels(image, c)[:, half].any()} for half in halves
+    ]
+
+
 def test_a_batch_sweep_writes_sweep_png_and_lists_it(tmp_path: Path) -> None:
     rows = grid((1, 16, 256, 1000), (2,))
     assert sweep_panels(rows)[1] == ["batch_size"]
@@ -56,6 +68,7 @@ def test_a_batch_sweep_writes_sweep_png_and_lists_it(tmp_path: Path) -> None:
     assert paths == [tmp_path / "summary.csv", tmp_path / "summary.png", tmp_path / "sweep.png"]
     height, width = read_png(tmp_path / "sweep.png").shape[:2]
     assert width > height > 100
+    assert drawn_panels(tmp_path / "sweep.png") == [set(FRAMEWORKS)] * 2  # a line each, across
     assert not list(tmp_path.glob(".*.tmp"))  # the atomic write left no temporary behind
 
 
@@ -63,7 +76,7 @@ def test_a_threads_sweep_writes_sweep_png(tmp_path: Path) -> None:
     rows = grid((1000,), (1, 2, 4))
     assert sweep_panels(rows)[1] == ["threads"]
     assert write_reports(rows, tmp_path, ["png"]) == [tmp_path / "summary.png", tmp_path / "sweep.png"]
-    read_png(tmp_path / "sweep.png")
+    assert drawn_panels(tmp_path / "sweep.png") == [set(FRAMEWORKS)] * 2
 
 
 def test_both_sweeps_draw_two_panels_side_by_side(tmp_path: Path) -> None:
@@ -73,6 +86,7 @@ def test_both_sweeps_draw_two_panels_side_by_side(tmp_path: Path) -> None:
     write_reports(rows, tmp_path, ["png"])
     height, width = read_png(tmp_path / "sweep.png").shape[:2]
     assert width > 2 * height
+    assert drawn_panels(tmp_path / "sweep.png") == [set(FRAMEWORKS)] * 2  # both, in each panel
 
 
 def test_one_batch_and_one_thread_count_write_no_sweep(tmp_path: Path) -> None:
@@ -94,7 +108,7 @@ def test_failed_rows_are_left_out_without_error(tmp_path: Path) -> None:
     assert rows[1] not in drawn and all(row["status"] == "ok" for row in drawn)
     assert panels == ["batch_size", "threads"]
     assert tmp_path / "sweep.png" in write_reports(rows, tmp_path, ["png"])
-    read_png(tmp_path / "sweep.png")
+    assert drawn_panels(tmp_path / "sweep.png") == [set(FRAMEWORKS)] * 2  # jax skipped: no line
 
 
 def test_a_sweep_where_only_one_value_succeeded_writes_no_sweep(tmp_path: Path) -> None:
