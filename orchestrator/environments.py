@@ -272,7 +272,9 @@ class Environment:
         if self.path is None or self.python is None or self.kind == "current":
             return None
         if not (self.path / _PYLOCK).is_file():
-            return "unrecorded (built before its pylock.toml was kept)"
+            frozen = (self.path / _LOCK).read_text() if (self.path / _LOCK).is_file() else ""
+            holds = any(normalise(line.split("==")[0]) == normalise(distribution) for line in frozen.split())
+            return "unrecorded (built before its pylock.toml was kept)" if holds else None
         lock = tomllib.loads((self.path / _PYLOCK).read_text())
         for package in lock.get("packages", []):
             if normalise(str(package.get("name", ""))) == normalise(distribution):

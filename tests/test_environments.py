@@ -98,6 +98,10 @@ def test_an_environment_is_built_once_and_reused(tmp_path: Path) -> None:
     assert any(line.startswith("onnxruntime==") for line in lock.read_text().splitlines())
     assert (tmp_path / recipe.directory_name / "pylock.toml").is_file()  # what uv resolved, kept
     assert first.record()["torch_wheel"] is None
+    (first.path or tmp_path).joinpath("pylock.toml").unlink()  # as one built before it was kept
+    assert first.record()["torch_wheel"] is None  # still none: its lock holds no torch
+    (first.path or tmp_path).joinpath("lock.txt").write_text("torch==2.13.0+cpu\n")
+    assert first.record()["torch_wheel"] == "unrecorded (built before its pylock.toml was kept)"
     assert oct(first.python.parent.parent.stat().st_mode & 0o777) == oct(0o755)  # as the umask says
 
 
