@@ -176,22 +176,48 @@ _positive_floats = _typed(
 _positive_float = _typed(float, lambda v: 0 < v < float("inf"), "a positive number")
 
 
+# The end of --help: the subcommands, a few examples, the exit status (laid out by hand).
+_EPILOG = """\
+subcommands (each has its own --help):
+  compare BASE NEW       two runs (or history entries) cell by cell, with a significance test
+  setup                  build the frameworks' environments now, rather than on first use
+  merge DIR... --history STORE
+                         merge runs from many machines into one Parquet history
+  machines DIR...        frameworks x machines: the cross-machine report of runs or a history
+
+examples:
+  python -m orchestrator
+      every framework on the mlp, offline, each cell in a fresh process
+  python -m orchestrator --frameworks onnxruntime,openvino --model resnet50 --report md,png
+      two frameworks on a zoo model, with summary.md and charts in the run directory
+  python -m orchestrator --frameworks onnxruntime@1.31.1,onnxruntime
+      a pinned version against the environment's own
+  python -m orchestrator --frameworks onnxruntime --scenario server --find-peak --latency-bound-ms 5
+      the highest rate LoadGen judges VALID under a 5 ms p99
+  python -m orchestrator compare results/RUN_A results/RUN_B --fail-on-regression 5
+
+exit status:
+  0    every cell ok or skipped (framework not installed), within the parity tolerance and,
+       in a LoadGen scenario, judged VALID
+  1    a cell failed, timed out, diverged or was judged INVALID by LoadGen, or was skipped
+       under --strict; a regression beyond --fail-on-regression; or a result could not be
+       written (earlier files stay intact)
+  2    usage or input error (nothing run, nothing written)
+  130  interrupted by SIGINT (143: SIGTERM); finished cells are kept
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; every flag says what it does and its default."""
     defaults = Plan()
     parser = _OneLineParser(
         prog="python -m orchestrator",
-        description="Benchmark CPU inference of one model across frameworks, each in a fresh, "
+        description="Benchmark CPU inference of one model across frameworks, each in a fresh,\n"
         "pinned subprocess, with the same weights and inputs and a parity check.",
         usage="python -m orchestrator [options]\n"
-        "       python -m orchestrator compare BASE NEW [--fail-on-regression PCT] [--min-effect PCT]\n"
-        "       python -m orchestrator setup [--frameworks LIST] [--environment own|shared]",
-        epilog="Exit status: 0 every cell ok or skipped (framework not installed); 1 a cell "
-        "failed, timed out or diverged, or was skipped under --strict, or a regression beyond "
-        "--fail-on-regression, or a result could not be written (earlier files stay intact); "
-        "2 usage or input error (nothing run, nothing written); 130/143 interrupted by "
-        "SIGINT/SIGTERM. Subcommands: compare (two runs, cell by cell: see compare --help); setup "
-        "(build the frameworks' environments now: see setup --help).",
+        "       python -m orchestrator {compare,setup,merge,machines} ... (see below)",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,  # the epilog's lines as written
     )
     what = parser.add_argument_group("what to measure")
     what.add_argument(
@@ -925,9 +951,27 @@ def setup_main(argv: list[str]) -> int:
         prog="python -m orchestrator setup",
         description="Build each framework's environment now (a run builds them on first use).",
     )
-    parser.add_argument("--frameworks", type=_framework_list, default=tuple(FRAMEWORKS), metavar="LIST")
-    parser.add_argument("--environment", choices=["own", "shared"], default="own")
-    parser.add_argument("--envs-dir", type=Path, default=None, metavar="DIR")
+    parser.add_argument(
+        "--frameworks",
+        type=_framework_list,
+        default=tuple(FRAMEWORKS),
+        metavar="LIST",
+        help=f"comma list of frameworks whose environments to build, name or name@VERSION "
+        f"(default: {','.join(FRAMEWORKS)})",
+    )
+    parser.add_argument(
+        "--environment",
+        choices=["own", "shared"],
+        default="own",
+        help="own: an environment per framework (default); shared: all in one, as --in-process uses",
+    )
+    parser.add_argument(
+        "--envs-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"where the environments live (default: {default_root()})",
+    )
     _add_torch_index_flag(parser)
     args = parser.parse_args(argv)
     refs = [FrameworkRef.parse(text) for text in args.frameworks]

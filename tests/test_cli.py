@@ -28,7 +28,7 @@ def test_help_explains_every_flag_and_the_exit_status(tmp_path: Path) -> None:
     assert proc.returncode == 0
     for flag in FLAGS:
         assert flag in proc.stdout
-    assert "Exit status" in proc.stdout
+    assert "exit status:" in proc.stdout
     assert "pytorch,tensorflow,jax,onnxruntime,openvino" in proc.stdout
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.console import Console
 
-from conftest import Row, summary_row
+from conftest import Row, run_cli, summary_row
 from orchestrator.cli import exit_status, log_note
 from orchestrator.console_table import notes, summary_view
 from orchestrator.display import LiveDisplay, PlainDisplay
@@ -275,3 +275,26 @@ def test_an_empty_log_is_said_to_be_empty(tmp_path: Path) -> None:
         f"noop: interrupted: SIGINT (log: {tmp_path / 'full.log'})",
     ]
     assert log_note(tmp_path / "missing.log") is None
+
+
+# --- --help ---------------------------------------------------------------------------------------
+
+
+def test_help_lists_every_subcommand_and_ends_with_examples(tmp_path: Path) -> None:
+    lines = run_cli(["--help"], cwd=tmp_path, env={"COLUMNS": "80"}).stdout.splitlines()
+    start = lines.index("subcommands (each has its own --help):")
+    assert [line.split()[0] for line in lines[start + 1 : start + 7] if line.startswith("  ") and
+            not line.startswith("   ")] == ["compare", "setup", "merge", "machines"]  # fmt: skip
+    examples = lines[lines.index("examples:") + 1 : lines.index("exit status:")]
+    commands = [line.strip() for line in examples if line.startswith("  python -m orchestrator")]
+    assert len(commands) >= 4 and "python -m orchestrator" in commands
+    assert all(line.rstrip() == line for line in lines)  # no trailing spaces
+
+
+def test_every_setup_option_says_what_it_does(tmp_path: Path) -> None:
+    text = run_cli(["setup", "--help"], cwd=tmp_path, env={"COLUMNS": "80"}).stdout
+    options = text.split("options:\n", 1)[1]
+    for flag in ("--frameworks LIST", "--environment {own,shared}", "--envs-dir DIR"):
+        start = options.index(flag)
+        described = options[start + len(flag) :].split("\n  -", 1)[0]
+        assert len(described.split()) >= 4, (flag, described)
