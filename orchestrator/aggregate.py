@@ -29,6 +29,7 @@ from orchestrator.trust import (
     printed_percentiles,
     read_cpufreq_state,
 )
+from runners.precision import UNOBSERVED
 from schemas import io, tables
 from schemas.configuration import CONTENDER_COLUMNS, config_key
 
@@ -520,7 +521,8 @@ def _warnings(ok: list[CellOutcome], p50s: list[float]) -> list[str]:
         reason = json.loads(invalid[0]["loadgen_json"] or "{}").get("invalid_reason") or "no reason given"
         by_kind["loadgen-invalid"] = f"loadgen-invalid: {len(invalid)} of {len(ok)} runs INVALID: {reason}"
     asked = ok[0].cell.precision
-    compiled = {o.row["precision_effective"] for o in ok} - {asked}
+    # Unobserved is not a different precision: the settings say why nothing could be read.
+    compiled = {o.row["precision_effective"] for o in ok} - {asked, UNOBSERVED, None}
     diffs = [o.row["max_rel_diff"] for o in ok if o.row["max_rel_diff"] is not None]
     if compiled:
         # What the framework compiled, read back (XLA's CPU backend computes bf16 dots in fp32).

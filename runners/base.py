@@ -24,6 +24,7 @@ import numpy as np
 from models.base import Model, ModelFiles, UnsupportedModel
 from runners import probes
 from runners.events import EventPipe
+from runners.precision import UNOBSERVED
 from runners.threads import RECORDED_VARIABLES
 from schemas.job import JobSpec
 
@@ -67,8 +68,8 @@ class Runner(ABC):
     def __init__(self, chosen: dict[str, str] | None = None) -> None:
         # Every framework option that can change a figure, recorded in the result.
         self.settings: dict[str, Any] = {}
-        # The precision the framework really computes in, read back after load.
-        self.precision_effective = "fp32"
+        # The precision the framework really computed in, observed after the figures are taken.
+        self.precision_effective = UNOBSERVED
         self.chosen = {key: (chosen or {}).get(key, option.default) for key, option in self.options.items()}
         if self.chosen:
             self.settings["options"] = dict(self.chosen)
@@ -110,9 +111,12 @@ class Runner(ABC):
         return None
 
     def compiled_precision(self, feed: Any) -> str | None:
-        """The precision of the compute ops the framework compiled for ``feed`` (fp32, bf16, or
-        "mixed: ..."), read after the timed loop where the framework exposes it; None where it
-        does not (the precision of the built model stands)."""
+        """The precision of the compute ops (matrix products, convolutions) that execute for
+        ``feed`` -- fp32, bf16, or "mixed: ..." -- read from what the framework compiled or ran,
+        after every other figure is taken. None where it cannot be observed: the cell records
+        ``unobserved``, and the runner says why in ``settings["precision_unobserved"]``. Never
+        the precision that was asked for."""
+        self.settings["precision_unobserved"] = f"{self.name} exposes nothing that executed"
         return None
 
     @contextlib.contextmanager
@@ -183,23 +187,15 @@ def run_cell(
     start = time.perf_counter()
     try:
         figures["framework_version"] = runner.import_framework()
-    except ModuleNotFoundError as exc:  # not installed here: nothing this run could measure
-        traceback.print_exc()
-        result.status, result.error = "skipped", _last_line(exc)
-        return result
-    except Exception as exc:  # installed and broken (a missing library, a crash on import): a fault
-        traceback.print_exc()
-        result.error = _last_line(exc)
-        return result
-    try:
         runner.configure_threads(job.threads)
         runner.configure_precision(job.precision)
-    except _SKIPPING as exc:
+    except Exception as exc:
         traceback.print_exc()
-        result.status, result.error = "skipped", _last_line(exc)
-        return result
-    except Exception as exc:  # e.g. a thread pool that can no longer be resized
-        traceback.print_exc()
+        # Skipped: the framework is not installed, or has no honest path to the precision.
+        # Failed: it is installed and broken (a library missing, a crash on import), or it
+        # refused its settings (a thread pool that can no longer be resized).
+        missing = isinstance(exc, ModuleNotFoundError) and "framework_version" not in figures
+        result.status = "skipped" if missing or isinstance(exc, _SKIPPING) else "failed"
         result.error = _last_line(exc)
         return result
     figures["import_s"] = time.perf_counter() - start
@@ -269,10 +265,6 @@ def _load_and_measure(
         figures["peak_rss_mb"] = probes.peak_rss_mb()
         figures["modules_json"] = json.dumps(probes.loaded_top_level_modules())
 
-        compiled = runner.compiled_precision(samples[0])
-        if compiled is not None:
-            runner.settings["precision_of_the_built_model"] = runner.precision_effective
-            runner.precision_effective = compiled
         # Outputs for the parity check, from calls outside the timed loop, copied (some
         # runtimes hand back a view of a buffer they reuse): one per distinct sample.
         if runner.computes_model:
@@ -285,6 +277,24 @@ def _load_and_measure(
     figures["iterations"] = len(latencies)
     runner.settings["threads_reported"] = runner.observed_threads()  # what the framework's API says
     figures["os_threads"] = probes.os_thread_count()
+    # Last: an observation may build a second session or start a profiler (threads, memory).
+    with runner.session():
+        runner.precision_effective = _observed_precision(runner, samples[0])
+
+
+def _observed_precision(runner: Runner, feed: Any) -> str:
+    """What the runner saw its compute ops run in, or ``unobserved`` (and why, in its settings):
+    an observation that fails costs the cell nothing it measured."""
+    try:
+        observed = runner.compiled_precision(feed)
+    except Exception as exc:
+        traceback.print_exc()
+        runner.settings["precision_unobserved"] = _last_line(exc)
+        return UNOBSERVED
+    if observed is None:
+        runner.settings.setdefault("precision_unobserved", "no matrix product or convolution ran")
+        return UNOBSERVED
+    return observed
 
 
 def _timed_loop(

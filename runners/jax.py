@@ -103,7 +103,6 @@ class JaxRunner(Runner):
         else:
             self._forward = jax.jit(call)
             self._args = (params,)
-        self.precision_effective = {"float32": "fp32", "bfloat16": "bf16"}.get(compute, compute)
         self.settings.update(
             mode=how,
             dtype=compute,
@@ -119,6 +118,7 @@ class JaxRunner(Runner):
         return np.asarray(self._forward(*self._args, *feed).block_until_ready())
 
     def compiled_precision(self, feed: list[np.ndarray]) -> str | None:
+        """The element types of the dots and convolutions of the HLO XLA compiled for ``feed``."""
         from runners.precision import hlo_compute_dtypes, summarise
 
         text = self._forward.lower(*self._args, *feed).compile().as_text()

@@ -27,3 +27,8 @@ class NoopRunner(Runner):
 
     def predict(self, feed: Sample) -> np.ndarray:
         return feed[self._first]
+
+    def compiled_precision(self, feed: Sample) -> str | None:
+        """None: the identity does no arithmetic, so it has no precision to observe."""
+        self.settings["precision_unobserved"] = "the identity does no arithmetic"
+        return None

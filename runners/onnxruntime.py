@@ -3,12 +3,16 @@ the CPU execution provider."""
 
 from __future__ import annotations
 
+import json
+import tempfile
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
 from models.base import Model, ModelFiles, UnsupportedModel
 from runners.base import Option, Runner, Sample
+from runners.precision import onnxruntime_compute, summarise
 
 _LEVELS = {
     "all": "ORT_ENABLE_ALL",
@@ -61,7 +65,7 @@ class OnnxRuntimeRunner(Runner):
         return int(self._session.get_session_options().intra_op_num_threads)
 
     def load(self, model: Model, files: ModelFiles, sample: Sample) -> None:
-        path = onnx_path(files)
+        path = self._path = onnx_path(files)
         self._session = self.ort.InferenceSession(
             str(path), self._options, providers=["CPUExecutionProvider"]
         )
@@ -71,6 +75,23 @@ class OnnxRuntimeRunner(Runner):
 
     def predict(self, feed: Sample) -> np.ndarray:
         return self._session.run(self._outputs, feed)[0]  # type: ignore[no-any-return]
+
+    def compiled_precision(self, feed: Sample) -> str | None:
+        """The input types of the compute nodes ONNX Runtime's profiler saw run in one call of a
+        second session built like the measured one (same graph, same options: the same
+        optimised graph and kernels). What ran, not what the file declares: a float16 graph
+        runs float32 where the CPU provider has no float16 kernel and casts around it.
+        The measured session is never profiled (profiling would slow every call)."""
+        options = self._options  # the measured session took its own copy when it was built
+        options.enable_profiling = True
+        with tempfile.TemporaryDirectory(prefix="ort-profile-") as scratch:
+            options.profile_file_prefix = str(Path(scratch) / "profile")
+            session = self.ort.InferenceSession(str(self._path), options, providers=["CPUExecutionProvider"])
+            session.run(self._outputs, feed)
+            events = json.loads(Path(session.end_profiling()).read_text())
+        dtypes, providers = onnxruntime_compute(events)
+        self.settings["compute_providers"] = providers  # the providers that ran those nodes
+        return summarise(dtypes)
 
 
 def onnx_path(files: ModelFiles) -> Any:

@@ -91,14 +91,14 @@ class OpenVinoRunner(Runner):
             output_binding="shared memory",
             graph=str(path.name),
         )
-        precision = recorded["INFERENCE_PRECISION_HINT"]
-        self.precision_effective = {"f32": "fp32", "bf16": "bf16"}.get(precision, precision)
-        if self.precision_effective != self._precision_asked:
+        precision = recorded["INFERENCE_PRECISION_HINT"]  # the hint read back; what ran: compiled_precision
+        if {"f32": "fp32", "bf16": "bf16"}.get(precision, precision) != self._precision_asked:
             raise UnsupportedPrecision(
                 f"OpenVINO compiled for {precision}, not {self._precision_asked}, on this CPU"
             )
 
     def compiled_precision(self, feed: Sample) -> str | None:
+        """The runtime precision of each compute layer of the executable graph OpenVINO built."""
         from runners.precision import summarise
 
         dtypes = []

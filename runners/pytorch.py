@@ -14,6 +14,7 @@ import numpy as np
 
 from models.base import Model, ModelFiles, UnsupportedModel
 from runners.base import Option, Runner, Sample, UnsupportedPrecision
+from runners.precision import summarise, torch_compute_dtypes
 
 
 class PyTorchRunner(Runner):
@@ -69,10 +70,24 @@ class PyTorchRunner(Runner):
             how += ", torch.compile (inductor)"
         self._names = list(sample)
         self._floats = {name for name, array in sample.items() if array.dtype.kind == "f"}
-        dtypes = {p.dtype for p in self.model.parameters()} if hasattr(self.model, "parameters") else set()
-        dtype = dtypes.pop() if len(dtypes) == 1 else self.dtype
-        self.precision_effective = {torch.float32: "fp32", torch.bfloat16: "bf16"}.get(dtype, str(dtype))
-        self.settings.update(mode=how, dtype=str(dtype))
+        # The dtype the runner cast to: what ran is observed after the timed loop (compiled_precision).
+        self.settings.update(mode=how, dtype=str(self.dtype))
+
+    def compiled_precision(self, feed: Sample) -> str | None:
+        """The dtypes of the matrix products and convolutions PyTorch's profiler saw run in one
+        call (the operators a compiled module's code calls too); its own kernels that inductor
+        generates are not seen, and a call with no such operator is ``unobserved``."""
+        from torch.profiler import ProfilerActivity, profile
+
+        with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as profiler:
+            self.predict(feed)
+        events = profiler.events() or []
+        found = torch_compute_dtypes(
+            (event.name, getattr(event, "input_dtypes", None) or []) for event in events
+        )
+        if not found:
+            self.settings["precision_unobserved"] = "the profiler saw no matrix product or convolution run"
+        return summarise(found)
 
     @contextlib.contextmanager
     def session(self) -> Iterator[None]:

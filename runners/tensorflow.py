@@ -64,16 +64,16 @@ class TensorFlowRunner(Runner):
             names = list(sample)
             net: Any = lambda xs: serving(**dict(zip(names, xs)))  # noqa: E731
             structure = _as_list
-            how, compute = "SavedModel serving_default signature via tf.function", "float32"
+            how = "SavedModel serving_default signature via tf.function"
         elif files.source_format == "keras":
             net = keras.saving.load_model(str(files.source), compile=False)
-            how, compute = "the user's .keras model via tf.function", _compute_dtype(net)
+            how = "the user's .keras model via tf.function"
         elif files.source_format is not None:
             raise UnsupportedModel(f"TensorFlow cannot load a {files.source_format} model")
         else:
             net = model.keras_model(files)
             self._feed, feed_note = model.keras_feed, model.keras_feed_note
-            how, compute = "Keras 3 model via tf.function, fixed input signature", _compute_dtype(net)
+            how = "Keras 3 model via tf.function, fixed input signature"
         prepared = self.prepare(sample)
         signature = [tf.TensorSpec(shape=x.shape, dtype=x.dtype) for x in prepared]
         jit = self.option("jit_compile") == "true"
@@ -82,7 +82,6 @@ class TensorFlowRunner(Runner):
             input_signature=signature,
             jit_compile=jit,
         )
-        self.precision_effective = {"float32": "fp32", "bfloat16": "bf16"}.get(compute, compute)
         self.settings.update(
             mode=how,
             jit_compile=jit,
@@ -99,12 +98,24 @@ class TensorFlowRunner(Runner):
         return self._call(*feed).numpy()  # type: ignore[no-any-return]
 
     def compiled_precision(self, feed: list[np.ndarray]) -> str | None:
-        from runners.precision import hlo_compute_dtypes, summarise
+        """With XLA, the element types of the dots and convolutions of the optimised HLO; as a
+        plain graph, the types of the matrix-product and convolution operations of the graph
+        TensorFlow executes (its functions' too). Grappler's rewrites before execution (fusions,
+        oneDNN kernels) keep each operation's type; its auto mixed precision, which would not,
+        is off unless switched on, and this runner never does."""
+        from runners.precision import TENSORFLOW_COMPUTE, hlo_compute_dtypes, summarise
 
-        if not self.settings.get("jit_compile"):
-            return None  # a plain graph: its kernels' dtypes are the policy's
-        text = self._call.experimental_get_compiler_ir(*feed)(stage="optimized_hlo")
-        return summarise(hlo_compute_dtypes(text))
+        if self.settings.get("jit_compile"):
+            text = self._call.experimental_get_compiler_ir(*feed)(stage="optimized_hlo")
+            return summarise(hlo_compute_dtypes(text))
+        graph = self._call.get_concrete_function(*feed).graph
+        found = [op.inputs[0].dtype.name for op in graph.get_operations() if op.type in TENSORFLOW_COMPUTE]
+        for function in graph.as_graph_def().library.function:  # nested calls: a SavedModel's
+            for node in function.node_def:
+                if node.op in TENSORFLOW_COMPUTE:
+                    attr = node.attr["T"] if "T" in node.attr else node.attr["Ta"]
+                    found.append(self.tf.dtypes.as_dtype(attr.type).name)
+        return summarise(found)
 
 
 def _call(net: Any, inputs: Any) -> Any:
@@ -129,9 +140,3 @@ def _first(output: Any) -> Any:
     if isinstance(output, (list, tuple)):
         return output[0]
     return output
-
-
-def _compute_dtype(net: Any) -> str:
-    """The compute dtype of the model's layers that hold weights (what the policy gave them)."""
-    dtypes = {str(layer.compute_dtype) for layer in getattr(net, "layers", []) if layer.weights}
-    return dtypes.pop() if len(dtypes) == 1 else ",".join(sorted(dtypes)) or "float32"

@@ -28,6 +28,7 @@ from schemas.job import JobSpec
 # The faults the fake runner can be told to commit, as framework "fake-<fault>".
 FAKE_FAULTS = (
     "raise", "segfault", "oom-kill", "hang", "exit", "garbage", "diverge",
+    "half",  # computes in float16 whatever precision it is asked for
     "import-missing",  # its module is not installed: ModuleNotFoundError
     "import-error",  # installed, and broken: a shared library it needs is not there
     "import-crash",  # installed, and its import raises something else
@@ -67,6 +68,8 @@ class FakeRunner(Runner):
         if model.spec.name != "mlp":
             raise UnsupportedModel(f"the fake runner computes only the mlp, not {model.spec.name}")
         self._layers = read_layers(files)
+        if self.fault == "half":
+            self._layers = [(w.astype(np.float16), b.astype(np.float16), a) for w, b, a in self._layers]
         self._calls = 0
         if self.fault == "extra-threads":  # a pool the thread settings do not reach, as JAX's did
             threading.Thread(target=_spin, daemon=True).start()
@@ -75,13 +78,29 @@ class FakeRunner(Runner):
         self._calls += 1
         if self.fault and self._calls > _CALLS_BEFORE_FAULT:
             _strike(self.fault)
-        h = feed["input"]
-        for weight, bias, activation in self._layers:
-            h = h @ weight + bias
-            h = np.maximum(h, 0) if activation == "relu" else 1 / (1 + np.exp(-h))
+        h = self._forward(feed["input"])
         if self.fault == "diverge":
             h = h + 0.01
         return h
+
+    def _forward(self, h: np.ndarray, products: list[str] | None = None) -> np.ndarray:
+        if self.fault == "half":
+            h = h.astype(np.float16)
+        for weight, bias, activation in self._layers:
+            h = h @ weight
+            if products is not None:
+                products.append(h.dtype.name)
+            h = h + bias
+            h = np.maximum(h, 0) if activation == "relu" else 1 / (1 + np.exp(-h))
+        return h
+
+    def compiled_precision(self, feed: Sample) -> str | None:
+        """The dtypes numpy's matrix products computed in, in one call."""
+        from runners.precision import summarise
+
+        products: list[str] = []
+        self._forward(feed["input"], products)
+        return summarise(products)
 
 
 def _spin() -> None:
