@@ -40,7 +40,7 @@ def isolation_table(rows: list[dict[str, Any]]) -> Table:
     """Per framework: memory carried in from earlier imports, peak memory, p50 and CPU %."""
     table = Table(title="in-process against isolated (isolated -> in-process)", title_justify="left")
     for header in ("framework", "RSS before import", "peak RSS", "p50", "CPU"):
-        table.add_column(header)
+        table.add_column(header, justify="left" if header == "framework" else "right")
     for isolated, shared in pair_modes(rows):
         table.add_row(
             isolated["framework"],

@@ -9,6 +9,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -280,12 +282,37 @@ class PipeGuard(io.TextIOBase):
         return int(self._stream.fileno())
 
 
+class _Trimmed(io.TextIOBase):
+    """A log or a pipe as written to by Rich, each line without the spaces Rich pads it with
+    (a table's title is padded to the table's width): what a log keeps is the text."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(_TRAILING.sub("\n", text))
+        return len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def fileno(self) -> int:
+        return int(self._stream.fileno())
+
+
+_TRAILING = re.compile(r"[ \t]+\n")
+
+
 def make_console(file: Any = None) -> Console:
     """The console for results: the terminal's width, or -- a log or a pipe -- one wide enough
-    that a table takes its natural width and no value is ever cut."""
+    that a table takes its natural width and no value is ever cut, and no line ends in spaces."""
     console = Console(file=file)
     if not console.is_terminal:
-        console = Console(file=file, width=100_000)
+        trimmed: Any = _Trimmed(file or sys.stdout)
+        console = Console(file=trimmed, width=100_000)
     return console
 
 

@@ -10,11 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.table import Table
 
 from conftest import Row, run_cli, summary_row
 from orchestrator.cli import exit_status, log_note
 from orchestrator.console_table import notes, summary_view
-from orchestrator.display import LiveDisplay, PlainDisplay
+from orchestrator.display import LiveDisplay, PlainDisplay, make_console
 from orchestrator.load_chart import load_chart, load_figure, load_points
 from orchestrator.plan import Plan
 from orchestrator.report import markdown_summary, settings_parts, varying_keys
@@ -298,3 +299,24 @@ def test_every_setup_option_says_what_it_does(tmp_path: Path) -> None:
         start = options.index(flag)
         described = options[start + len(flag) :].split("\n  -", 1)[0]
         assert len(described.split()) >= 4, (flag, described)
+
+
+# --- piped: no line ends in spaces ----------------------------------------------------------------
+
+
+def test_piped_lines_end_without_spaces(tmp_path: Path) -> None:
+    out = io.StringIO()
+    console = make_console(out)
+    table = Table(title="in-process against isolated", title_justify="left")
+    table.add_column("framework")
+    table.add_column("a long heading of a column")
+    table.add_row("fake", "1")
+    console.print(table)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "in-process against isolated"  # Rich pads a title to the table's width
+    assert all(line == line.rstrip() for line in lines)
+    proc = run_cli(
+        ["--frameworks", "fake", "--warmup", "1", "--min-iterations", "5", "--min-time", "0"], tmp_path
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert [line for line in proc.stdout.splitlines() if line != line.rstrip()] == []
