@@ -320,3 +320,22 @@ def test_piped_lines_end_without_spaces(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert [line for line in proc.stdout.splitlines() if line != line.rstrip()] == []
+
+
+def test_an_invalid_server_run_shows_invalid_and_exits_1(tmp_path: Path) -> None:
+    # No call meets a 1 us p99: LoadGen judges the run INVALID; the run itself is fine.
+    proc = run_cli(
+        ["--frameworks", "fake", "--scenario", "server", "--target-qps", "200", "--latency-bound-ms", "0.001",
+         "--warmup", "5", "--min-iterations", "50", "--min-time", "0.5"],
+        cwd=tmp_path,
+    )  # fmt: skip
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    header = [part.strip() for part in next(line for line in lines if line.startswith("┃")).split("┃")]
+    row = [part.strip() for part in next(line for line in lines if line.startswith("│ fake")).split("│")]
+    assert (row[header.index("LoadGen")], row[header.index("status")]) == ("INVALID", "ok")
+    assert any(line.startswith("fake: LoadGen judged the run INVALID: ") for line in lines)
+    assert (
+        "settings: model mlp (input 1x200); scenario server at 200 QPS, bound 0.001 ms; batch 1;"
+        in proc.stdout
+    )
