@@ -60,6 +60,8 @@ class TensorFlowRunner(Runner):
         feed_note = "as stored"
         if files.source_format == "savedmodel":
             loaded = tf.saved_model.load(str(files.source))
+            # The signature holds only weak references to the model's variables: keep the model.
+            self._saved_model = loaded
             serving = loaded.signatures["serving_default"]
             names = list(sample)
             net: Any = lambda xs: serving(**dict(zip(names, xs)))  # noqa: E731
