@@ -95,7 +95,8 @@ def columns(rows: list[Row], baseline: str | None, relative: bool) -> list[Colum
             )
         )
     found += [
-        Column("samples/s", [_fmt(row.get("throughput_per_s"), 0) for row in rows], USEFUL),
+        # Offline, batch / p50: the p50 column says it already, where CPU % says what nothing else does.
+        Column("samples/s", [_fmt(row.get("throughput_per_s"), 0) for row in rows], DETAIL),
         Column("CPU %", [_fmt(row.get("cpu_percent"), 0) for row in rows], USEFUL),
         Column("peak MB", [_peak(row) for row in rows], IMPORTANT),
         Column("import s", [_fmt(row.get("import_s"), 2) for row in rows], EXTRA),
@@ -216,6 +217,20 @@ def _blocks(every: list[Column], count: int, title: str | None, width: int) -> G
             line.append_text(pair)
         parts.append(line)
     return Group(*parts)
+
+
+def settings_lines(parts: list[str], width: int | None) -> list[str]:
+    """``settings: a; b; c``, its parts packed into lines of at most ``width`` columns, broken
+    between parts only (None: one line, for pipes and logs)."""
+    lines = ["settings:"]
+    for part in parts:
+        candidate = f"{lines[-1]}{'' if lines[-1].endswith(':') else ';'} {part}"
+        if width is None or len(candidate) <= width or lines[-1] in ("settings:", " "):
+            lines[-1] = candidate
+        else:
+            lines[-1] += ";"
+            lines.append(f"  {part}")
+    return lines if parts else []
 
 
 def notes(rows: list[Row], log_of: Callable[[Row], str | None] | None = None) -> list[str]:

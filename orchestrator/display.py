@@ -50,9 +50,9 @@ class _CellState:
                 self.started = time.monotonic()
         elif event.get("event") == "progress" and "probe_qps" in event:  # a peak search's probe
             qps, verdict = event["probe_qps"], event.get("validity")
-            self.phase = f"peak search: probe {event.get('done')} at {qps:,.0f} QPS {verdict}"
+            self.phase = f"probe {event.get('done')}: {qps:,.0f} QPS {verdict}"
         elif event.get("event") == "progress" and "issued" in event:  # LoadGen's queries
-            self.phase = f"LoadGen: {event.get('done', 0):,} of {event['issued']:,} queries done"
+            self.phase = f"{event.get('done', 0):,}/{event['issued']:,} queries"
             self.p50_ms = event.get("p50_ms")
             self.peak_rss_mb = event.get("peak_rss_mb")
         elif event.get("event") == "progress":
@@ -155,7 +155,10 @@ class LiveDisplay:
             "peak MB": [_fmt(state.peak_rss_mb, ".0f") for state in states],
         }
         label_width = max([len("cell"), *(len(label) for label in labels)])
-        room = width - label_width - 2 - _MIN_PHASE  # each column after the first: 2 of padding
+        # The phase whole where it can be (up to a limit), before any figure.
+        phase_width = max(_MIN_PHASE, min(_MAX_PHASE, *(len(state.phase) for state in states)))
+        phase_width = min(phase_width, max(_MIN_PHASE, width - label_width - 2))
+        room = width - label_width - 2 - phase_width  # each column after the first: 2 of padding
         bar = min(24, room - 2) if room - 2 >= 8 else 0
         room -= bar + 2 if bar else 0
         shown = []
@@ -166,7 +169,7 @@ class LiveDisplay:
                 room -= needed
         table = Table(box=None, pad_edge=False)
         table.add_column("cell", no_wrap=True, min_width=label_width)
-        table.add_column("phase", min_width=_MIN_PHASE, overflow="fold")
+        table.add_column("phase", min_width=phase_width, overflow="fold")
         if bar:
             table.add_column("progress", no_wrap=True)
         for header in (name for name in figures if name in shown):
@@ -189,8 +192,9 @@ class LiveDisplay:
         return Group(table, overall)
 
 
-# The phase column's least width: a short phase ("loading") whole, a long one wrapped.
-_MIN_PHASE = 10
+# The phase column's width: a short phase ("loading") always whole, one up to _MAX_PHASE whole
+# when the figures can make room, a longer one wrapped.
+_MIN_PHASE, _MAX_PHASE = 10, 28
 
 
 class PlainDisplay:

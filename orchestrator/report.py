@@ -307,8 +307,9 @@ def settings_parts(rows: list[Row], vary: list[str]) -> list[str]:
         min_time_s = float(timing.get("min_time_s") or 0)
         parts.append(
             f"timed loop at least {timing.get('min_iterations')} calls and {min_time_s:g} s "
-            f"after {timing.get('warmup')} warm-up calls, seed {timing.get('seed')}"
+            f"after {timing.get('warmup')} warm-up calls"
         )
+        parts.append(f"seed {timing.get('seed')}")
     return parts
 
 

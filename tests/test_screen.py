@@ -14,7 +14,7 @@ from rich.table import Table
 
 from conftest import Row, run_cli, summary_row
 from orchestrator.cli import exit_status, log_note
-from orchestrator.console_table import notes, summary_view
+from orchestrator.console_table import notes, settings_lines, summary_view
 from orchestrator.display import LiveDisplay, PlainDisplay, make_console
 from orchestrator.load_chart import load_chart, load_figure, load_points
 from orchestrator.plan import Plan
@@ -78,6 +78,17 @@ def test_at_50_columns_the_live_view_keeps_every_name_whole() -> None:
     assert "\N{HORIZONTAL ELLIPSIS}" not in "\n".join(lines)
 
 
+def test_at_80_columns_a_probe_phase_is_whole_on_one_line() -> None:
+    cells = Plan(frameworks=("onnxruntime",)).cells()
+    display = LiveDisplay(Console(file=io.StringIO(), force_terminal=True, width=80))
+    display.start(cells)
+    display.event(cells[0], {"event": "progress", "done": 2, "target": 3, "probe_qps": 11_703.2,
+                             "p99_ms": 4.11, "validity": "VALID"})  # fmt: skip
+    lines = lines_at(display, 80)
+    display.stop()
+    assert lines[1].split("  ")[:2] == ["onnxruntime", "probe 2: 11,703 QPS VALID"]
+
+
 def test_the_live_view_at_140_columns_shows_every_figure() -> None:
     cells = Plan(frameworks=("fake",)).cells()
     display = LiveDisplay(Console(file=io.StringIO(), force_terminal=True, width=140))
@@ -124,8 +135,15 @@ def test_the_settings_line_is_summary_mds() -> None:
     assert "; ".join(parts) == (
         "model mlp (input 1000x200); scenario offline; batch 1000; threads 2; CPUs 0,1; precision fp32; "
         "instances 1; repeats 1; environment own; mode isolated; "
-        "timed loop at least 10 calls and 0 s after 3 warm-up calls, seed 0"
+        "timed loop at least 10 calls and 0 s after 3 warm-up calls; seed 0"
     )
+    assert settings_lines(parts, 80) == [
+        "settings: model mlp (input 1000x200); scenario offline; batch 1000; threads 2;",
+        "  CPUs 0,1; precision fp32; instances 1; repeats 1; environment own;",
+        "  mode isolated; timed loop at least 10 calls and 0 s after 3 warm-up calls;",
+        "  seed 0",
+    ]
+    assert settings_lines(parts, None) == ["settings: " + "; ".join(parts)]
     assert "**Settings:** " + "; ".join(parts) + ".  " in markdown_summary(rows, "run")
     sweep = [ok(0, "a", 1.0, batch_size=1, input_shapes=json.dumps({"input": [1, 200]})),
              ok(1, "a", 1.0, batch_size=8, input_shapes=json.dumps({"input": [8, 200]}))]  # fmt: skip
