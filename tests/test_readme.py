@@ -121,3 +121,36 @@ def test_the_commands_to_remove_the_environments_exist() -> None:
     """`rm -rf ENVS` and `.venv/bin/uv cache clean`: uv is installed beside the interpreter."""
     assert any("uv cache clean" in block for block in snippets("sh"))
     assert (Path(sys.executable).parent / "uv").is_file()
+
+
+def options_table() -> list[tuple[set[str], str]]:
+    """The README's options table: each row's flags and its default column."""
+    text = README.read_text()
+    start = text.index("| flag | default | meaning |")
+    rows = text[start : text.index("\n\n", start)].splitlines()[2:]
+    return [
+        (set(re.findall(r"--[a-z][a-z-]*", row.split("|")[1])), row.split("|")[2].strip()) for row in rows
+    ]
+
+
+def test_the_options_table_names_every_flag_of_the_parser_and_no_other() -> None:
+    named = set().union(*(flags for flags, _ in options_table()))
+    parser = cli.build_parser()
+    flags = {o for a in parser._actions for o in a.option_strings if o.startswith("--") and o != "--help"}
+    # Every switch has its --no- form (the README says so once); the table may name it or not.
+    switched_off = {f for f in flags if f.startswith("--no-") and "--" + f[5:] in named}
+    assert named - switched_off == flags - switched_off
+
+
+def test_the_options_tables_numeric_defaults_are_the_parsers() -> None:
+    parser = cli.build_parser()
+    by_flag = {o: a for a in parser._actions for o in a.option_strings}
+    checked = 0
+    for flags, default in options_table():
+        number = default.replace(",", "")
+        if len(flags) != 1 or not re.fullmatch(r"\d+(\.\d+)?", number):
+            continue
+        (flag,) = flags
+        assert float(by_flag[flag].default) == float(number), flag
+        checked += 1
+    assert checked >= 8  # --samples-per-query, --instances, --seed, --repeats, --warmup, ...
