@@ -1,6 +1,6 @@
-"""Does the live display cost the benchmark anything? The parent redraws its Rich table 4 times a
-second on whatever CPU it runs on, and is not pinned: on a machine whose CPUs the runners fill,
-that is the runners' CPUs.
+"""Does the live display cost the benchmark anything? The parent redraws its Rich table twice a
+second; it moves itself off the runners' CPUs where the machine has others, but on a machine
+whose CPUs the runners fill it shares theirs.
 
 Alternates one-framework runs with the live display (under a pseudo-terminal, as a user sees it)
 and with --quiet, and prints the median p50 of each and their ratio. Asserts nothing.
