@@ -190,7 +190,7 @@ class FleetDisplay:
     def __rich__(self) -> Table:
         table = Table(box=None, pad_edge=False)
         for header in ("machine", "job", "state", "node", "cells", "elapsed", "reason"):
-            table.add_column(header)
+            table.add_column(header, justify="right" if header in ("cells", "elapsed") else "left")
         for job in self._jobs:
             state = job.state
             cells = f"{job.cells_done}/{job.cells_total}" if job.cells_total else str(job.cells_done)

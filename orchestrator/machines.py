@@ -183,7 +183,7 @@ def machines_tables(runs: list[MachineRun], chosen: str | None = None) -> list[t
         table = Table()
         table.add_column("configuration")
         for machine in labels:
-            table.add_column(machine + (" (reference)" if machine == reference else ""))
+            table.add_column(machine + (" (reference)" if machine == reference else ""), justify="right")
         for by_machine in configurations.values():
             table.add_row(
                 _row_label(list(by_machine.values()), all_rows, runs),

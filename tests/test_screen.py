@@ -17,6 +17,7 @@ from orchestrator.cli import exit_status, log_note
 from orchestrator.console_table import notes, settings_lines, summary_view
 from orchestrator.display import LiveDisplay, PlainDisplay, make_console
 from orchestrator.load_chart import load_chart, load_figure, load_points
+from orchestrator.machines import MachineRun, machines_tables
 from orchestrator.plan import Plan
 from orchestrator.report import markdown_summary, settings_parts, varying_keys
 from orchestrator.run import execute
@@ -357,3 +358,14 @@ def test_an_invalid_server_run_shows_invalid_and_exits_1(tmp_path: Path) -> None
         "settings: model mlp (input 1x200); scenario server at 200 QPS, bound 0.001 ms; batch 1;"
         in proc.stdout
     )
+
+
+def test_the_machines_report_right_aligns_its_figures() -> None:
+    rows = [ok(0, "onnxruntime", 1.5), ok(1, "pytorch", 12.25)]
+    runs = [MachineRun("vm-a", {}, rows), MachineRun("vm-b", {}, [dict(row) for row in rows])]
+    ((_, table),) = machines_tables(runs)
+    lines = lines_at(table, 200)
+    values = [line.split("│")[2] for line in lines if line.startswith("│")]
+    assert values and all(value.startswith(" ") and value.endswith(" ") for value in values)
+    assert len({len(value) - len(value.lstrip()) for value in values}) > 1  # padded on the left
+    assert all(value.endswith(value.strip() + " ") for value in values)  # flush right
