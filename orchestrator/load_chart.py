@@ -68,7 +68,9 @@ def load_figure(rows: list[Row], points: dict[str, list[tuple[float, float, bool
             p99 = next((p for q, p, _ in found if q == peak), None)
             if p99 is not None:
                 axis.scatter([peak], [p99], marker="*", s=220, color=line.get_color(), zorder=4)
-                axis.annotate(f"peak {peak:,.0f} QPS", (peak, p99), xytext=(6, -14),
+                # Above and to the right of its star: clear of the curve's lower points and of
+                # the plot's bottom edge, where the lowest p99 often is.
+                axis.annotate(f"peak {peak:,.0f} QPS", (peak, p99), xytext=(9, 5), va="bottom",
                               textcoords="offset points", fontsize=8, color=line.get_color())  # fmt: skip
     axis.set_xscale("log")
     axis.set_yscale("log")

@@ -369,3 +369,26 @@ def test_the_machines_report_right_aligns_its_figures() -> None:
     assert values and all(value.startswith(" ") and value.endswith(" ") for value in values)
     assert len({len(value) - len(value.lstrip()) for value in values}) > 1  # padded on the left
     assert all(value.endswith(value.strip() + " ") for value in values)  # flush right
+
+
+def test_load_png_keeps_the_peak_label_inside_the_plot_at_its_lowest_point() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    # The peak's probe has the lowest p99 of all: its label must not fall off the plot's bottom.
+    probes = [(11_604.0, 2.26, "VALID"), (13_799.0, 1.42, "VALID"), (14_410.0, 0.456, "VALID"),
+              (15_048.0, 6.67, "INVALID"), (46_414.0, 40.6, "INVALID")]  # fmt: skip
+    result = {"probes": [{"offered_qps": q, "latency_ms_p99": p, "validity": v} for q, p, v in probes]}
+    row = ok(0, "onnxruntime", 1.0, scenario="server-peak", latency_bound_ms=5.0, peak_qps=14_410.0,
+             loadgen_json=json.dumps(result))  # fmt: skip
+    figure = load_figure([row], load_points([row]))
+    try:
+        figure.canvas.draw()
+        (axis,) = figure.axes
+        (label,) = [text for text in axis.texts if text.get_text() == "peak 14,410 QPS"]
+        inside, box = axis.get_window_extent(), label.get_window_extent()
+        assert inside.y0 <= box.y0 and box.y1 <= inside.y1 and inside.x0 <= box.x0 and box.x1 <= inside.x1
+    finally:
+        plt.close(figure)
