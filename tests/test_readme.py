@@ -154,3 +154,23 @@ def test_the_options_tables_numeric_defaults_are_the_parsers() -> None:
         assert float(by_flag[flag].default) == float(number), flag
         checked += 1
     assert checked >= 8  # --samples-per-query, --instances, --seed, --repeats, --warmup, ...
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces to dashes."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_link_of_the_readme_and_docs_leads_somewhere() -> None:
+    """Relative links name files of the repository; #anchors name headings of their page."""
+    for page in [README, *sorted((PROJECT_ROOT / "docs").glob("*.md"))]:
+        text = page.read_text()
+        anchors = {_slug(h) for h in re.findall(r"^#+ (.+)$", text, re.M)}
+        for target in re.findall(r"\]\(([^)\s]+)\)", text):
+            if target.startswith(("http://", "https://")):
+                continue
+            path, _, anchor = target.partition("#")
+            if path:
+                assert (page.parent / path).exists(), f"{page.name}: {target}"
+            else:
+                assert anchor in anchors, f"{page.name}: {target}"
