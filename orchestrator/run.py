@@ -60,6 +60,9 @@ class Interrupted(BaseException):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
+        # Cells of the interrupted worker that had finished (in-process, one worker runs
+        # several): kept as measured, not marked interrupted.
+        self.finished: list[CellOutcome] = []
 
 
 class OutputError(Exception):
@@ -274,9 +277,11 @@ def execute(
             # Finish the bookkeeping even if the user presses Ctrl-C again.
             signal.signal(signal.SIGINT, signal.SIG_IGN)
             signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            done = {outcome.cell.cell_id for outcome in outcomes}
+            kept = interruption.finished
+            done = {outcome.cell.cell_id for outcome in [*outcomes, *kept]}
             rows = save(
-                [
+                kept
+                + [
                     interrupted_outcome(run_id, plan, cell, str(interruption))
                     for cell in cells
                     if cell.cell_id not in done
@@ -411,7 +416,11 @@ def _run_group(
     log_path = run_dir / "cells" / runnable[0].cell_id / "stderr.log"
     python = environments[runnable[0].framework_label].python
     assert python is not None
-    exit = launch(job_paths, log_path, plan.timeout_s, worker.on_event, python)
+    try:
+        exit = launch(job_paths, log_path, plan.timeout_s, worker.on_event, python)
+    except Interrupted as stop:
+        stop.finished += outcomes + list(worker.finished.values())
+        raise
     return outcomes + worker.outcomes(exit)
 
 

@@ -78,3 +78,32 @@ def summary_rows_in_order(run_dir: Path) -> list[dict[str, object]]:
     import pyarrow.parquet as pq
 
     return pq.read_table(run_dir / "summary.parquet").to_pylist()
+
+
+def test_in_process_an_interrupt_keeps_the_cells_the_shared_worker_finished(tmp_path: Path) -> None:
+    # One worker runs both: fake finishes (the display says done), then fake-hang hangs. The
+    # interrupted run must keep fake's figures, as the screen showed them, not mark it interrupted.
+    output = tmp_path / "results"
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "--frameworks", "fake,fake-hang", "--in-process",
+         "--environment", "current", "--output", str(output), "--timeout", "120", *QUICK],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        wait_for(
+            lambda: output.exists() and any(HANG_MARKER in p.cmdline() for p in survivors(output)), parent
+        )
+        parent.send_signal(signal.SIGINT)
+        stdout, stderr = parent.communicate(timeout=60)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    assert parent.returncode == 130, stderr
+    (run_dir,) = output.iterdir()
+    rows = summary_rows(run_dir)
+    assert (rows["fake"]["status"], rows["fake-hang"]["status"]) == ("ok", "interrupted")
+    assert "fake: done, p50" in stdout
