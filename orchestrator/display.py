@@ -21,7 +21,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 
 from orchestrator.plan import Cell
-from orchestrator.report import contender_label
+from orchestrator.report import contender_label, format_ms
 
 
 class Display(Protocol):
@@ -222,7 +222,7 @@ class PlainDisplay:
         if row["status"] == "ok":
             self._line(
                 cell,
-                f"done, p50 {row['latency_ms_p50']:.3f} ms over {row['iterations']} calls, "
+                f"done, p50 {format_ms(row['latency_ms_p50'])} ms over {row['iterations']} calls, "
                 f"CPU {row['cpu_percent']:.0f} %, peak {row['peak_rss_mb']:.0f} MB",
             )
         else:

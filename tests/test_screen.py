@@ -392,3 +392,13 @@ def test_load_png_keeps_the_peak_label_inside_the_plot_at_its_lowest_point() -> 
         assert inside.y0 <= box.y0 and box.y1 <= inside.y1 and inside.x0 <= box.x0 and box.x1 <= inside.x1
     finally:
         plt.close(figure)
+
+
+def test_a_plain_line_writes_a_sub_microsecond_p50_in_significant_digits() -> None:
+    cells = Plan(frameworks=("noop",)).cells()
+    out = io.StringIO()
+    plain = PlainDisplay(Console(file=out, width=200))
+    plain.start(cells)
+    plain.finish_cell(cells[0], {"status": "ok", "latency_ms_p50": 0.0001295, "iterations": 10,
+                                 "cpu_percent": 101.0, "peak_rss_mb": 33.0})  # fmt: skip
+    assert out.getvalue()[9:] == "noop: done, p50 0.0001295 ms over 10 calls, CPU 101 %, peak 33 MB\n"
