@@ -8,6 +8,7 @@ import contextlib
 import io
 import re
 import shlex
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -174,3 +175,31 @@ def test_every_link_of_the_readme_and_docs_leads_somewhere() -> None:
                 assert (page.parent / path).exists(), f"{page.name}: {target}"
             else:
                 assert anchor in anchors, f"{page.name}: {target}"
+
+
+def script_commands() -> list[tuple[str, list[str]]]:
+    """Each ``scripts/NAME.py --flags`` of the shell blocks in the README and docs/: the script
+    and the flags given to it (those after a ``--`` go on to the orchestrator)."""
+    found = []
+    for page in [README, *sorted((PROJECT_ROOT / "docs").glob("*.md"))]:
+        blocks = [m["body"] for m in _FENCE.finditer(page.read_text()) if m["lang"] == "sh"]
+        for line in "\n".join(blocks).replace("\\\n", " ").splitlines():
+            words = shlex.split(line, comments=True)
+            scripts = [w for w in words if w.startswith("scripts/") and w.endswith(".py")]
+            if scripts:
+                given = words[words.index(scripts[0]) + 1 :]
+                given = given[: given.index("--")] if "--" in given else given
+                found.append((scripts[0], [w.split("=")[0] for w in given if w.startswith("--")]))
+    return found
+
+
+@pytest.mark.parametrize(("script", "flags"), script_commands(), ids=lambda v: str(v)[:40])
+def test_every_script_command_in_the_readme_and_docs_uses_flags_the_script_has(
+    script: str, flags: list[str]
+) -> None:
+    proc = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / script), "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    for flag in flags:
+        assert re.search(rf"{re.escape(flag)}\b", proc.stdout), f"{script} has no {flag}"
