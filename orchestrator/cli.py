@@ -23,7 +23,7 @@ from rich.console import Console
 from models.registry import DEFAULT_MODEL, MODELS
 from orchestrator.compare import latencies_by_config, process_p50s_by_config
 from orchestrator.config import ConfigError, load_config_keys
-from orchestrator.console_table import notes, settings_lines, summary_view
+from orchestrator.console_table import notes, settings_lines, summary_view, wrapped
 from orchestrator.contamination import isolation_table
 from orchestrator.display import PipeGuard, make_console, make_display
 from orchestrator.env_status import ConsoleStatus
@@ -1016,8 +1016,9 @@ def _show(console: Console, record: RunRecord, baseline: str | None) -> None:
     def log_of(row: dict[str, Any]) -> str | None:
         return log_note(record.run_dir / "cells" / str(row["cell_id"]) / "stderr.log")
 
-    for line in notes(record.rows, log_of):
-        console.print(line, markup=False, highlight=False, soft_wrap=True)
+    for note in notes(record.rows, log_of):
+        for line in wrapped(note, width):
+            console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print(f"results: {record.run_dir}")
 
 

@@ -11,6 +11,7 @@ squeezed into a column.
 from __future__ import annotations
 
 import json
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -231,6 +232,14 @@ def settings_lines(parts: list[str], width: int | None) -> list[str]:
             lines[-1] += ";"
             lines.append(f"  {part}")
     return lines if parts else []
+
+
+def wrapped(note: str, width: int | None) -> list[str]:
+    """A note below the table in lines of at most ``width`` columns, broken between words only
+    (never inside a figure or a path), the lines after the first indented; whole for a pipe."""
+    if width is None or len(note) <= width:
+        return [note]
+    return textwrap.wrap(note, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
 
 
 def notes(rows: list[Row], log_of: Callable[[Row], str | None] | None = None) -> list[str]:

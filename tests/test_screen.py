@@ -14,7 +14,7 @@ from rich.table import Table
 
 from conftest import Row, run_cli, summary_row
 from orchestrator.cli import exit_status, log_note
-from orchestrator.console_table import notes, settings_lines, summary_view
+from orchestrator.console_table import notes, settings_lines, summary_view, wrapped
 from orchestrator.display import LiveDisplay, PlainDisplay, make_console
 from orchestrator.load_chart import load_chart, load_figure, load_points
 from orchestrator.machines import MachineRun, machines_tables
@@ -402,3 +402,18 @@ def test_a_plain_line_writes_a_sub_microsecond_p50_in_significant_digits() -> No
     plain.finish_cell(cells[0], {"status": "ok", "latency_ms_p50": 0.0001295, "iterations": 10,
                                  "cpu_percent": 101.0, "peak_rss_mb": 33.0})  # fmt: skip
     assert out.getvalue()[9:] == "noop: done, p50 0.0001295 ms over 10 calls, CPU 101 %, peak 33 MB\n"
+
+
+def test_on_a_terminal_a_note_breaks_between_words_never_inside_a_figure() -> None:
+    note = (
+        "pytorch: warning: noisy: IQR/p50 = 0.36 within the run; heavy-tail: p99/p50 = 197.7 within "
+        "the run; busy-machine: load average 2.61, ~0.61 of it not this benchmark, on 2 allowed CPUs"
+    )
+    assert wrapped(note, 80) == [
+        "pytorch: warning: noisy: IQR/p50 = 0.36 within the run; heavy-tail: p99/p50 =",
+        "  197.7 within the run; busy-machine: load average 2.61, ~0.61 of it not this",
+        "  benchmark, on 2 allowed CPUs",
+    ]
+    assert wrapped(note, None) == [note]
+    path = "fake: failed: boom (log: /a/very/long/path/" + "x" * 90 + "/stderr.log)"
+    assert "/a/very/long/path/" + "x" * 90 + "/stderr.log)" in wrapped(path, 80)[1]  # a path whole
