@@ -11,6 +11,7 @@ squeezed into a column.
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -239,7 +240,15 @@ def wrapped(note: str, width: int | None) -> list[str]:
     (never inside a figure or a path), the lines after the first indented; whole for a pipe."""
     if width is None or len(note) <= width:
         return [note]
-    return textwrap.wrap(note, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False)
+    glued = _GLUE.sub("\N{NO-BREAK SPACE}", note)  # "p99/p50 = 29.2", "179 %" stay in one piece
+    lines = textwrap.wrap(
+        glued, width, subsequent_indent="  ", break_long_words=False, break_on_hyphens=False
+    )
+    return [line.replace("\N{NO-BREAK SPACE}", " ") for line in lines]
+
+
+# The spaces inside one figure: around "=", and between a number and its unit.
+_GLUE = re.compile(r" (?==)|(?<==) |(?<=\d) (?=(?:%|ms|us|ns|s|MB|GB|x)(?:\W|$))")
 
 
 def notes(rows: list[Row], log_of: Callable[[Row], str | None] | None = None) -> list[str]:

@@ -410,10 +410,15 @@ def test_on_a_terminal_a_note_breaks_between_words_never_inside_a_figure() -> No
         "the run; busy-machine: load average 2.61, ~0.61 of it not this benchmark, on 2 allowed CPUs"
     )
     assert wrapped(note, 80) == [
-        "pytorch: warning: noisy: IQR/p50 = 0.36 within the run; heavy-tail: p99/p50 =",
-        "  197.7 within the run; busy-machine: load average 2.61, ~0.61 of it not this",
-        "  benchmark, on 2 allowed CPUs",
+        "pytorch: warning: noisy: IQR/p50 = 0.36 within the run; heavy-tail:",
+        "  p99/p50 = 197.7 within the run; busy-machine: load average 2.61, ~0.61 of it",
+        "  not this benchmark, on 2 allowed CPUs",
     ]
     assert wrapped(note, None) == [note]
+    tight = "onnxruntime: warning: noisy: IQR/p50 = 0.29 within the run; heavy-tail: p99/p50 = 29.2 within"
+    assert wrapped(tight + " 179 % of it", 80) == [
+        "onnxruntime: warning: noisy: IQR/p50 = 0.29 within the run; heavy-tail:",
+        "  p99/p50 = 29.2 within 179 % of it",
+    ]
     path = "fake: failed: boom (log: /a/very/long/path/" + "x" * 90 + "/stderr.log)"
     assert "/a/very/long/path/" + "x" * 90 + "/stderr.log)" in wrapped(path, 80)[1]  # a path whole
