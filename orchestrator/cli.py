@@ -23,7 +23,7 @@ from rich.console import Console
 from models.registry import DEFAULT_MODEL, MODELS
 from orchestrator.compare import latencies_by_config, process_p50s_by_config
 from orchestrator.config import ConfigError, load_config_keys
-from orchestrator.console_table import notes, settings_lines, summary_view, wrapped
+from orchestrator.console_table import notes, settings_lines, summary_view, version_parts, wrapped
 from orchestrator.contamination import isolation_table
 from orchestrator.display import PipeGuard, make_console, make_display
 from orchestrator.env_status import ConsoleStatus
@@ -1009,7 +1009,9 @@ def _show(console: Console, record: RunRecord, baseline: str | None) -> None:
     then why each cell that is not ok is not, with its log, and every warning in full."""
     console.print(f"run {record.run_id}")
     width = console.width if console.is_terminal else None
-    for line in settings_lines(settings_parts(record.rows, varying_keys(record.rows)), width):
+    settings = settings_lines(settings_parts(record.rows, varying_keys(record.rows)), width)
+    versions = settings_lines(version_parts(record.rows), width, "versions:")  # as each reported it
+    for line in settings + versions:
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print(summary_view(record.rows, width, baseline=baseline, relative=True))
 

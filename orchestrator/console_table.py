@@ -33,7 +33,7 @@ from orchestrator.report import (
     varying_keys,
     warning_codes,
 )
-from schemas.configuration import display_value, header
+from schemas.configuration import display_value, framework_label, header
 
 Row = dict[str, Any]
 
@@ -221,18 +221,30 @@ def _blocks(every: list[Column], count: int, title: str | None, width: int) -> G
     return Group(*parts)
 
 
-def settings_lines(parts: list[str], width: int | None) -> list[str]:
+def settings_lines(parts: list[str], width: int | None, heading: str = "settings:") -> list[str]:
     """``settings: a; b; c``, its parts packed into lines of at most ``width`` columns, broken
     between parts only (None: one line, for pipes and logs)."""
-    lines = ["settings:"]
+    lines = [heading]
     for part in parts:
-        candidate = f"{lines[-1]}{'' if lines[-1].endswith(':') else ';'} {part}"
-        if width is None or len(candidate) <= width or lines[-1] in ("settings:", " "):
+        candidate = f"{lines[-1]}{'' if lines[-1] == heading else ';'} {part}"
+        if width is None or len(candidate) <= width or lines[-1] == heading:
             lines[-1] = candidate
         else:
             lines[-1] += ";"
             lines.append(f"  {part}")
     return lines if parts else []
+
+
+def version_parts(rows: list[Row]) -> list[str]:
+    """Each framework's version as it reported it (``onnxruntime 1.32.0``), once per framework
+    and pin, in the table's order: the table's rows name a pin, not what runs without one."""
+    found: dict[str, str] = {}
+    for row in rows:
+        if row.get("framework_version"):
+            found.setdefault(framework_label(row), str(row["framework_version"]))
+    return [
+        f"{name} {version}" if not name.endswith(f"@{version}") else name for name, version in found.items()
+    ]
 
 
 def wrapped(note: str, width: int | None) -> list[str]:

@@ -14,7 +14,7 @@ from rich.table import Table
 
 from conftest import Row, run_cli, summary_row
 from orchestrator.cli import exit_status, log_note
-from orchestrator.console_table import notes, settings_lines, summary_view, wrapped
+from orchestrator.console_table import notes, settings_lines, summary_view, version_parts, wrapped
 from orchestrator.display import LiveDisplay, PlainDisplay, make_console
 from orchestrator.load_chart import load_chart, load_figure, load_points
 from orchestrator.machines import MachineRun, machines_tables
@@ -124,6 +124,19 @@ def test_each_row_says_what_tells_it_apart() -> None:
     two = [ok(0, "onnxruntime", 1.0, instances=2, warnings="noisy: IQR/p50 = 0.5 within the run")]
     assert lines_at(summary_view(two, None), 200)[3].split("│")[1].strip() == "onnxruntime x2"
     assert notes(two) == ["onnxruntime x2: warning: noisy: IQR/p50 = 0.5 within the run"]
+
+
+def test_the_versions_line_says_what_ran_without_a_pin() -> None:
+    rows = [
+        ok(0, "onnxruntime", 1.0, framework_pin="1.31.1", framework_version="1.31.1"),
+        ok(1, "onnxruntime", 1.0, framework_version="1.32.0"),
+        ok(2, "onnxruntime", 1.0, framework_version="1.32.0", options_json=json.dumps({"spinning": "off"})),
+        ok(3, "jax", 1.0, framework_version="0.8.1"),
+        summary_row(4, "tensorflow", status="skipped", error="not installed"),
+    ]
+    assert settings_lines(version_parts(rows), 80, "versions:") == [
+        "versions: onnxruntime@1.31.1; onnxruntime 1.32.0; jax 0.8.1"
+    ]
 
 
 def test_the_settings_line_is_summary_mds() -> None:
