@@ -4,7 +4,9 @@ framework run side by side."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -16,6 +18,7 @@ import sys
 import tempfile
 import time
 import urllib.parse
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,7 +126,7 @@ def test_a_build_that_fails_skips_only_its_framework(tmp_path: Path) -> None:
     config.write_text(f'torch-index-url = "{dead}"\n')
     envs = tmp_path / "envs"
     args = ["--config", str(config), "--frameworks", "pytorch,fake", "--envs-dir", str(envs), *QUICK]
-    proc = run_cli(args, cwd=tmp_path, env={"PIP_FIND_LINKS": "", "UV_FIND_LINKS": ""})
+    proc = run_cli(args, cwd=tmp_path, env=NO_WHEEL_FOLDER_NO_RETRIES)
     assert proc.returncode == 0, proc.stderr  # skipped is not failed (unless --strict)
     rows = summary_rows(only_run_dir(tmp_path / "results"))
     skipped = rows["pytorch"]
@@ -199,6 +202,12 @@ def _rows(run_dir: Path) -> list[dict[str, object]]:
     return pq.read_table(run_dir / "summary.parquet").to_pylist()
 
 
+# A build whose torch must come from an index that answers nothing: no wheel folder to take it
+# from instead, and none of uv's retries of a refused connection (three, with back-off: ~7 s of
+# waiting per build that change nothing of the failure or of the reason it reports).
+NO_WHEEL_FOLDER_NO_RETRIES = {"PIP_FIND_LINKS": "", "UV_FIND_LINKS": "", "UV_HTTP_RETRIES": "0"}
+
+
 def _closed_port() -> int:
     """A port on 127.0.0.1 that nothing listens on (bound, then let go)."""
     with socket.socket() as probe:
@@ -228,46 +237,98 @@ def test_torch_comes_from_the_mirror_over_a_wheel_folder_over_pytorchs_index(
 
 
 def test_pytorch_builds_from_a_torch_index_on_127_0_0_1(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The index setting is what the build uses: a PEP 503 index of the torch wheel behind
-    `python -m http.server`, no wheel folder; only torch is asked of it (uv's explicit index),
-    and the environment records the wheel's URL. Only the torch requirement, through the same
-    build as every environment, into a temporary envs dir and uv cache (removed after)."""
-    wheel = _torch_wheel_on_disk()
+    """The index setting is what the build uses, for torch alone: two PEP 503 indexes behind
+    `python -m http.server`, no wheel folder -- the torch index, and the package index everything
+    else comes from (PyPI's stand-in, $UV_INDEX_URL). Torch comes from the first and only torch
+    is asked of it (uv's explicit index), torch's dependency from the second, which is never
+    asked for torch; the environment records the wheel's URL and imports the torch it served.
+    Only the torch requirement, through the same build as every environment, into a temporary
+    envs dir and uv cache (removed after).
+
+    The wheels are stand-ins of a few hundred bytes with the pinned name and version (the real
+    torch is 183 MB and took a minute and a half to install): which index a build asks for what,
+    and what it records, do not depend on what the wheels hold."""
+    requirement = _pinned("torch", read_constraints(), None)  # torch==2.13.0+cpu, as the build pins it
+    version = requirement.split("==")[1]
     with tempfile.TemporaryDirectory(prefix="torch-index-") as scratch:
         root = Path(scratch)
-        (root / "index" / "torch").mkdir(parents=True)
-        (root / "index" / "torch" / wheel.name).symlink_to(wheel)
-        href = urllib.parse.quote(wheel.name)
-        (root / "index" / "torch" / "index.html").write_text(f'<a href="{href}">{wheel.name}</a>\n')
-        for name in ("PIP_FIND_LINKS", "UV_FIND_LINKS", "INFERENCE_BENCH_TORCH_INDEX_URL"):
+        href = _indexed(_stand_in_wheel("torch", version, root / "torch-index", requires=("filelock",)))
+        _indexed(_stand_in_wheel("filelock", "3.20.0", root / "package-index"))  # one of torch's own
+        for name in ("PIP_FIND_LINKS", "UV_FIND_LINKS", "INFERENCE_BENCH_TORCH_INDEX_URL", "PIP_INDEX_URL"):
+            monkeypatch.delenv(name, raising=False)
+        for name in ("UV_DEFAULT_INDEX", "UV_INDEX", "UV_EXTRA_INDEX_URL"):
             monkeypatch.delenv(name, raising=False)
         monkeypatch.setenv("UV_CACHE_DIR", str(root / "uv-cache"))
-        with _served(root / "index", root / "access.log") as url:
-            recipe = Recipe("pytorch", (_pinned("torch", read_constraints(), None),), ())
+        with (
+            _served(root / "torch-index", root / "torch-index.log") as url,
+            _served(root / "package-index", root / "package-index.log") as packages,
+        ):
+            monkeypatch.setenv("UV_INDEX_URL", packages)
             status = Recorded()
-            env = ensure(recipe, "own", root / "envs", status, torch_index=url)
+            env = ensure(Recipe("pytorch", (requirement,), ()), "own", root / "envs", status, torch_index=url)
         assert env.error is None, env.error
         assert status.said[0] == f"building pytorch torch from {url}"
-        requested = [
-            line.split('"')[1] for line in (root / "access.log").read_text().splitlines() if '"' in line
-        ]
-        assert "GET /torch/ HTTP/1.1" in requested, requested  # the index's page of torch
-        assert all(request.split()[1].startswith("/torch/") for request in requested), requested
+        asked = _requested(root / "torch-index.log")
+        assert "GET /torch/ HTTP/1.1" in asked, asked  # the index's page of torch
+        assert f"GET /torch/{href} HTTP/1.1" in asked, asked  # and the wheel, from it
+        assert all(request.split()[1].startswith("/torch/") for request in asked), asked
+        elsewhere = _requested(root / "package-index.log")
+        assert "GET /filelock/ HTTP/1.1" in elsewhere, (
+            elsewhere
+        )  # torch's dependency: not from the torch index
+        assert not [request for request in elsewhere if "/torch" in request], elsewhere
         assert env.record()["torch_wheel"] == f"{url}/torch/{href}"
+        assert env.python is not None
+        imported = subprocess.run(
+            [str(env.python), "-c", "import torch, filelock; print(torch.__version__)"],
+            capture_output=True,
+            text=True,
+        )
+        assert imported.stdout.strip() == version, imported.stderr
 
 
-def _torch_wheel_on_disk() -> Path:
-    """The torch wheel the PyTorch environment pins, from a local wheel folder; skipped (failed
-    under CI=1) where there is none."""
-    version = _pinned("torch", read_constraints(), None).split("==")[1]
-    for entry in os.environ.get("PIP_FIND_LINKS", "").split():
-        found = sorted(Path(entry.removeprefix("file://")).glob(f"torch-{version}-cp311-*.whl"))
-        if found:
-            return found[0]
-    reason = f"no torch-{version} wheel in $PIP_FIND_LINKS to serve from a local index"
-    if os.environ.get("CI") == "1":
-        pytest.fail(reason)
-    pytest.skip(reason)
+def _requested(log: Path) -> list[str]:
+    """The request lines of an ``http.server`` access log (``GET /torch/ HTTP/1.1``)."""
+    return [line.split('"')[1] for line in log.read_text().splitlines() if '"' in line]
+
+
+def _indexed(wheel: Path) -> str:
+    """Move ``wheel`` into its project's page of the PEP 503 index holding it (``<index>/<name>/``,
+    an ``index.html`` linking it); the link's href."""
+    project = wheel.parent / wheel.name.split("-")[0]
+    project.mkdir()
+    wheel.rename(project / wheel.name)
+    href = urllib.parse.quote(wheel.name)
+    (project / "index.html").write_text(f'<a href="{href}">{wheel.name}</a>\n')
+    return href
+
+
+def _stand_in_wheel(name: str, version: str, folder: Path, requires: tuple[str, ...] = ()) -> Path:
+    """A valid pure-Python wheel of ``name`` at ``version`` in ``folder`` (METADATA, WHEEL and
+    RECORD with the files' hashes): a package whose ``__init__`` holds only its ``__version__``,
+    depending on ``requires``."""
+    dist_info = f"{name}-{version}.dist-info"
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    files = {
+        f"{name}/__init__.py": f'__version__ = "{version}"\n',
+        f"{dist_info}/METADATA": metadata + "".join(f"Requires-Dist: {r}\n" for r in requires),
+        f"{dist_info}/WHEEL": (
+            "Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        ),
+    }
+    record = [f"{path},sha256={_digest(text.encode())},{len(text.encode())}" for path, text in files.items()]
+    files[f"{dist_info}/RECORD"] = "\n".join([*record, f"{dist_info}/RECORD,,"]) + "\n"
+    folder.mkdir(parents=True, exist_ok=True)
+    wheel = folder / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, text in files.items():
+            archive.writestr(path, text)
+    return wheel
+
+
+def _digest(data: bytes) -> str:
+    """A RECORD hash: urlsafe base64 of the sha256, without padding (PEP 376 / PEP 427)."""
+    return base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
 
 
 @contextlib.contextmanager
@@ -382,7 +443,7 @@ def test_setup_takes_the_torch_index_flag_and_a_url_that_is_not_one_is_refused(t
     dead = f"http://127.0.0.1:{_closed_port()}/whl/cpu"
     envs = tmp_path / "envs"
     setup = ["setup", "--frameworks", "pytorch", "--envs-dir", str(envs), "--torch-index-url", dead]
-    proc = run_cli(setup, cwd=tmp_path, env={"PIP_FIND_LINKS": "", "UV_FIND_LINKS": ""})
+    proc = run_cli(setup, cwd=tmp_path, env=NO_WHEEL_FOLDER_NO_RETRIES)
     assert proc.returncode == 1
     said = f"environment pytorch: building with uv (torch from {dead})... failed"
     assert proc.stdout.splitlines() == [said]
