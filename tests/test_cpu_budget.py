@@ -7,12 +7,19 @@ import sys
 import threading
 from pathlib import Path
 
-import psutil
-import pytest
 from rich.console import Console
 from test_compare import compare_one, latencies
 
-from conftest import ALLOWED_CPUS, FIRST_CPU, PROJECT_ROOT, cpu_list, only_run_dir, summary_row, summary_rows
+from conftest import (
+    ALLOWED_CPUS,
+    FIRST_CPU,
+    PROJECT_ROOT,
+    cpu_list,
+    need_allowed_cpus,
+    only_run_dir,
+    summary_row,
+    summary_rows,
+)
 from orchestrator.aggregate import with_comparison_warnings
 from orchestrator.console_table import summary_view
 from orchestrator.report import warning_codes
@@ -20,19 +27,8 @@ from orchestrator.trust import cpu_budget_warnings
 from runners import probes
 
 
-def need_two_allowed_cpus() -> None:
-    """Skip with the reason where this process may use one CPU only; under CI=1 fail instead
-    when the machine has more (then it is the CI's setup that took them away)."""
-    if len(ALLOWED_CPUS) >= 2:
-        return
-    reason = f"needs 2 allowed CPUs for a runner to narrow its mask; this process may use {ALLOWED_CPUS}"
-    if os.environ.get("CI") and (psutil.cpu_count(logical=True) or 1) > 1:
-        pytest.fail(reason + ", on a machine that has more")
-    pytest.skip(reason)
-
-
 def test_the_cpus_are_the_union_of_every_threads_mask_not_the_main_threads() -> None:
-    need_two_allowed_cpus()
+    need_allowed_cpus(2, "a runner to narrow its mask")
     narrowed, done = threading.Event(), threading.Event()
 
     def narrow() -> None:  # os.sched_setaffinity(0, ...) sets the calling thread's mask only
@@ -89,7 +85,7 @@ def test_a_table_of_cells_on_different_cpus_warns_and_shows_where_each_ran() -> 
 
 def test_jax_at_one_thread_records_the_one_cpu_it_ran_on(tmp_path: Path) -> None:
     """For real: JAX narrows its mask to --threads CPUs; ONNX Runtime keeps the plan's."""
-    need_two_allowed_cpus()
+    need_allowed_cpus(2, "a runner to narrow its mask")
     two = cpu_list(ALLOWED_CPUS[:2])
     proc = subprocess.run(
         [sys.executable, "-m", "orchestrator", "--frameworks", "jax,onnxruntime", "--threads", "1",
