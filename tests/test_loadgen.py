@@ -37,8 +37,8 @@ def test_every_loadgen_scenario_runs_and_records_loadgens_verdict(tmp_path: Path
     proc = run_cli(
         [
             "--frameworks", "fake", "--scenario", "server,multi-stream,loadgen-single-stream,loadgen-offline",
-            "--target-qps", "200", "--latency-bound-ms", "50", "--batch-size", "64", *LOAD,
-        ],
+            "--target-qps", "500", "--latency-bound-ms", "50", "--batch-size", "64", *LOAD,
+        ],  # 500 a second: LoadGen's 1024 server queries in 2 s (at 200, 5 s)
         cwd=tmp_path,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -56,8 +56,8 @@ def test_every_loadgen_scenario_runs_and_records_loadgens_verdict(tmp_path: Path
         logs = run_dir / "cells" / row["cell_id"] / "loadgen"
         assert (logs / "mlperf_log_summary.txt").is_file() and (logs / "mlperf_log_detail.txt").is_file()
     server = rows["server"]
-    assert server["target_qps"] == 200.0 and server["latency_bound_ms"] == 50.0
-    assert 150 < server["throughput_per_s"] < 250  # LoadGen offered 200 a second, Poisson
+    assert server["target_qps"] == 500.0 and server["latency_bound_ms"] == 50.0
+    assert 375 < server["throughput_per_s"] < 625  # LoadGen offered 500 a second, Poisson
     assert json.loads(server["loadgen_json"])["queries"] >= 1024  # enough for early stopping to pass
     assert rows["multi-stream"]["batch_size"] == 8 and rows["loadgen-offline"]["batch_size"] == 64
     samples = pq.read_table(run_dir / "samples.parquet").to_pylist()
@@ -69,7 +69,7 @@ def test_a_peak_search_keeps_every_probe_and_batching_is_recorded(tmp_path: Path
         [
             "--frameworks", "fake", "--scenario", "server", "--find-peak", "--latency-bound-ms", "5",
             "--max-batch", "4", "--report", "png", *LOAD,
-            "--min-time", "2", "--timeout", "5",  # 3 probes or more of 2 s: the timeout is per probe
+            "--min-time", "1", "--timeout", "2.5",  # 3 probes or more of 1 s: the timeout is per probe
         ],
         cwd=tmp_path,
     )  # fmt: skip
@@ -120,7 +120,7 @@ def test_a_server_run_may_take_its_schedule_on_top_of_the_timeout(tmp_path: Path
 
 def test_a_runner_that_dies_under_load_is_failed_and_loadgens_logs_are_kept(tmp_path: Path) -> None:
     proc = run_cli(
-        ["--frameworks", "fake-segfault,fake", "--scenario", "server", "--target-qps", "200",
+        ["--frameworks", "fake-segfault,fake", "--scenario", "server", "--target-qps", "500",
          "--latency-bound-ms", "50", *LOAD, "--warmup", "0"],  # the fault strikes under LoadGen
         cwd=tmp_path,
     )  # fmt: skip
@@ -151,7 +151,8 @@ def test_instances_run_at_once_each_on_its_own_cpus(tmp_path: Path) -> None:
         sys.executable, "-m", "orchestrator", "--frameworks", "fake", "--instances", "2", "--cpus", cpus,
         # A bound no busy machine makes it miss: the copies are the point here, not the verdict
         # (an INVALID run exits 1, and at 50 ms a neighbour's load could make one).
-        "--scenario", "offline,server", "--target-qps", "200", "--latency-bound-ms", "1000", *LOAD,
+        # 1000 a second, 500 each: LoadGen's 1024 queries per copy in 2 s (at 200, 10 s).
+        "--scenario", "offline,server", "--target-qps", "1000", "--latency-bound-ms", "1000", *LOAD,
         "--min-time", "1.5", "--output", str(tmp_path / "results"),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT)}
@@ -182,7 +183,7 @@ def test_instances_run_at_once_each_on_its_own_cpus(tmp_path: Path) -> None:
         assert row["throughput_per_s"] == pytest.approx(sum(copy["throughput_per_s"] for copy in mine))
         assert "threads-not-honoured" not in (row["warnings"] or ""), scenario
     server = [copy for copy in copies if copy["scenario"] == "server"]
-    assert all(json.loads(copy["loadgen_json"])["offered_qps"] == 100.0 for copy in server)
+    assert all(json.loads(copy["loadgen_json"])["offered_qps"] == 500.0 for copy in server)
 
 
 @pytest.mark.parametrize(
