@@ -34,13 +34,15 @@ import sys
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 
 from schemas import io, tables
+
+if TYPE_CHECKING:
+    import pyarrow.dataset as ds
 
 Row = dict[str, Any]
 
@@ -188,6 +190,8 @@ def append_run(history_dir: Path, run_dir: Path) -> list[Path]:
 
 def _dataset(files: list[Path], root: Path) -> ds.Dataset:
     """The files as one dataset with hive partitions, schemas unified across schema versions."""
+    import pyarrow.dataset as ds  # here, not at the top: it imports pandas, a fifth of every CLI start
+
     partitioning = ds.partitioning(PARTITIONS, flavor="hive")
     schemas = [pq.read_schema(path) for path in files]
     unified = pa.unify_schemas([*schemas, PARTITIONS], promote_options="permissive")

@@ -1,11 +1,14 @@
 """The command line, through a real subprocess: help, usage errors, a full run on the fake runner."""
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import QUICK, only_run_dir, run_cli, summary_rows
+from conftest import PROJECT_ROOT, QUICK, only_run_dir, run_cli, summary_rows
 from schemas.tables import SUMMARY
 
 FLAGS = [
@@ -125,3 +128,17 @@ def test_isolation_is_the_default_and_no_isolate_runs_in_process(
     cells = pq.read_table(run_dir / "cells.parquet").to_pylist()
     assert {cell["mode"] for cell in cells} == {mode}
     assert len({cell["pid"] for cell in cells}) == (1 if mode == "in-process" else 2)
+
+
+def test_the_cli_starts_without_pandas(tmp_path: Path) -> None:
+    """pandas (which pyarrow.dataset imports) was a third of the CLI's start, paid by every
+    command and by every test that runs one: only what reads a history dataset loads it."""
+    loaded = "import sys, orchestrator.cli; print(sorted({'pandas', 'pyarrow.dataset'} & set(sys.modules)))"
+    proc = subprocess.run(
+        [sys.executable, "-c", loaded],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
