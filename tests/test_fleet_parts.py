@@ -130,28 +130,33 @@ def _follow_one(tmp_path: Path) -> tuple[fleet.FleetJob, str]:
 
 
 @pytest.mark.parametrize(
-    "failing",
+    ("failing", "failures"),
     [
-        'echo "slurm_load_jobs error: Unable to contact slurm controller (connect failure)" >&2; exit 1',
-        "exec sleep 5",  # longer than the command timeout
-        "exec /nonexistent/scontrol",  # the shell cannot run it: exit 127
+        (
+            'echo "slurm_load_jobs error: Unable to contact slurm controller (connect failure)" >&2; exit 1',
+            12,
+        ),
+        # Longer than the command timeout: each failure lasts 0.5 s, so two outlast LOST_AFTER_S
+        # (twelve took 6 s).
+        ("exec sleep 5", 2),
+        ("exec /nonexistent/scontrol", 12),  # the shell cannot run it: exit 127
     ],
     ids=["error-exit", "timeout", "not-runnable"],
 )
 def test_a_failing_scontrol_is_asked_again_and_never_makes_a_healthy_job_lost(
-    slurm_bin: Path, tmp_path: Path, failing: str
+    slurm_bin: Path, tmp_path: Path, failing: str, failures: int
 ) -> None:
     # Fails for longer than LOST_AFTER_S; sacct fails alike (the controller is down for both).
-    _stand_in(slurm_bin, "scontrol", _failing_then(slurm_bin, 12, failing, f'echo "{COMPLETED_LINE}"'))
+    _stand_in(slurm_bin, "scontrol", _failing_then(slurm_bin, failures, failing, f'echo "{COMPLETED_LINE}"'))
     _stand_in(slurm_bin, "sacct", 'echo "sacct: error: Problem talking to the database" >&2; exit 1')
     job, out = _follow_one(tmp_path)
     assert job.state is not None and job.state.state == "COMPLETED" and job.phase == "done"
     calls = (slurm_bin / "calls.log").read_text()
     assert "scancel" not in calls  # today: LOST after 0.2 s, and cancelled
-    assert calls.count("scontrol show job -o 42") == 13
+    assert calls.count("scontrol show job -o 42") == failures + 1
     assert "Slurm could not be asked (scontrol: " in out
     log = (tmp_path / "fleet" / "slurm" / "commands.log").read_text().splitlines()
-    assert len(log) == 12 and all(" a job 42: scontrol: " in line for line in log)
+    assert len(log) == failures and all(" a job 42: scontrol: " in line for line in log)
 
 
 def test_a_failing_command_is_told_from_a_job_slurm_does_not_know(slurm_bin: Path) -> None:
