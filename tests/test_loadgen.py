@@ -69,7 +69,7 @@ def test_a_peak_search_keeps_every_probe_and_batching_is_recorded(tmp_path: Path
         [
             "--frameworks", "fake", "--scenario", "server", "--find-peak", "--latency-bound-ms", "5",
             "--max-batch", "4", "--report", "png", *LOAD,
-            "--min-time", "1", "--timeout", "2.5",  # 3 probes or more of 1 s: the timeout is per probe
+            "--min-time", "2", "--timeout", "5",  # 3 probes or more of 2 s: the timeout is per probe
         ],
         cwd=tmp_path,
     )  # fmt: skip
