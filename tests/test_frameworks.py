@@ -105,12 +105,13 @@ def test_every_framework_serves_loadgen_queries_from_loadgens_thread(tmp_path: P
     """A LoadGen server run calls the model from LoadGen's issuing thread, not the main one:
     whatever a framework holds per thread (PyTorch's inference mode) must hold there too, and
     still in the main thread after (the parity outputs). LoadGen's verdict is about speed, so
-    it is not asserted; that every query was served is. Nor is the rate: LoadGen's 1024 queries
-    at 1000 a second take a second per framework (at 300, 3.4 s), and a framework that falls
-    behind still serves them all (the runner stops LoadGen only past a backlog of
-    8 x rate x bound = 1600 queries, more than it issues)."""
+    it is not asserted; that every query was served is. Nor is the rate: at 500 a second
+    LoadGen's 1024 queries take 2 s per framework (3.4 s at 300), and the slowest call at batch
+    1 (TensorFlow's, ~0.5 ms) still leaves its thread half idle on a busy machine. (At 1000 a
+    second TensorFlow's median latency was 1 ms: near saturation, where a neighbour's load could
+    make the run INVALID and the exit status 1.)"""
     report, proc = run_parent(
-        ["--output", str(tmp_path), "--quiet", "--scenario", "server", "--target-qps", "1000",
+        ["--output", str(tmp_path), "--quiet", "--scenario", "server", "--target-qps", "500",
          "--latency-bound-ms", "200", *QUICK],
         cwd=tmp_path,
     )  # fmt: skip
