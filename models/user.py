@@ -2,8 +2,8 @@
 ``.keras`` file, a TensorFlow SavedModel directory, or an OpenVINO IR (.xml with its .bin).
 
 The file is the model: there are no weights to generate. Its inputs come from what the file
-declares (read by ``orchestrator.user_models``); each framework that loads the format honestly
-runs it (``orchestrator.workloads.USER_FORMATS``), the runners load the file themselves. The
+declares (read by ``orchestrator.execute.user_models``); each framework that loads the format honestly
+runs it (``orchestrator.plan.workloads.USER_FORMATS``), the runners load the file themselves. The
 reference is the ONNX reference evaluator where there is an ONNX graph (the user's own, or the
 one the tool exports from a .pt2); otherwise the first framework that runs it.
 """

@@ -87,7 +87,7 @@ _MEASURED = [
     # Every percentile as computed from the timed calls (linear interpolation), however few:
     # p90 rests on 100+ calls, p95 on 200+, p99 on 1000+ (10 beyond it); below that the figure is
     # an interpolation between the few slowest calls. The reports show only the supported ones
-    # (orchestrator.report.shown_percentile, from ``iterations``); a reader of this file applies
+    # (orchestrator.report.labels.shown_percentile, from ``iterations``); a reader of this file applies
     # the same rule.
     *[pa.field(f"latency_ms_{stat}", pa.float64()) for stat in _LATENCY_STATS],
     pa.field("throughput_per_s", pa.float64()),  # samples per second at the p50 latency

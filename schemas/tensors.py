@@ -6,7 +6,7 @@ process -- more than half of ONNX Runtime's whole figure -- and every runner's m
 must hold its framework and as little harness as possible. Both files hold the same values.
 ``.npy`` is read with ``allow_pickle=False``: no code crosses the process boundary.
 
-This module imports only numpy; the Parquet side lives in ``orchestrator.inputs``.
+This module imports only numpy; the Parquet side lives in ``orchestrator.execute.inputs``.
 """
 
 from __future__ import annotations

@@ -25,9 +25,11 @@ import pyarrow.parquet as pq
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT_ROOT))
 
-from orchestrator.environments import FrameworkRef, default_root, resolve  # noqa: E402
-from orchestrator.launcher import worker_env  # noqa: E402
-from orchestrator.plan import allowed_cpus, format_cpus  # noqa: E402
+from orchestrator.execute.environments import default_root, resolve  # noqa: E402
+from orchestrator.execute.launcher import worker_env  # noqa: E402
+from orchestrator.host import allowed_cpus  # noqa: E402
+from orchestrator.plan.framework_refs import FrameworkRef  # noqa: E402
+from orchestrator.plan.plan import format_cpus  # noqa: E402
 from runners.registry import FRAMEWORKS  # noqa: E402
 
 

@@ -133,7 +133,10 @@ def test_isolation_is_the_default_and_no_isolate_runs_in_process(
 def test_the_cli_starts_without_pandas(tmp_path: Path) -> None:
     """pandas (which pyarrow.dataset imports) was a third of the CLI's start, paid by every
     command and by every test that runs one: only what reads a history dataset loads it."""
-    loaded = "import sys, orchestrator.cli; print(sorted({'pandas', 'pyarrow.dataset'} & set(sys.modules)))"
+    loaded = (
+        "import sys, orchestrator.cli.run, orchestrator.cli.compare; "
+        "print(sorted({'pandas', 'pyarrow.dataset'} & set(sys.modules)))"
+    )
     proc = subprocess.run(
         [sys.executable, "-c", loaded],
         cwd=tmp_path,

@@ -9,8 +9,14 @@ import pyarrow as pa
 import pytest
 from rich.console import Console
 
-from orchestrator.compare import ComparisonReport, compare_runs, pct_change
-from orchestrator.stats import NOT_JUDGED, format_p_value, latency_stats, mann_whitney_u, throughput_per_s
+from orchestrator.figures.stats import (
+    NOT_JUDGED,
+    format_p_value,
+    latency_stats,
+    mann_whitney_u,
+    throughput_per_s,
+)
+from orchestrator.history.compare import ComparisonReport, compare_runs, pct_change
 from schemas import tables
 
 N = 5000

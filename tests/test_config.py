@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 
 from conftest import PROJECT_ROOT
-from orchestrator.cli import _parse, _plan_from, build_parser
-from orchestrator.config import ConfigError, load_config
-from orchestrator.plan import allowed_cpus
-from orchestrator.workloads import builtin
+from orchestrator.cli.config import ConfigError, load_config
+from orchestrator.cli.run import _parse, _plan_from, build_parser
+from orchestrator.host import allowed_cpus
+from orchestrator.plan.workloads import builtin
 
 NIGHTLY = PROJECT_ROOT / "configs" / "nightly.toml"
 _PARSER_DESTS = {action.dest for action in build_parser()._actions}

@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from conftest import FIRST_CPU, summary_rows
-from orchestrator.display import QuietDisplay
-from orchestrator.plan import Plan
-from orchestrator.run import execute
+from orchestrator.execute.display import QuietDisplay
+from orchestrator.execute.run import execute
+from orchestrator.plan.plan import Plan
 from runners.probes import ThreadSample, thread_activity
 
 BUSY_LOOP = "import os, sys; os.sched_setaffinity(0, {int(sys.argv[1])})\nwhile True: pass"

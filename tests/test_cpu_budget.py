@@ -20,10 +20,10 @@ from conftest import (
     summary_row,
     summary_rows,
 )
-from orchestrator.aggregate import with_comparison_warnings
-from orchestrator.console_table import summary_view
-from orchestrator.report import warning_codes
-from orchestrator.trust import cpu_budget_warnings
+from orchestrator.execute.aggregate import with_comparison_warnings
+from orchestrator.figures.trust import cpu_budget_warnings
+from orchestrator.report.console_table import summary_view
+from orchestrator.report.labels import warning_codes
 from runners import probes
 
 

@@ -5,8 +5,8 @@ import re
 
 from rich.console import Console
 
-from orchestrator.display import LiveDisplay, PlainDisplay, QuietDisplay, make_display
-from orchestrator.plan import Plan
+from orchestrator.execute.display import LiveDisplay, PlainDisplay, QuietDisplay, make_display
+from orchestrator.plan.plan import Plan
 
 CELLS = Plan(frameworks=("fake", "noop"), batch_sizes=(8, 64)).cells()
 

@@ -5,7 +5,7 @@ import os
 import platform
 from pathlib import Path
 
-from orchestrator.environment import describe_environment, host_fingerprint
+from orchestrator.execute.run_record import describe_environment, host_fingerprint
 
 
 def _proc_field(path: str, key: str) -> str:

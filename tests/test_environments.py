@@ -27,8 +27,8 @@ from rich.console import Console
 from test_user_models import onnx_model
 
 from conftest import QUICK, only_run_dir, run_cli, summary_rows
-from orchestrator.env_status import ConsoleStatus, home_relative, size_text
-from orchestrator.environments import (
+from orchestrator.execute.env_status import ConsoleStatus, home_relative, size_text
+from orchestrator.execute.environments import (
     PYTORCH_CPU_INDEX,
     Environment,
     FrameworkRef,

@@ -11,9 +11,10 @@ import pytest
 from rich.console import Console
 
 from conftest import summary_row
-from orchestrator import fleet, slurm
-from orchestrator.cli import build_parser
-from orchestrator.machines import MachineRun, machines_markdown, sections
+from orchestrator.cli.run import build_parser
+from orchestrator.fleet import executor as fleet
+from orchestrator.fleet import slurm
+from orchestrator.fleet.machines import MachineRun, machines_markdown, sections
 
 SCONTROL = (
     "JobId=14 JobName=inference-bench UserId=root(0) JobState=TIMEOUT Reason=TimeLimit "

@@ -14,9 +14,9 @@ from models.base import ModelFiles
 from models.flops import onnx_flops
 from models.mlp import LAYER_SIZES, Mlp
 from models.registry import load_model
-from orchestrator.aggregate import cell_row
-from orchestrator.artifacts import PreparedModel
-from orchestrator.plan import Plan
+from orchestrator.execute.aggregate import cell_row
+from orchestrator.execute.artifacts import PreparedModel
+from orchestrator.plan.plan import Plan
 
 
 def recorded(model_name: str, tmp_path: Path, **plan: Any) -> dict[str, Any]:

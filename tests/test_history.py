@@ -16,7 +16,7 @@ import pytest
 
 import schemas.io
 from conftest import PROJECT_ROOT
-from orchestrator import history
+from orchestrator.history import store as history
 from schemas import io, tables
 
 RUN_A = "20261129T120000Z-aaaaaa"  # host bench-1, fingerprint f1

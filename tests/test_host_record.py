@@ -4,9 +4,9 @@ import json
 from pathlib import Path
 
 from conftest import ALLOWED_CPUS, FIRST_CPU, need_allowed_cpus, only_run_dir
-from orchestrator.display import QuietDisplay
-from orchestrator.plan import Plan
-from orchestrator.run import execute
+from orchestrator.execute.display import QuietDisplay
+from orchestrator.execute.run import execute
+from orchestrator.plan.plan import Plan
 
 
 def environment_of(output: Path, cpus: tuple[int, ...] | None) -> dict[str, object]:

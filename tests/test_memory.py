@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from conftest import PROJECT_ROOT, QUICK
-from orchestrator.memory import memory_budget
+from orchestrator.host import memory_budget
 
 LIMIT = 3 * 2**30  # a 3 GB address space, as a batch system or `ulimit -v` may set
 
@@ -43,7 +43,7 @@ def test_inputs_larger_than_the_address_space_limit_are_refused_before_anything_
 
 
 _FAULT = """
-import orchestrator.artifacts as artifacts
+import orchestrator.execute.artifacts as artifacts
 def write_inputs(arrays, path):
     raise MemoryError("Unable to allocate 3.73 GiB for an array with shape (5000000, 200)")
 artifacts.write_inputs = write_inputs

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import QUICK, run_cli
-from orchestrator import history
+from orchestrator.history import store as history
 from schemas import SCHEMA_VERSION
 
 
@@ -129,7 +129,7 @@ def test_a_run_of_the_previous_schema_merges_and_matches_todays_configuration(
     verdicts = [line.split("│")[-2].strip() for line in proc.stdout.splitlines() if line.startswith("│")]
     # fake and noop, each matched across versions (one process a side: latency not judged)
     assert verdicts == ["latency not judged", "latency not judged"], proc.stdout
-    from orchestrator.history import load_run_dir
+    from orchestrator.history.store import load_run_dir
     from schemas.configuration import config_id, config_key
 
     old_rows, _, _ = load_run_dir(old)

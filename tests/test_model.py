@@ -10,7 +10,7 @@ import pytest
 
 from models.base import ModelFiles
 from models.mlp import LAYER_SIZES, Mlp, forward_float64, make_layers, read_layers
-from orchestrator.artifacts import prepare_model
+from orchestrator.execute.artifacts import prepare_model
 from schemas import tables
 from schemas.io import SchemaError, read_table
 from schemas.tensors import INPUT_ALIGNMENT, read_npy

@@ -10,7 +10,7 @@ import numpy as np
 
 from conftest import QUICK, only_run_dir, run_cli, summary_rows
 from models.spec import Tolerance
-from orchestrator.aggregate import Reference, parity
+from orchestrator.execute.aggregate import Reference, parity
 
 NAN, INF = float("nan"), float("inf")
 

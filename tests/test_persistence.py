@@ -11,11 +11,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-import orchestrator.run as run_module
+import orchestrator.execute.run as run_module
 from conftest import PROJECT_ROOT, QUICK, summary_rows
-from orchestrator.display import QuietDisplay
-from orchestrator.launcher import worker_env
-from orchestrator.plan import Plan
+from orchestrator.execute.display import QuietDisplay
+from orchestrator.execute.launcher import worker_env
+from orchestrator.plan.plan import Plan
 from schemas import io
 
 

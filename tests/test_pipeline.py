@@ -9,9 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import FIRST_CPU, only_run_dir, summary_rows
-from orchestrator.display import QuietDisplay
-from orchestrator.plan import Plan, PlanError
-from orchestrator.run import execute
+from orchestrator.execute.display import QuietDisplay
+from orchestrator.execute.run import execute
+from orchestrator.plan.plan import Plan, PlanError
 
 
 def quick_plan(output: Path, **overrides: object) -> Plan:

@@ -1,7 +1,7 @@
 """How a plan expands: scenarios, sweeps, repeats (interleaved), modes and worker groups."""
 
 from conftest import FIRST_CPU
-from orchestrator.plan import Plan, launch_groups
+from orchestrator.plan.plan import Plan, launch_groups
 
 
 def test_sweeps_are_the_matrix_of_cells() -> None:

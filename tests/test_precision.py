@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import QUICK, cpu_has_bf16, only_run_dir, run_cli, summary_rows
-from orchestrator.environments import FrameworkRef, default_root, resolve
+from orchestrator.execute.environments import default_root, resolve
+from orchestrator.plan.framework_refs import FrameworkRef
 from runners.precision import hlo_compute_dtypes, onnxruntime_compute, summarise, torch_compute_dtypes
 
 

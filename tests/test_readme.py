@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT_ROOT, QUICK, run_cli
-from orchestrator import cli
-from orchestrator.display import make_console
+from orchestrator.cli import run as cli
+from orchestrator.execute.display import make_console
 
 README = PROJECT_ROOT / "README.md"
 _FENCE = re.compile(r"^(?P<indent> *)```(?P<lang>\w*)\n(?P<body>.*?)^(?P=indent)```", re.M | re.S)

@@ -11,10 +11,11 @@ import pytest
 from rich.console import Console
 
 from conftest import summary_row
-from orchestrator import history
-from orchestrator.compare import compare_runs
-from orchestrator.regressions import compare_main, record_and_compare
-from orchestrator.stats import UNCONFIRMED_SLOWER, latency_stats
+from orchestrator.cli.compare import compare_main
+from orchestrator.figures.stats import UNCONFIRMED_SLOWER, latency_stats
+from orchestrator.history import store as history
+from orchestrator.history.compare import compare_runs
+from orchestrator.history.regressions import record_and_compare
 from schemas import io, tables
 
 CALLS = 2000

@@ -9,16 +9,11 @@ import pytest
 from rich.console import Console
 
 from conftest import RUN_ID, Row, colour_pixels, ink_pixels, summary_row
-from orchestrator import charts
-from orchestrator.console_table import notes, summary_view
-from orchestrator.report import (
-    EXPORTERS,
-    format_ms,
-    read_summary_csv,
-    relative_to,
-    shown_percentile,
-    write_reports,
-)
+from orchestrator.report import charts
+from orchestrator.report.console_table import notes, summary_view
+from orchestrator.report.csv_file import read_summary_csv
+from orchestrator.report.formats import EXPORTERS, write_reports
+from orchestrator.report.labels import format_ms, relative_to, shown_percentile
 from schemas import tables
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -340,7 +335,7 @@ def test_every_output_shows_only_the_percentiles_the_calls_support(tmp_path: Pat
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from orchestrator.charts import _tails
+    from orchestrator.report.charts import _tails
 
     fig, ax = plt.subplots()
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conftest import FIRST_CPU, PROJECT_ROOT
 from models.mlp import Mlp
-from orchestrator.artifacts import prepare_model
+from orchestrator.execute.artifacts import prepare_model
 from schemas.job import JobSpec, ModelJob
 
 # Everything a runner does before its framework's import, in a fresh interpreter. (Writing the

@@ -4,10 +4,10 @@ arrivals is what that scenario measures, so its spread is no `noisy, heavy-tail`
 import numpy as np
 import pytest
 
-from orchestrator.aggregate import CellOutcome, cell_row, summarise_configs
-from orchestrator.plan import Cell
-from orchestrator.stats import latency_stats
-from orchestrator.trust import HEAVY_TAIL, NOISY, assess
+from orchestrator.execute.aggregate import CellOutcome, cell_row, summarise_configs
+from orchestrator.figures.stats import latency_stats
+from orchestrator.figures.trust import HEAVY_TAIL, NOISY, assess
+from orchestrator.plan.plan import Cell
 
 MS = 1_000_000  # ns
 

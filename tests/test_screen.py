@@ -13,14 +13,15 @@ from rich.console import Console
 from rich.table import Table
 
 from conftest import Row, run_cli, summary_row
-from orchestrator.cli import exit_status, log_note
-from orchestrator.console_table import notes, settings_lines, summary_view, version_parts, wrapped
-from orchestrator.display import LiveDisplay, PlainDisplay, make_console
-from orchestrator.load_chart import load_chart, load_figure, load_points
-from orchestrator.machines import MachineRun, machines_tables
-from orchestrator.plan import Plan
-from orchestrator.report import markdown_summary, settings_parts, varying_keys
-from orchestrator.run import execute
+from orchestrator.cli.run import exit_status, log_note
+from orchestrator.execute.display import LiveDisplay, PlainDisplay, make_console
+from orchestrator.execute.run import execute
+from orchestrator.fleet.machines import MachineRun, machines_tables
+from orchestrator.plan.plan import Plan
+from orchestrator.report.console_table import notes, settings_lines, summary_view, version_parts, wrapped
+from orchestrator.report.labels import settings_parts, varying_keys
+from orchestrator.report.load_chart import load_chart, load_figure, load_points
+from orchestrator.report.markdown import markdown_summary
 
 
 def ok(index: int, framework: str, p50_ms: float, **extra: Any) -> Row:

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from conftest import QUICK, only_run_dir, run_cli, summary_rows
-from orchestrator.environments import default_root
-from orchestrator.plan import Plan, PlanError
-from orchestrator.user_models import resolve_user_model
+from orchestrator.execute.environments import default_root
+from orchestrator.execute.user_models import resolve_user_model
+from orchestrator.plan.plan import Plan, PlanError
 
 
 def named_dims_model(path: Path) -> Path:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from orchestrator.stats import latency_stats, max_abs_diff, throughput_per_s
+from orchestrator.figures.stats import latency_stats, max_abs_diff, throughput_per_s
 
 
 def test_percentiles_of_a_known_uniform_sample() -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from conftest import Row, colour_pixels, summary_row
-from orchestrator.charts import sweep_panels
-from orchestrator.report import COMPANIONS, EXPORTERS, write_reports
+from orchestrator.report.charts import sweep_panels
+from orchestrator.report.formats import COMPANIONS, EXPORTERS, write_reports
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FRAMEWORKS = ("pytorch", "onnxruntime")

@@ -7,16 +7,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from orchestrator import stats, trust
-from orchestrator.stats import bootstrap_ci, spread_across_repeats
-from orchestrator.trust import (
-    CONTENTION,
-    CpufreqState,
-    Thresholds,
-    assess,
-    read_cpufreq_state,
-    samples_needed,
-)
+from orchestrator.figures import stats, trust
+from orchestrator.figures.stats import bootstrap_ci, spread_across_repeats
+from orchestrator.figures.trust import CONTENTION, Thresholds, assess, samples_needed
+from orchestrator.host import CpufreqState, read_cpufreq_state
 
 MS = 1_000_000  # ns
 

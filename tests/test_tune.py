@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from conftest import summary_row
-from orchestrator.cli import _parse, build_parser
-from orchestrator.options import as_json, defaults, tuning_summary
+from orchestrator.cli.run import _parse, build_parser
+from orchestrator.plan.options import as_json, defaults, tuning_summary
 
 DEFAULT = defaults("onnxruntime")
 DISABLED = {**DEFAULT, "graph_optimization": "disabled"}

@@ -11,7 +11,8 @@ from pathlib import Path
 from test_user_models import onnx_model
 
 from conftest import QUICK, only_run_dir, run_cli, summary_rows
-from orchestrator.environments import FrameworkRef, default_root, resolve
+from orchestrator.execute.environments import default_root, resolve
+from orchestrator.plan.framework_refs import FrameworkRef
 
 _KERAS = """
 import sys, keras

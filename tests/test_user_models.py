@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from conftest import QUICK, only_run_dir, run_cli, summary_rows
-from orchestrator.environments import FrameworkRef, default_root, resolve
+from orchestrator.execute.environments import default_root, resolve
+from orchestrator.plan.framework_refs import FrameworkRef
 
 
 def onnx_model(path: Path) -> Path:

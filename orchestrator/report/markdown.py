@@ -1,0 +1,120 @@
+"""The ``md`` report format: summary.md, the table and notes of a run in Markdown."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from orchestrator.plan.options import non_default
+from orchestrator.report.labels import (
+    Row,
+    _fmt,
+    _header,
+    _options_vary,
+    cell_label,
+    format_ms,
+    format_ratio,
+    md_escape,
+    relative_header,
+    relative_to,
+    run_id_of,
+    settings_parts,
+    tail_column,
+    varying_keys,
+)
+from schemas import io
+from schemas.configuration import (
+    display_value,
+    framework_label,
+)
+
+
+def _md_parity(row: Row) -> str:
+    diff = row["max_abs_diff"]
+    if diff is None:
+        return "-"
+    return f"ok {diff:.1e}" if row["parity_ok"] else f"**DIVERGED** {diff:.1e}"
+
+
+def _md_status(row: Row) -> str:
+    status = row["status"] if row["status"] == "ok" else f"**{row['status']}**"
+    return f"{status} {md_escape(row['error'])}" if row["error"] else status
+
+
+def _not_ok_note(rows: list[Row], vary: list[str]) -> str:
+    """One line naming every cell that failed, was skipped or diverged."""
+    problems = [f"{cell_label(row, vary)} ({row['status']})" for row in rows if row["status"] != "ok"] + [
+        f"{cell_label(row, vary)} (parity DIVERGED)" for row in rows if row["parity_ok"] is False
+    ]
+    if not problems:
+        return f"All {len(rows)} cells ok."
+    return "Not ok: " + ", ".join(problems) + "."
+
+
+def _settings_lines(rows: list[Row], vary: list[str]) -> list[str]:
+    """summary.md's settings line (:func:`settings_parts`)."""
+    parts = settings_parts(rows, vary)
+    return ["**Settings:** " + "; ".join(parts) + ".  "] if parts else []
+
+
+def host_line(run_dir: Path) -> str | None:
+    """The machine a run measured, from its environment.json: CPU model, CPUs allowed, host name."""
+    try:
+        host = json.loads((run_dir / "environment.json").read_text()).get("host") or {}
+    except (OSError, ValueError):
+        return None
+    cpus = host.get("allowed_cpus") or []
+    return f"{host.get('cpu_model', '?')}, {len(cpus)} CPUs allowed, host {host.get('hostname', '?')}"
+
+
+def markdown_summary(
+    rows: list[Row], run_id: str, baseline: str | None = None, host: str | None = None
+) -> str:
+    """The run as a Markdown document: a heading, one table line per cell, a not-ok note."""
+    vary = varying_keys(rows)
+    ratios = relative_to(rows, baseline)
+    headers = ["framework", *(_header(key) for key in vary)]
+    tail_header, tail_value = tail_column(rows)
+    headers += ["p50 ms", tail_header, relative_header(baseline), "samples/s", "CPU %", "peak MB"]
+    headers += ["import s", "ready s", "parity", "status"]
+    right = {"framework", "options", "parity", "status"}  # left-aligned text columns; numbers align right
+    lines = [
+        f"# Benchmark run `{run_id}`",
+        "",
+        *_settings_lines(rows, vary),
+        *([f"**Host:** {host}  "] if host else []),
+        "",
+        f"`{relative_header(baseline)}`: each cell's p50 over the "
+        + (f"p50 of {baseline}" if baseline else "fastest p50 among the frameworks")
+        + " at the same settings (1.00x is that one).",
+        "",
+        "| " + " | ".join(headers) + " |",
+        "|" + "|".join(":---" if h in right else "---:" for h in headers) + "|",
+    ]
+    options_vary = _options_vary(rows)
+    if options_vary:
+        headers.insert(1, "options")
+    for row in rows:
+        cells = [framework_label(row)]
+        cells += [non_default(row["framework"], row.get("options_json"))] if options_vary else []
+        cells += [display_value(row.get(key)) for key in vary]
+        cells += [format_ms(row["latency_ms_p50"]), tail_value(row)]
+        cells += [format_ratio(ratios[row["cell_id"]]), _fmt(row["throughput_per_s"], 0)]
+        cells += [_fmt(row["cpu_percent"], 0), _fmt(row["peak_rss_mb"], 0)]
+        cells += [_fmt(row["import_s"], 2), _fmt(row.get("ready_s"), 2), _md_parity(row), _md_status(row)]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += ["", _not_ok_note(rows, vary), ""]
+    warned = [row for row in rows if row.get("warnings")]
+    if warned:
+        lines += ["Figures to read with care:", ""]
+        lines += [f"- {cell_label(row, vary)}: {md_escape(row['warnings'])}" for row in warned]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_markdown(rows: list[Row], run_dir: Path, baseline: str | None = None) -> Path:
+    """Write summary.md, fit for a CI job page (e.g. $GITHUB_STEP_SUMMARY)."""
+    path = run_dir / "summary.md"
+    text = markdown_summary(rows, run_id_of(rows, run_dir), baseline, host_line(run_dir))
+    io.write_bytes(text.encode(), path)
+    return path
