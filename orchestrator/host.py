@@ -152,3 +152,17 @@ def _read_flag(path: Path) -> bool | None:
 def allowed_cpus() -> tuple[int, ...]:
     """CPUs this process may run on (its affinity mask), sorted."""
     return tuple(sorted(os.sched_getaffinity(0)))
+
+
+@dataclass(frozen=True)
+class MachineState:
+    """What the summary judges a cell's figures against, read from the machine by the caller
+    (once per save of the run's tables), never in the middle of summarising."""
+
+    cpufreq: CpufreqState
+    clock_resolution_s: float
+
+    @classmethod
+    def read(cls) -> MachineState:
+        """The machine as it is now."""
+        return cls(read_cpufreq_state(), perf_counter_resolution_s())

@@ -7,6 +7,7 @@ import pytest
 from orchestrator.execute.aggregate import CellOutcome, cell_row, summarise_configs
 from orchestrator.figures.stats import latency_stats
 from orchestrator.figures.trust import HEAVY_TAIL, NOISY, assess
+from orchestrator.host import MachineState
 from orchestrator.plan.plan import Cell
 
 MS = 1_000_000  # ns
@@ -50,11 +51,11 @@ def outcome_of(scenario: str, latencies: np.ndarray) -> CellOutcome:
 
 @pytest.mark.parametrize("scenario", ["server", "server-peak", "loadgen-offline"])
 def test_a_queueing_scenario_is_not_warned_for_its_queue(scenario: str) -> None:
-    (row,) = summarise_configs([outcome_of(scenario, queued_latencies_ns())])
+    (row,) = summarise_configs([outcome_of(scenario, queued_latencies_ns())], MachineState.read())
     assert not {NOISY, HEAVY_TAIL} & codes((row["warnings"] or "").split("; ")), row["warnings"]
 
 
 @pytest.mark.parametrize("scenario", ["offline", "single-stream", "multi-stream", "loadgen-single-stream"])
 def test_a_back_to_back_scenario_with_that_spread_is_warned(scenario: str) -> None:
-    (row,) = summarise_configs([outcome_of(scenario, queued_latencies_ns())])
+    (row,) = summarise_configs([outcome_of(scenario, queued_latencies_ns())], MachineState.read())
     assert {NOISY, HEAVY_TAIL} <= codes((row["warnings"] or "").split("; ")), row["warnings"]

@@ -22,8 +22,9 @@ from orchestrator.execute.environments import Environment
 from orchestrator.execute.launcher import Exit
 from orchestrator.figures.stats import bootstrap_ci, latency_stats, throughput_per_s
 from orchestrator.figures.trust import assess, cpu_budget_warnings, printed_percentiles
-from orchestrator.host import perf_counter_resolution_s, read_cpufreq_state
-from orchestrator.plan.plan import QUEUEING_SCENARIOS, Cell, Plan
+from orchestrator.host import MachineState
+from orchestrator.plan.measurement import Measurement
+from orchestrator.plan.plan import QUEUEING_SCENARIOS, Cell
 from runners.precision import UNOBSERVED
 from schemas import io, tables
 from schemas.configuration import CONTENDER_COLUMNS, config_key
@@ -83,7 +84,7 @@ class Reference:
 
 def summarise_cell(
     run_id: str,
-    plan: Plan,
+    measurement: Measurement,
     cell: Cell,
     result_path: Path,
     exit: Exit,
@@ -97,7 +98,7 @@ def summarise_cell(
     ``started`` is False for a cell of a shared (in-process) worker that never announced a
     phase: the worker ended before reaching it, and the cell is reported as not run.
     """
-    row = cell_row(run_id, cell, prepared, environment, plan)
+    row = cell_row(run_id, cell, prepared, environment, measurement)
     latencies = np.empty(0, dtype=np.int64)
     load = os.getloadavg()[0]
     result = _read_result(result_path)
@@ -106,7 +107,7 @@ def summarise_cell(
             ended = "timed out" if exit.timed_out else _why_no_result(exit, "").rstrip("; ")
             row.update(status="failed", error=f"not run: the shared worker ended first ({ended})")
         elif exit.timed_out:
-            row.update(status="timeout", error=f"no result within --timeout {plan.timeout_s:g} s")
+            row.update(status="timeout", error=f"no result within --timeout {measurement.timeout_s:g} s")
         else:
             row.update(status="failed", error=_why_no_result(exit, result))
         return CellOutcome(cell, row, latencies, load)
@@ -235,18 +236,23 @@ def nonfinite_note(got: np.ndarray, want: np.ndarray) -> tuple[str | None, int]:
 _PARITY_COLUMNS = ("max_abs_diff", "max_rel_diff", "parity_tolerance", "parity_ok", "parity_nonfinite")
 
 
-def interrupted_outcome(run_id: str, plan: Plan, cell: Cell, signal_name: str) -> CellOutcome:
+def interrupted_outcome(run_id: str, measurement: Measurement, cell: Cell, signal_name: str) -> CellOutcome:
     """A cell that a signal stopped before it finished (or started)."""
-    row = cell_row(run_id, cell, plan=plan)
+    row = cell_row(run_id, cell, measurement=measurement)
     row.update(status="interrupted", error=f"{signal_name} arrived before this cell finished")
     return CellOutcome(cell, row, np.empty(0, dtype=np.int64))
 
 
 def skipped_outcome(
-    run_id: str, plan: Plan, cell: Cell, reason: str, prepared: PreparedModel, environment: Environment
+    run_id: str,
+    measurement: Measurement,
+    cell: Cell,
+    reason: str,
+    prepared: PreparedModel,
+    environment: Environment,
 ) -> CellOutcome:
     """A cell that was not run, for ``reason`` (its environment, or its framework and model)."""
-    row = cell_row(run_id, cell, prepared, environment, plan)
+    row = cell_row(run_id, cell, prepared, environment, measurement)
     row.update(status="skipped", error=reason)
     return CellOutcome(cell, row, np.empty(0, dtype=np.int64))
 
@@ -256,7 +262,7 @@ def cell_row(
     cell: Cell,
     prepared: PreparedModel | None = None,
     environment: Environment | None = None,
-    plan: Plan | None = None,
+    measurement: Measurement | None = None,
 ) -> dict[str, Any]:
     """A cells.parquet row with what the plan says about ``cell`` and nothing measured yet."""
     row: dict[str, Any] = {name: None for name in tables.CELLS.names}
@@ -281,26 +287,11 @@ def cell_row(
             model_flops_basis=flops.basis,
             inputs_sha256=prepared.inputs_sha256,
         )
-    if plan is not None:
-        row.update(measurement_json=measurement_json(plan))
+    if measurement is not None:
+        row.update(measurement_json=measurement.to_json())
     if environment is not None:
         row.update(environment_key=environment.key)
     return row
-
-
-def measurement_json(plan: Plan) -> str:
-    """How the cells were timed: two runs that differ here measured differently (compare says so)."""
-    return json.dumps(
-        {
-            "seed": plan.seed,
-            "inputs": None if plan.inputs is None else str(plan.inputs),
-            "warmup": plan.warmup,
-            "min_iterations": plan.min_iterations,
-            "max_iterations": plan.max_iterations,
-            "min_time_s": plan.min_time_s,
-        },
-        sort_keys=True,
-    )
 
 
 def _read_result(path: Path) -> dict[str, Any] | str:
@@ -322,14 +313,14 @@ def _why_no_result(exit: Exit, problem: str) -> str:
     return f"runner exited with status {exit.returncode}; {problem}"
 
 
-def summarise_configs(outcomes: list[CellOutcome]) -> list[dict[str, Any]]:
+def summarise_configs(outcomes: list[CellOutcome], machine: MachineState) -> list[dict[str, Any]]:
     """One summary row per configuration: the median over its repeats, and their spread. The
     instances of a repeat, which ran at once, count as one: see :func:`combine_instances`."""
     groups: dict[str, dict[int, list[CellOutcome]]] = {}
     for outcome in outcomes:
         groups.setdefault(outcome.cell.config_id, {}).setdefault(outcome.cell.repeat, []).append(outcome)
     return [
-        _summarise_config([combine_instances(copies) for copies in repeats.values()])
+        _summarise_config([combine_instances(copies) for copies in repeats.values()], machine)
         for repeats in groups.values()
     ]
 
@@ -402,7 +393,7 @@ def combine_instances(copies: list[CellOutcome]) -> CellOutcome:
     return CellOutcome(first.cell, row, latencies, first.load_average_1min, first.outputs)
 
 
-def _summarise_config(group: list[CellOutcome]) -> dict[str, Any]:
+def _summarise_config(group: list[CellOutcome], machine: MachineState) -> dict[str, Any]:
     rows = [outcome.row for outcome in group]
     ok = [outcome for outcome in group if outcome.row["status"] == "ok"]
     summary = {name: rows[0].get(name) for name in tables.SUMMARY.names}
@@ -433,14 +424,7 @@ def _summarise_config(group: list[CellOutcome]) -> dict[str, Any]:
     for field in tables.SUMMARY:
         if field.name in _MEDIAN_OVER_REPEATS:
             summary[field.name] = _median([row[field.name] for row in ok_rows], field.type)
-    diffs = [row["max_abs_diff"] for row in ok_rows]
-    if all(diff is not None for diff in diffs):
-        worst_row = max(ok_rows, key=lambda row: (row["parity_ok"] is False, row["max_abs_diff"]))
-        for name in _PARITY_COLUMNS:
-            if name != "parity_ok":  # the verdict is all of the repeats'
-                summary[name] = worst_row[name]
-        verdicts = [row["parity_ok"] for row in ok_rows]
-        summary["parity_ok"] = None if None in verdicts else all(verdicts)
+    summary.update(_parity_over_repeats(ok_rows))
 
     p50s: list[float] = [row["latency_ms_p50"] for row in ok_rows]
     if ok_rows[0].get("loadgen_json") or ok[0].cell.instances > 1:  # measured, or the copies' sum
@@ -462,9 +446,22 @@ def _summarise_config(group: list[CellOutcome]) -> dict[str, Any]:
         latency_ms_p50_ci_low=low,
         latency_ms_p50_ci_high=high,
         latency_ms_p50_spread_pct=100.0 * (max(p50s) - min(p50s)) / statistics.median(p50s),
-        warnings="; ".join(_warnings(ok, p50s)) or None,
+        warnings="; ".join(_warnings(ok, p50s, machine)) or None,
     )
     return summary
+
+
+def _parity_over_repeats(ok_rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The worst repeat's parity figures, and a verdict that is all of the repeats'; nothing
+    when a repeat has no figure."""
+    diffs = [row["max_abs_diff"] for row in ok_rows]
+    if not all(diff is not None for diff in diffs):
+        return {}
+    worst_row = max(ok_rows, key=lambda row: (row["parity_ok"] is False, row["max_abs_diff"]))
+    parity = {name: worst_row[name] for name in _PARITY_COLUMNS if name != "parity_ok"}
+    verdicts = [row["parity_ok"] for row in ok_rows]
+    parity["parity_ok"] = None if None in verdicts else all(verdicts)
+    return parity
 
 
 def with_comparison_warnings(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -486,21 +483,20 @@ def with_comparison_warnings(rows: list[dict[str, Any]]) -> list[dict[str, Any]]
     return marked
 
 
-def _warnings(ok: list[CellOutcome], p50s: list[float]) -> list[str]:
+def _warnings(ok: list[CellOutcome], p50s: list[float], machine: MachineState) -> list[str]:
     """Reasons to doubt the configuration's figures, one per kind (the first process's wording)."""
     by_kind: dict[str, str] = {}
-    cpufreq = read_cpufreq_state()
     for index, outcome in enumerate(ok):
         cell = outcome.cell
         found = assess(
             outcome.latencies_ns,
             percentiles=printed_percentiles(outcome.latencies_ns.size),
             repeat_p50s_ms=p50s if index == 0 else (),
-            clock_resolution_s=perf_counter_resolution_s(),
+            clock_resolution_s=machine.clock_resolution_s,
             load_average_1min=outcome.load_average_1min,
             own_busy_cpus=min(cell.threads, len(cell.pinned_to)) * cell.instances,
             allowed_cpus=outcome.row["cpus_allowed"] or len(cell.pinned_to),
-            cpufreq=cpufreq,
+            cpufreq=machine.cpufreq,
             ctx_switches_involuntary=outcome.row["ctx_switches_involuntary"],
             cpu_wait_s=outcome.row["cpu_wait_s"],
             cpu_s=_cpu_s(outcome.row),

@@ -45,7 +45,9 @@ from orchestrator.execute.display import Display
 from orchestrator.execute.environments import Environment, StatusHandler, default_root, resolve
 from orchestrator.execute.launcher import Exit, launch, worker_env
 from orchestrator.execute.run_record import describe_environment
+from orchestrator.host import MachineState
 from orchestrator.plan.framework_refs import FrameworkRef
+from orchestrator.plan.measurement import Measurement
 from orchestrator.plan.plan import LOADGEN_SCENARIOS, Cell, Plan, launch_groups
 from orchestrator.plan.workloads import Workload, builtin, ruled_out
 from schemas import io
@@ -108,7 +110,7 @@ def create_run_dir(output: Path) -> tuple[str, Path]:
         return run_id, output / run_id
 
 
-def _job_for(cell: Cell, plan: Plan, prepared: PreparedModel, cell_dir: Path) -> JobSpec:
+def _job_for(cell: Cell, measurement: Measurement, prepared: PreparedModel, cell_dir: Path) -> JobSpec:
     files = prepared.files
     return JobSpec(
         cell_id=cell.cell_id,
@@ -118,10 +120,10 @@ def _job_for(cell: Cell, plan: Plan, prepared: PreparedModel, cell_dir: Path) ->
         batch_size=cell.batch_size,
         threads=cell.threads,
         cpus=cell.pinned_to,
-        warmup=plan.warmup,
-        min_iterations=plan.min_iterations,
-        max_iterations=plan.max_iterations,
-        min_time_s=plan.min_time_s,
+        warmup=measurement.warmup,
+        min_iterations=measurement.min_iterations,
+        max_iterations=measurement.max_iterations,
+        min_time_s=measurement.min_time_s,
         model=ModelJob(
             name=prepared.name,
             ref=prepared.ref,
@@ -241,23 +243,7 @@ def execute(
     except OSError as exc:
         raise OutputError(f"cannot create a run directory in {plan.output}: {exc.strerror or exc}") from exc
     cells = plan.cells()
-    outcomes: list[CellOutcome] = []
-    samples: list[pa.Table] = []
-    summary: dict[str, dict[str, Any]] = {}  # by config_id, in first-run order
-
-    def save(new: list[CellOutcome]) -> list[dict[str, Any]]:
-        """Add ``new`` outcomes and rewrite the three tables; only their configs are re-summarised."""
-        outcomes.extend(new)
-        samples.extend(samples_of(outcome) for outcome in new if outcome.latencies_ns.size)
-        changed = {outcome.cell.config_id for outcome in new}
-        for row in summarise_configs([o for o in outcomes if o.cell.config_id in changed]):
-            summary[row["config_id"]] = row
-        rows = with_comparison_warnings(list(summary.values()))
-        write_cells(outcomes, run_dir / "cells.parquet")
-        write_summary(rows, run_dir / "summary.parquet")
-        write_samples(samples, run_dir / "samples.parquet")
-        return rows
-
+    written = _RunTables(run_dir)
     # The host as it is, before this process moves itself off the runners' CPUs: the record
     # (and the fingerprint that keys history and compare) must not depend on --cpus.
     described = describe_environment(config)
@@ -270,34 +256,73 @@ def execute(
             prepared = {
                 name: _prepare(plan, name, workload, run_dir, export) for name, workload in workloads.items()
             }
-            references = _References(prepared, plan.precision)
+            context = RunContext(
+                run_id, plan, prepared, _References(prepared, plan.precision), environments, run_dir, display
+            )
             rows: list[dict[str, Any]] = []
             for together in _together(launch_groups(cells)):
-                rows = save(
-                    _run_together(
-                        together, run_id, plan, prepared, references, environments, run_dir, display
-                    )
-                )
+                rows = written.save(_run_together(together, context))
         except MemoryError as exc:  # numpy's _ArrayMemoryError among them: one line for the user
             raise OutOfMemory(run_dir, exc) from None
         except Interrupted as interruption:
-            # Finish the bookkeeping even if the user presses Ctrl-C again.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            kept = interruption.finished
-            done = {outcome.cell.cell_id for outcome in [*outcomes, *kept]}
-            rows = save(
-                kept
-                + [
-                    interrupted_outcome(run_id, plan, cell, str(interruption))
-                    for cell in cells
-                    if cell.cell_id not in done
-                ]
-            )
+            rows = _save_interrupted(written, interruption, run_id, plan, cells)
             raise RunInterrupted(RunRecord(run_id, run_dir, rows), interruption.signum) from None
         finally:
             display.stop()
     return RunRecord(run_id, run_dir, rows)
+
+
+def _save_interrupted(
+    written: _RunTables, interruption: Interrupted, run_id: str, plan: Plan, cells: list[Cell]
+) -> list[dict[str, Any]]:
+    """The cells that finished before the signal, and every other one as interrupted."""
+    # Finish the bookkeeping even if the user presses Ctrl-C again.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    kept = interruption.finished
+    done = {outcome.cell.cell_id for outcome in [*written.outcomes, *kept]}
+    unfinished = [cell for cell in cells if cell.cell_id not in done]
+    return written.save(
+        kept + [interrupted_outcome(run_id, plan.measurement, cell, str(interruption)) for cell in unfinished]
+    )
+
+
+@dataclass
+class _RunTables:
+    """The run's three tables as they grow: every outcome so far, rewritten after each group."""
+
+    run_dir: Path
+    outcomes: list[CellOutcome] = field(default_factory=list)
+    samples: list[pa.Table] = field(default_factory=list)
+    summary: dict[str, dict[str, Any]] = field(default_factory=dict)  # by config_id, first-run order
+
+    def save(self, new: list[CellOutcome]) -> list[dict[str, Any]]:
+        """Add ``new`` outcomes and rewrite the three tables; only their configs are re-summarised."""
+        self.outcomes.extend(new)
+        self.samples.extend(samples_of(outcome) for outcome in new if outcome.latencies_ns.size)
+        changed = {outcome.cell.config_id for outcome in new}
+        machine = MachineState.read()  # as the machine is now, once for every config of this save
+        for row in summarise_configs([o for o in self.outcomes if o.cell.config_id in changed], machine):
+            self.summary[row["config_id"]] = row
+        rows = with_comparison_warnings(list(self.summary.values()))
+        write_cells(self.outcomes, self.run_dir / "cells.parquet")
+        write_summary(rows, self.run_dir / "summary.parquet")
+        write_samples(self.samples, self.run_dir / "samples.parquet")
+        return rows
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every worker group of one run shares: the run, its prepared models, what their
+    outputs are checked against, each framework's environment, where it writes, what shows it."""
+
+    run_id: str
+    plan: Plan
+    prepared: dict[str, PreparedModel]
+    references: _References
+    environments: dict[str, Environment]
+    run_dir: Path
+    display: Display
 
 
 @contextlib.contextmanager
@@ -344,27 +369,16 @@ def _together(groups: list[list[Cell]]) -> list[list[list[Cell]]]:
     return batches
 
 
-def _run_together(
-    together: list[list[Cell]],
-    run_id: str,
-    plan: Plan,
-    prepared: dict[str, PreparedModel],
-    references: _References,
-    environments: dict[str, Environment],
-    run_dir: Path,
-    display: Display,
-) -> list[CellOutcome]:
+def _run_together(together: list[list[Cell]], context: RunContext) -> list[CellOutcome]:
     """Run these worker groups at once (the instances of one cell, on their own CPUs), one thread
     each waiting on its own process; or the one group, here."""
     if len(together) == 1:
-        return _run_group(run_id, plan, together[0], prepared, references, environments, run_dir, display)
+        return _run_group(context, together[0])
     results: list[list[CellOutcome] | BaseException] = [[] for _ in together]
 
     def run(index: int, group: list[Cell]) -> None:
         try:
-            results[index] = _run_group(
-                run_id, plan, group, prepared, references, environments, run_dir, display
-            )
+            results[index] = _run_group(context, group)
         except BaseException as exc:
             results[index] = exc
 
@@ -382,21 +396,14 @@ def _run_together(
     return outcomes
 
 
-def _run_group(
-    run_id: str,
-    plan: Plan,
-    group: list[Cell],
-    prepared: dict[str, PreparedModel],
-    references: _References,
-    environments: dict[str, Environment],
-    run_dir: Path,
-    display: Display,
-) -> list[CellOutcome]:
+def _run_group(context: RunContext, group: list[Cell]) -> list[CellOutcome]:
     """Run the cells of one worker process; summarise each from its own result file.
 
     Cells that cannot run (their environment failed to build, their framework cannot load the
     model) are skipped with the reason, without a process.
     """
+    run_id, plan, prepared, run_dir = context.run_id, context.plan, context.prepared, context.run_dir
+    environments, display = context.environments, context.display
     outcomes: list[CellOutcome] = []
     runnable = []
     for cell in group:
@@ -405,17 +412,19 @@ def _run_group(
         environment = environments[cell.framework_label]
         reason = why_not_runnable(cell.framework, prepared[cell.model], environment)
         if reason is not None:
-            outcome = skipped_outcome(run_id, plan, cell, reason, prepared[cell.model], environment)
+            outcome = skipped_outcome(
+                run_id, plan.measurement, cell, reason, prepared[cell.model], environment
+            )
             display.finish_cell(cell, outcome.row)
             outcomes.append(outcome)
             continue
-        job = _job_for(cell, plan, prepared[cell.model], cell_dir)
+        job = _job_for(cell, plan.measurement, prepared[cell.model], cell_dir)
         io.write_bytes(job.to_json().encode(), cell_dir / "job.json")
         runnable.append(cell)
     if not runnable:
         return outcomes
 
-    worker = _Worker(run_id, plan, runnable, prepared, references, environments, run_dir, display)
+    worker = _Worker(context, runnable)
     display.event(runnable[0], {"event": "phase", "phase": "starting"})
     job_paths = [run_dir / "cells" / cell.cell_id / "job.json" for cell in runnable]
     # Each cell's output goes to its own stderr.log: the worker switches to the next cell's
@@ -437,35 +446,30 @@ class _Worker:
     worker reaches it, and summarised as soon as its result is written -- not when the worker's
     last cell ends (in-process, one worker runs every framework)."""
 
-    run_id: str
-    plan: Plan
+    context: RunContext
     cells: list[Cell]
-    prepared: dict[str, PreparedModel]
-    references: _References
-    environments: dict[str, Environment]
-    run_dir: Path
-    display: Display
     started: set[str] = field(default_factory=set)  # cells that announced a phase: reached
     finished: dict[str, CellOutcome] = field(default_factory=dict)
 
     def _summarise(self, cell: Cell, exit: Exit, reached: bool) -> None:
+        context = self.context
         outcome = summarise_cell(
-            self.run_id,
-            self.plan,
+            context.run_id,
+            context.plan.measurement,
             cell,
             self._result(cell),
             exit,
-            self.references.for_cell(cell),
-            self.prepared[cell.model],
-            self.environments[cell.framework_label],
+            context.references.for_cell(cell),
+            context.prepared[cell.model],
+            context.environments[cell.framework_label],
             reached,
         )
-        self.references.remember(cell, outcome)
-        self.display.finish_cell(cell, outcome.row)
+        context.references.remember(cell, outcome)
+        context.display.finish_cell(cell, outcome.row)
         self.finished[cell.cell_id] = outcome
 
     def _result(self, cell: Cell) -> Path:
-        return self.run_dir / "cells" / cell.cell_id / "result.parquet"
+        return self.context.run_dir / "cells" / cell.cell_id / "result.parquet"
 
     def on_event(self, event: dict[str, Any]) -> None:
         """An event of the worker's: to the display; a cell's last one summarises it."""
@@ -473,9 +477,9 @@ class _Worker:
         if cell is None:
             return
         if cell.cell_id not in self.started and cell is not self.cells[0]:  # the worker moved on to it
-            self.display.event(cell, {"event": "phase", "phase": "starting"})
+            self.context.display.event(cell, {"event": "phase", "phase": "starting"})
         self.started.add(cell.cell_id)
-        self.display.event(cell, event)
+        self.context.display.event(cell, event)
         if _ended(event) and cell.cell_id not in self.finished and self._result(cell).is_file():
             self._summarise(cell, _RESULT_WRITTEN, True)
 

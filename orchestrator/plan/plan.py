@@ -14,6 +14,7 @@ from models.registry import MODELS, load_model
 from models.spec import InputSpec, ModelSpec
 from orchestrator.host import allowed_cpus, memory_budget
 from orchestrator.plan.framework_refs import ENVIRONMENTS, FrameworkRef
+from orchestrator.plan.measurement import Measurement
 from orchestrator.plan.options import OptionError, as_json, option_sets
 from runners.registry import FRAMEWORKS, all_runners
 from schemas.configuration import CONTENDER_COLUMNS, config_id
@@ -173,6 +174,19 @@ class Plan:
     # N copies of each runner at once, each pinned to its own CPUs (N x threads <= CPUs).
     instances: int = 1
     _option_sets: dict[str, list[dict[str, str]]] = field(default_factory=dict, init=False, repr=False)
+
+    @property
+    def measurement(self) -> Measurement:
+        """How every cell is timed: what the jobs and the summary take instead of the plan."""
+        return Measurement(
+            self.seed,
+            self.inputs,
+            self.warmup,
+            self.min_iterations,
+            self.max_iterations,
+            self.min_time_s,
+            self.timeout_s,
+        )
 
     def __post_init__(self) -> None:
         specs = dict(self.specs)
