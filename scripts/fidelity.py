@@ -28,8 +28,8 @@ sys.path.insert(0, str(PROJECT_ROOT))
 from orchestrator.execute.environments import default_root, resolve  # noqa: E402
 from orchestrator.execute.launcher import worker_env  # noqa: E402
 from orchestrator.host import allowed_cpus  # noqa: E402
+from orchestrator.plan.cells import format_cpus  # noqa: E402
 from orchestrator.plan.framework_refs import FrameworkRef  # noqa: E402
-from orchestrator.plan.plan import format_cpus  # noqa: E402
 from runners.registry import FRAMEWORKS  # noqa: E402
 
 

@@ -11,7 +11,8 @@ import pytest
 from conftest import FIRST_CPU, only_run_dir, summary_rows
 from orchestrator.execute.display import QuietDisplay
 from orchestrator.execute.run import execute
-from orchestrator.plan.plan import Plan, PlanError
+from orchestrator.plan.errors import PlanError
+from orchestrator.plan.plan import Plan
 
 
 def quick_plan(output: Path, **overrides: object) -> Plan:

@@ -1,7 +1,8 @@
 """How a plan expands: scenarios, sweeps, repeats (interleaved), modes and worker groups."""
 
 from conftest import FIRST_CPU
-from orchestrator.plan.plan import Plan, launch_groups
+from orchestrator.plan.cells import launch_groups
+from orchestrator.plan.plan import Plan
 
 
 def test_sweeps_are_the_matrix_of_cells() -> None:

@@ -8,7 +8,7 @@ from orchestrator.execute.aggregate import CellOutcome, cell_row, summarise_conf
 from orchestrator.figures.stats import latency_stats
 from orchestrator.figures.trust import HEAVY_TAIL, NOISY, assess
 from orchestrator.host import MachineState
-from orchestrator.plan.plan import Cell
+from orchestrator.plan.cells import Cell
 
 MS = 1_000_000  # ns
 

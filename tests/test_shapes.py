@@ -12,7 +12,8 @@ import pytest
 from conftest import QUICK, only_run_dir, run_cli, summary_rows
 from orchestrator.execute.environments import default_root
 from orchestrator.execute.user_models import resolve_user_model
-from orchestrator.plan.plan import Plan, PlanError
+from orchestrator.plan.errors import PlanError
+from orchestrator.plan.plan import Plan
 
 
 def named_dims_model(path: Path) -> Path:

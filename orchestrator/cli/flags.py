@@ -16,7 +16,7 @@ from orchestrator.execute.environments import (
     unavailable_versions,
 )
 from orchestrator.plan.options import parse as parse_option
-from orchestrator.plan.plan import OWN_SCENARIOS, SCENARIOS
+from orchestrator.plan.scenarios import OWN_SCENARIOS, SCENARIOS
 from orchestrator.report.formats import EXPORTERS
 
 EXIT_OK = 0

@@ -45,8 +45,10 @@ from orchestrator.figures.stats import MIN_PROCESSES
 from orchestrator.history.compare import latencies_by_config, process_p50s_by_config
 from orchestrator.history.regressions import record_and_compare
 from orchestrator.history.store import HistoryError
+from orchestrator.plan.errors import PlanError
 from orchestrator.plan.options import TUNE_REPEATS, tuning_summary
-from orchestrator.plan.plan import MODES, Plan, PlanError
+from orchestrator.plan.plan import Plan
+from orchestrator.plan.validation import MODES
 from orchestrator.plan.workloads import Workload, builtin, is_builtin
 from orchestrator.report.console_table import notes, settings_lines, summary_view, version_parts, wrapped
 from orchestrator.report.contamination import isolation_table

@@ -30,9 +30,11 @@ from orchestrator.execute.environments import (
     default_root,
 )
 from orchestrator.host import allowed_cpus
+from orchestrator.plan.cells import format_cpus
 from orchestrator.plan.framework_refs import ENVIRONMENTS
 from orchestrator.plan.options import TUNE_REPEATS
-from orchestrator.plan.plan import PRECISIONS, Plan, format_cpus
+from orchestrator.plan.plan import Plan
+from orchestrator.plan.validation import PRECISIONS
 from runners.registry import FRAMEWORKS
 
 # The end of --help: the subcommands, a few examples, the exit status (laid out by hand).

@@ -23,8 +23,9 @@ from orchestrator.execute.launcher import Exit
 from orchestrator.figures.stats import bootstrap_ci, latency_stats, throughput_per_s
 from orchestrator.figures.trust import assess, cpu_budget_warnings, printed_percentiles
 from orchestrator.host import MachineState
+from orchestrator.plan.cells import Cell
 from orchestrator.plan.measurement import Measurement
-from orchestrator.plan.plan import QUEUEING_SCENARIOS, Cell
+from orchestrator.plan.scenarios import QUEUEING_SCENARIOS
 from runners.precision import UNOBSERVED
 from schemas import io, tables
 from schemas.configuration import CONTENDER_COLUMNS, config_key

@@ -20,7 +20,7 @@ from rich.live import Live
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 
-from orchestrator.plan.plan import Cell
+from orchestrator.plan.cells import Cell
 from orchestrator.report.labels import contender_label, format_ms
 
 

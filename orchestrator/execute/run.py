@@ -46,9 +46,11 @@ from orchestrator.execute.environments import Environment, StatusHandler, defaul
 from orchestrator.execute.launcher import Exit, launch, worker_env
 from orchestrator.execute.run_record import describe_environment
 from orchestrator.host import MachineState
+from orchestrator.plan.cells import Cell, launch_groups
 from orchestrator.plan.framework_refs import FrameworkRef
 from orchestrator.plan.measurement import Measurement
-from orchestrator.plan.plan import LOADGEN_SCENARIOS, Cell, Plan, launch_groups
+from orchestrator.plan.plan import Plan
+from orchestrator.plan.scenarios import LOADGEN_SCENARIOS
 from orchestrator.plan.workloads import Workload, builtin, ruled_out
 from schemas import io
 from schemas.job import JobSpec, ModelJob

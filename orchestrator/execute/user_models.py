@@ -19,8 +19,8 @@ from models.user import UserModel, detect_format, dim_name, flag_symbol
 from orchestrator.execute.artifacts import file_sha256
 from orchestrator.execute.environments import Environment, StatusHandler, resolve
 from orchestrator.execute.launcher import worker_env
+from orchestrator.plan.errors import PlanError
 from orchestrator.plan.framework_refs import FrameworkRef
-from orchestrator.plan.plan import PlanError
 from orchestrator.plan.workloads import Workload
 
 _READER = {"pt2": "pytorch", "keras": "tensorflow", "savedmodel": "tensorflow", "openvino-ir": "openvino"}
