@@ -307,6 +307,13 @@ def _run(
         return EXIT_CELLS_NOT_OK
     finally:
         _default_signals()
+    return _after_run(parser, args, record, console)
+
+
+def _after_run(
+    parser: argparse.ArgumentParser, args: argparse.Namespace, record: RunRecord, console: Console
+) -> int:
+    """A finished run shown, reported and added to the history; the exit status."""
     _show(console, record, args.baseline)
     if args.compare_isolation:
         console.print(isolation_table(record.rows))

@@ -84,27 +84,11 @@ def prepare_model(
     else:
         sha256 = spec.source_sha256 or file_sha256(source[0])
     arrays = inputs if inputs is not None else model.make_inputs(seed, shapes)
-    write_inputs(arrays, directory / "inputs.parquet")
-    input_paths = {}
-    inputs_digest = hashlib.sha256()
-    for input_name, array in arrays.items():
-        input_paths[input_name] = directory / "inputs" / f"{input_name}.npy"
-        write_npy(array, input_paths[input_name])
-        inputs_digest.update(input_name.encode())
-        inputs_digest.update(np.ascontiguousarray(array).data)  # its buffer: no copy of the inputs
-
+    input_paths, inputs_sha256 = _write_inputs(arrays, directory)
     onnx_error = _write_onnx(model, files, ref, spec, export)
     reference, kind = None, None
-    rows = min(spec.reference_rows, min(len(a) for a in arrays.values()))
     if onnx_error is None or model.onnx_from == "parent":
-        try:
-            reference = np.asarray(
-                model.reference(files, {k: v[:rows] for k, v in arrays.items()}), np.float64
-            )
-            kind = model.reference_kind
-            write_npy(reference, directory / "reference.npy")
-        except NotImplementedError:
-            reference, kind = None, None
+        reference, kind = _write_reference(model, files, arrays)
     return PreparedModel(
         name,
         ref,
@@ -116,8 +100,35 @@ def prepare_model(
         kind,
         onnx_error,
         sha256,
-        inputs_digest.hexdigest(),
+        inputs_sha256,
     )
+
+
+def _write_inputs(arrays: dict[str, np.ndarray], directory: Path) -> tuple[dict[str, Path], str]:
+    """inputs.parquet and one .npy per input; their paths, and the SHA-256 of names and buffers."""
+    write_inputs(arrays, directory / "inputs.parquet")
+    input_paths = {}
+    inputs_digest = hashlib.sha256()
+    for input_name, array in arrays.items():
+        input_paths[input_name] = directory / "inputs" / f"{input_name}.npy"
+        write_npy(array, input_paths[input_name])
+        inputs_digest.update(input_name.encode())
+        inputs_digest.update(np.ascontiguousarray(array).data)  # its buffer: no copy of the inputs
+    return input_paths, inputs_digest.hexdigest()
+
+
+def _write_reference(
+    model: Model, files: ModelFiles, arrays: dict[str, np.ndarray]
+) -> tuple[np.ndarray | None, str | None]:
+    """The model's float64 reference outputs on its first rows, written as reference.npy, and
+    their kind; (None, None) for a model without one."""
+    rows = min(model.spec.reference_rows, min(len(a) for a in arrays.values()))
+    try:
+        reference = np.asarray(model.reference(files, {k: v[:rows] for k, v in arrays.items()}), np.float64)
+    except NotImplementedError:
+        return None, None
+    write_npy(reference, files.directory / "reference.npy")
+    return reference, model.reference_kind
 
 
 def _write_onnx(

@@ -373,48 +373,25 @@ def compare_runs(
     Memory verdict ("more memory"): peak RSS grew by at least ``min_effect_pct`` and by at least
     :data:`MIN_MEMORY_GROWTH_MB`.
     """
-    base_by_key, base_counts = _index(base_rows)
-    new_by_key, new_counts = _index(new_rows)
-    keys = list(new_by_key) + [key for key in base_by_key if key not in new_by_key]
-    base_latencies = latencies_by_config(base_samples)
-    new_latencies = latencies_by_config(new_samples)
-    base_processes = process_p50s_by_config(base_samples)
-    new_processes = process_p50s_by_config(new_samples)
-    if base_fingerprint is None or new_fingerprint is None:
-        which = "base" if base_fingerprint is None else "new"
-        host_reason: str | None = f"host fingerprint unknown in {which} run"
-    elif base_fingerprint != new_fingerprint:
-        host_reason = f"host fingerprint differs ({base_fingerprint} vs {new_fingerprint})"
-    else:
-        host_reason = None
-
+    base_side, new_side = _Side.of(base_rows, base_samples), _Side.of(new_rows, new_samples)
+    keys = list(new_side.by_key) + [key for key in base_side.by_key if key not in new_side.by_key]
+    host_reason = _host_reason(base_fingerprint, new_fingerprint)
     compared: list[CellComparison] = []
     not_compared: list[NotCompared] = []
     for key in keys:
-        base, new = base_by_key.get(key), new_by_key.get(key)
+        base, new = base_side.by_key.get(key), new_side.by_key.get(key)
         if base is None or new is None:
             not_compared.append(NotCompared(key, "not in base run" if base is None else "not in new run"))
             continue
-        reasons = [
-            f"{count} rows in {run} run"
-            for run, count in (("base", base_counts[key]), ("new", new_counts[key]))
-            if count > 1
-        ]
-        reasons += [host_reason] if host_reason else []
-        reasons += _different_inputs(base, new) + _other_cpus(base, new)
-        reasons += [reason for reason in (_status_reason(new, "new"), _status_reason(base, "base")) if reason]
-        base_ns = base_latencies.get(str(base.get("config_id")))
-        new_ns = new_latencies.get(str(new.get("config_id")))
+        reasons = _why_not_comparable(base, new, (base_side.counts[key], new_side.counts[key]), host_reason)
+        base_ns, new_ns = base_side.latencies_of(base), new_side.latencies_of(new)
         if not reasons:
             reasons += ["no latency samples in base run"] if base_ns is None or base_ns.size == 0 else []
             reasons += ["no latency samples in new run"] if new_ns is None or new_ns.size == 0 else []
         if reasons or base_ns is None or new_ns is None:
             not_compared.append(NotCompared(key, "; ".join(reasons)))
             continue
-        processes = (
-            base_processes.get(str(base.get("config_id")), []),
-            new_processes.get(str(new.get("config_id")), []),
-        )
+        processes = (base_side.processes_of(base), new_side.processes_of(new))
         compared.append(_compare_cell(key, base, new, base_ns, new_ns, processes, min_effect_pct, alpha))
     return ComparisonReport(
         base_run_id=_run_id(base_rows),
@@ -427,6 +404,47 @@ def compare_runs(
         differences=timed_differently(base_rows, new_rows),
         same_run=_same_run(base_rows, base_samples, new_rows, new_samples),
     )
+
+
+@dataclass(frozen=True)
+class _Side:
+    """One run of a comparison: its rows by cell key (and how many share each key), its calls'
+    latencies and its processes' p50s by config_id."""
+
+    by_key: dict[tuple[Any, ...], Row]
+    counts: dict[tuple[Any, ...], int]
+    latencies: dict[str, np.ndarray]
+    processes: dict[str, list[float]]
+
+    @classmethod
+    def of(cls, rows: list[Row], samples: pa.Table) -> _Side:
+        by_key, counts = _index(rows)
+        return cls(by_key, counts, latencies_by_config(samples), process_p50s_by_config(samples))
+
+    def latencies_of(self, row: Row) -> np.ndarray | None:
+        return self.latencies.get(str(row.get("config_id")))
+
+    def processes_of(self, row: Row) -> list[float]:
+        return self.processes.get(str(row.get("config_id")), [])
+
+
+def _host_reason(base_fingerprint: str | None, new_fingerprint: str | None) -> str | None:
+    """Why no cell of the two runs can be compared, host-wise, or None."""
+    if base_fingerprint is None or new_fingerprint is None:
+        which = "base" if base_fingerprint is None else "new"
+        return f"host fingerprint unknown in {which} run"
+    if base_fingerprint != new_fingerprint:
+        return f"host fingerprint differs ({base_fingerprint} vs {new_fingerprint})"
+    return None
+
+
+def _why_not_comparable(base: Row, new: Row, counts: tuple[int, int], host_reason: str | None) -> list[str]:
+    """Why one cell present in both runs cannot be compared (before looking at its samples)."""
+    reasons = [f"{count} rows in {run} run" for run, count in zip(("base", "new"), counts) if count > 1]
+    reasons += [host_reason] if host_reason else []
+    reasons += _different_inputs(base, new) + _other_cpus(base, new)
+    reasons += [reason for reason in (_status_reason(new, "new"), _status_reason(base, "base")) if reason]
+    return reasons
 
 
 def _same_run(

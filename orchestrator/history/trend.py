@@ -58,14 +58,7 @@ def trend_chart(rows: list[dict[str, Any]], path: Path) -> Path | None:
         axis.set_xticks(range(len(run_ids)))
         axis.set_xticklabels([run_id[:15] for run_id in run_ids], rotation=45, ha="right", fontsize=7)
         axis.grid(alpha=0.3)
-    latency_axis.set_yscale("log")
-    # Plain numbers on the log axis: "0.7", not matplotlib's "7x10^-1".
-    from matplotlib.ticker import FuncFormatter, LogLocator
-
-    plain = FuncFormatter(lambda value, _: f"{value:g}")
-    latency_axis.yaxis.set_major_formatter(plain)
-    latency_axis.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
-    latency_axis.yaxis.set_minor_formatter(plain)
+    _plain_log_scale(latency_axis)
     handles, labels = latency_axis.get_legend_handles_labels()
     columns = 3
     figure.legend(handles, labels, loc="lower center", ncol=columns, fontsize=7, frameon=False)
@@ -76,3 +69,14 @@ def trend_chart(rows: list[dict[str, Any]], path: Path) -> Path | None:
         return save_figure(figure, path)
     finally:
         plt.close(figure)
+
+
+def _plain_log_scale(axis: Any) -> None:
+    """A log axis labelled with plain numbers: "0.7", not matplotlib's "7x10^-1"."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    axis.set_yscale("log")
+    plain = FuncFormatter(lambda value, _: f"{value:g}")
+    axis.yaxis.set_major_formatter(plain)
+    axis.yaxis.set_minor_locator(LogLocator(subs=(2.0, 5.0)))
+    axis.yaxis.set_minor_formatter(plain)
