@@ -1,7 +1,7 @@
 """Framework name -> its runner class ("module:Class"), the distributions its environment holds,
 and the top-level modules that are its own. Nothing is imported here.
 
-A new framework is one module under ``runners/`` plus one entry in ``FRAMEWORKS``. The test
+A new framework is one module under ``runners/frameworks/`` plus one entry in ``FRAMEWORKS``. The test
 suite's fakes are not here: tests/fake_runners.py registers them, through EXTRA_RUNNERS_VARIABLE.
 """
 
@@ -41,31 +41,35 @@ RUNNER_REQUIRES = ("numpy", "pyarrow", "psutil", "safetensors", "mlcommons-loadg
 # The frameworks a benchmark runs by default, in the order they run.
 FRAMEWORKS: dict[str, Framework] = {
     "pytorch": Framework(
-        "runners.pytorch:PyTorchRunner",
+        "runners.frameworks.pytorch:PyTorchRunner",
         requires=("torch", "transformers", "onnx", "onnxscript"),  # onnx*: the tool's ONNX export
         modules=("torch", "torchvision", "transformers"),
     ),
     "tensorflow": Framework(
-        "runners.tensorflow:TensorFlowRunner",
+        "runners.frameworks.tensorflow:TensorFlowRunner",
         requires=("tensorflow-cpu", "keras-hub"),
         modules=("tensorflow", "tensorflow_text", "tf_keras", "keras", "keras_hub"),
     ),
     "jax": Framework(
-        "runners.jax:JaxRunner",
+        "runners.frameworks.jax:JaxRunner",
         requires=("jax", "jaxlib", "keras-hub"),
         modules=("jax", "jaxlib", "keras", "keras_hub"),  # Keras on its jax backend for the zoo
         versioned=("jax", "jaxlib"),  # released in lockstep
     ),
     "onnxruntime": Framework(
-        "runners.onnxruntime:OnnxRuntimeRunner", requires=("onnxruntime",), modules=("onnxruntime",)
+        "runners.frameworks.onnxruntime:OnnxRuntimeRunner",
+        requires=("onnxruntime",),
+        modules=("onnxruntime",),
     ),
-    "openvino": Framework("runners.openvino:OpenVinoRunner", requires=("openvino",), modules=("openvino",)),
+    "openvino": Framework(
+        "runners.frameworks.openvino:OpenVinoRunner", requires=("openvino",), modules=("openvino",)
+    ),
 }
 
 # Runners a user may add to a run: the harness's own cost per call. They need no framework and
 # run in the orchestrator's own interpreter.
 TOOLS: dict[str, Framework] = {
-    "noop": Framework("runners.noop:NoopRunner"),
+    "noop": Framework("runners.frameworks.noop:NoopRunner"),
 }
 
 # Names of Python files (separated by os.pathsep) that register more runners, each through a

@@ -199,7 +199,7 @@ def test_instances_run_at_once_each_on_its_own_cpus(tmp_path: Path) -> None:
 def test_the_peak_search_brackets_the_peak_and_never_probes_a_rate_twice(
     top: float, peak_expected: bool, first_rates: list[float]
 ) -> None:
-    from runners.loadgen import search_peak
+    from runners.scenarios.loadgen import search_peak
 
     probed: list[float] = []
 

@@ -7,7 +7,7 @@ from orchestrator.plan.errors import PlanError, first_duplicate
 
 # The tool's own loops -- offline: the whole batch in one call (throughput); single-stream: one
 # sample per call, cycling through the input rows (per-request latency) -- and MLPerf LoadGen's
-# scenarios, LoadGen issuing the queries (runners/loadgen.py): server at a target rate, server-peak
+# scenarios, LoadGen issuing the queries (runners/scenarios/loadgen.py): server at a target rate, server-peak
 # (the highest rate that stays valid: --find-peak), multi-stream, and LoadGen's own single-stream
 # and offline, to set beside the tool's. The value is LoadGen's name for the scenario.
 OWN_SCENARIOS = ("offline", "single-stream")

@@ -39,6 +39,7 @@ import numpy as np
 
 from runners import lifeline, probes
 from runners.events import EventPipe
+from runners.scenarios import Measurement
 
 # Server queries needed before LoadGen's early-stopping rule can call a run VALID at all (459
 # with none over the bound, ~1000 with three): fewer, and every server run is INVALID.
@@ -373,17 +374,19 @@ def _run_once(
     return result, sut
 
 
-def measure(
-    runner: Any,
-    job: Any,
-    pool: dict[str, np.ndarray],
-    per_call_ns: float,
-    figures: dict[str, Any],
-    events: EventPipe,
-) -> array[int]:
+def measure(measurement: Measurement) -> array[int]:
     """Run the cell's LoadGen scenario (or its peak search); fill ``figures``; return the
     per-query latencies the SUT saw."""
     import mlperf_loadgen as lg
+
+    runner, job, per_call_ns, events = (
+        measurement.runner,
+        measurement.job,
+        measurement.per_call_ns,
+        measurement.events,
+    )
+    figures, pool = measurement.figures, measurement.pool
+    assert pool is not None and job.loadgen is not None, "a LoadGen job has its settings and inputs"
 
     spec = dict(job.loadgen)
     directory = Path(job.result_path).parent / "loadgen"

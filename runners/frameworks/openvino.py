@@ -10,7 +10,7 @@ import numpy as np
 
 from models.base import Model, ModelFiles
 from runners.base import Option, Runner, Sample, UnsupportedPrecision
-from runners.onnxruntime import onnx_path
+from runners.frameworks.onnxruntime import onnx_path
 
 # Read back from the compiled model and recorded: each can change a figure.
 _RECORDED_PROPERTIES = (
