@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from runners.lifeline import start_watchdog
+from runners.registry import shipped
 from runners.threads import runner_env
 from schemas.job import JobSpec
 
@@ -38,10 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     watchdog = start_watchdog(args.lifeline_fd, args.budget, keep_fds=_given(args.events_fd))
     jobs = [JobSpec.from_file(Path(path)) for path in args.job]
     cpus = jobs[0].cpus
-    if len(jobs) == 1 and jobs[0].framework == "jax" and jobs[0].threads < len(cpus):
-        # JAX has no thread-count API and no XLA flag limits its CPU pool on current jaxlib; the
-        # pool follows the affinity mask, so the mask is what holds it to --threads (one thread
-        # included). Recorded as affinity_observed.
+    record = shipped(jobs[0].framework)
+    if len(jobs) == 1 and record is not None and record.threads_by_affinity and jobs[0].threads < len(cpus):
+        # No thread-count API (JAX): the pool follows the affinity mask, so the mask is what
+        # holds it to --threads (one thread included). Recorded as affinity_observed.
         cpus = cpus[: jobs[0].threads]
     os.sched_setaffinity(0, cpus)
     for job in jobs:

@@ -17,6 +17,7 @@ import numpy as np
 
 from models.base import ModelFiles
 from models.registry import load_model
+from runners.registry import onnx_exporter
 from runners.worker import block_other_frameworks
 from schemas.files import atomic_write
 
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--output-name", required=True)
     args = parser.parse_args(argv)
 
-    block_other_frameworks("pytorch")
+    block_other_frameworks(onnx_exporter())
     import torch
 
     model = load_model(args.model_ref, args.source, args.format)

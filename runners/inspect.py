@@ -15,9 +15,8 @@ import json
 import sys
 from typing import Any
 
+from runners.registry import inspector_of
 from runners.worker import block_other_frameworks
-
-_READER = {"pt2": "pytorch", "keras": "tensorflow", "savedmodel": "tensorflow", "openvino-ir": "openvino"}
 
 
 def _pt2(path: str) -> dict[str, Any]:
@@ -74,11 +73,14 @@ def _openvino_ir(path: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runners.inspect", description=__doc__)
-    parser.add_argument("--format", required=True, choices=list(_READER))
+    readers = {"pt2": _pt2, "keras": _keras, "savedmodel": _savedmodel, "openvino-ir": _openvino_ir}
+    parser.add_argument("--format", required=True, choices=list(readers))
     parser.add_argument("path")
     args = parser.parse_args(argv)
-    block_other_frameworks(_READER[args.format])
-    read = {"pt2": _pt2, "keras": _keras, "savedmodel": _savedmodel, "openvino-ir": _openvino_ir}[args.format]
+    framework = inspector_of(args.format)  # whose environment this is (registry: Framework.inspects)
+    assert framework is not None, f"no framework inspects {args.format}"
+    block_other_frameworks(framework)
+    read = readers[args.format]
     try:
         found = read(args.path)
     except Exception as exc:  # the file is not what it says: one line for the user

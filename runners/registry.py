@@ -18,16 +18,40 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class Framework:
-    """One framework as the orchestrator knows it."""
+    """One framework as the orchestrator knows it: every fact about it, and nothing imported.
+
+    The parent reads these records (which models a framework runs, which environment reads a
+    user's file, which versions to record); the worker reads them before any import (Keras's
+    backend, how its threads are held). Nothing else compares a framework's name.
+    """
 
     runner: str  # "module:Class" of its Runner, imported only in the worker
     # Distributions of its own environment, besides what every runner needs (RUNNER_REQUIRES);
     # versions come from constraints.txt. Model libraries live with the framework that uses them.
+    # The same names are its extra in pyproject.toml (``pip install .[NAME]``).
     requires: tuple[str, ...] = ()
     # Its top-level modules: a runner blocks every other framework's from being imported.
     modules: tuple[str, ...] = ()
     # The distributions that ``framework@VERSION`` sets to VERSION (default: the first required).
     versioned: tuple[str, ...] = ()
+    # The model family whose builder it calls (a key of models.base.Model.families: "torch",
+    # "keras", "onnx"). None: a tool or a test fake, which runs whatever model it is given.
+    family: str | None = None
+    # The formats of a user's model file it loads (workloads.FORMAT_NAMES' keys).
+    reads: tuple[str, ...] = ()
+    # The formats whose declared inputs and outputs it reads for the parent (runners/inspect.py):
+    # a user's file of one of these is inspected in this framework's environment.
+    inspects: tuple[str, ...] = ()
+    # Keras 3 serves several frameworks: the backend its runner names, or a user's
+    # ~/.keras/keras.json would choose it (and its floatx and image layout) for them.
+    keras_backend: str | None = None
+    # No thread-count API, and its pool follows the affinity mask: the mask of its runner holds
+    # exactly ``threads`` CPUs (JAX: no XLA flag limits the CPU pool on current jaxlib).
+    threads_by_affinity: bool = False
+    # Distributions whose installed version the run record lists beside the parent's own.
+    recorded: tuple[str, ...] = ()
+    # Its environment runs the tool's ONNX export (runners/export.py) of a model's module.
+    exports_onnx: bool = False
 
     @property
     def versioned_distributions(self) -> tuple[str, ...]:
@@ -44,25 +68,49 @@ FRAMEWORKS: dict[str, Framework] = {
         "runners.frameworks.pytorch:PyTorchRunner",
         requires=("torch", "transformers", "onnx", "onnxscript"),  # onnx*: the tool's ONNX export
         modules=("torch", "torchvision", "transformers"),
+        family="torch",
+        reads=("pt2",),
+        inspects=("pt2",),
+        recorded=("torch",),
+        exports_onnx=True,
     ),
     "tensorflow": Framework(
         "runners.frameworks.tensorflow:TensorFlowRunner",
         requires=("tensorflow-cpu", "keras-hub"),
         modules=("tensorflow", "tensorflow_text", "tf_keras", "keras", "keras_hub"),
+        family="keras",
+        reads=("keras", "savedmodel"),
+        inspects=("keras", "savedmodel"),
+        keras_backend="tensorflow",
+        recorded=("tensorflow-cpu", "tensorflow", "keras"),
     ),
     "jax": Framework(
         "runners.frameworks.jax:JaxRunner",
         requires=("jax", "jaxlib", "keras-hub"),
         modules=("jax", "jaxlib", "keras", "keras_hub"),  # Keras on its jax backend for the zoo
         versioned=("jax", "jaxlib"),  # released in lockstep
+        family="keras",
+        reads=("keras",),
+        keras_backend="jax",
+        threads_by_affinity=True,
+        recorded=("jax", "jaxlib"),
     ),
     "onnxruntime": Framework(
         "runners.frameworks.onnxruntime:OnnxRuntimeRunner",
         requires=("onnxruntime",),
         modules=("onnxruntime",),
+        family="onnx",
+        reads=("onnx", "pt2"),  # pt2 through the tool's ONNX export
+        recorded=("onnxruntime",),
     ),
     "openvino": Framework(
-        "runners.frameworks.openvino:OpenVinoRunner", requires=("openvino",), modules=("openvino",)
+        "runners.frameworks.openvino:OpenVinoRunner",
+        requires=("openvino",),
+        modules=("openvino",),
+        family="onnx",
+        reads=("onnx", "pt2", "openvino-ir"),  # pt2 through the tool's ONNX export
+        inspects=("openvino-ir",),
+        recorded=("openvino",),
     ),
 }
 
@@ -76,6 +124,28 @@ TOOLS: dict[str, Framework] = {
 # ``RUNNERS`` dict of name -> Framework. Only the test suite sets it, for its fault-injecting
 # fakes: a user's run knows the frameworks and the tools, and nothing that could harm the run.
 EXTRA_RUNNERS_VARIABLE = "INFERENCE_BENCH_EXTRA_RUNNERS"
+
+
+def shipped(name: str) -> Framework | None:
+    """The record of a framework or tool this tool ships, or None (a test fake's, or unknown).
+    Stdlib only, importing no extra runner file: the worker asks before anything starts a thread."""
+    return FRAMEWORKS.get(name) or TOOLS.get(name)
+
+
+def frameworks_reading(source_format: str) -> tuple[str, ...]:
+    """The frameworks that load a user's file of ``source_format``, in the order they run."""
+    return tuple(name for name, fw in FRAMEWORKS.items() if source_format in fw.reads)
+
+
+def inspector_of(source_format: str) -> str | None:
+    """The framework whose environment reads the inputs a file of ``source_format`` declares,
+    or None when the parent reads them itself (ONNX)."""
+    return next((name for name, fw in FRAMEWORKS.items() if source_format in fw.inspects), None)
+
+
+def onnx_exporter() -> str:
+    """The framework whose environment runs the tool's ONNX export."""
+    return next(name for name, fw in FRAMEWORKS.items() if fw.exports_onnx)
 
 
 def all_runners() -> dict[str, Framework]:

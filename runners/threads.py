@@ -6,6 +6,8 @@ Stdlib only: this runs before the runner imports numpy, whose BLAS reads these o
 
 from __future__ import annotations
 
+from runners.registry import shipped
+
 # Read by OpenMP, MKL and OpenBLAS when their libraries load; later changes are ignored.
 _POOL_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
 
@@ -17,10 +19,6 @@ _QUIET_CPU_ONLY = {
     "TF_ENABLE_ONEDNN_OPTS": "1",
 }
 
-# Keras 3 serves TensorFlow and JAX: each runner names its backend, or a user's
-# ~/.keras/keras.json would choose it (and its floatx and image layout) for them.
-_KERAS_BACKEND = {"tensorflow": "tensorflow", "jax": "jax"}
-
 # Every variable runner_env() may set: recorded with each result.
 RECORDED_VARIABLES = (*_POOL_VARIABLES, *_QUIET_CPU_ONLY, "KERAS_BACKEND", "KERAS_HOME")
 
@@ -31,6 +29,7 @@ def runner_env(framework: str, threads: int, keras_home: str) -> dict[str, str]:
     env = dict(_QUIET_CPU_ONLY)
     env.update({name: str(threads) for name in _POOL_VARIABLES})
     env["KERAS_HOME"] = keras_home
-    if framework in _KERAS_BACKEND:
-        env["KERAS_BACKEND"] = _KERAS_BACKEND[framework]
+    record = shipped(framework)
+    if record is not None and record.keras_backend is not None:  # see Framework.keras_backend
+        env["KERAS_BACKEND"] = record.keras_backend
     return env

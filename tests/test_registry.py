@@ -39,3 +39,30 @@ def test_only_the_named_file_registers_runners(monkeypatch: pytest.MonkeyPatch) 
     assert set(all_runners()) == set(FRAMEWORKS) | set(TOOLS)
     monkeypatch.setenv(EXTRA_RUNNERS_VARIABLE, str(FAKE_RUNNERS))
     assert {"fake", "fake-kill-orchestrator"} <= set(all_runners())
+
+
+def test_a_new_framework_is_its_registry_record(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every fact the parent and the worker need about a framework comes from its one record:
+    one added with a family and the formats it reads is no tool that runs anything."""
+    from orchestrator.plan.workloads import Workload, builtin, ruled_out
+    from runners.registry import Framework, frameworks_reading, inspector_of
+    from runners.threads import runner_env
+
+    record = Framework("nowhere:NewRunner", family="onnx", reads=("onnx",), keras_backend="jax")
+    monkeypatch.setitem(FRAMEWORKS, "newrt", record)
+    model = builtin("mlp").model
+    keras_file = Workload("mine", "file", model, source=(Path("mine.keras"), "keras"))
+    onnx_file = Workload("mine", "file", model, source=(Path("mine.onnx"), "onnx"))
+    assert ruled_out("newrt", keras_file) == "a .keras model runs in tensorflow, jax only"
+    assert ruled_out("newrt", onnx_file) is None
+    assert frameworks_reading("onnx") == ("onnxruntime", "openvino", "newrt")
+    assert runner_env("newrt", 1, "/nowhere")["KERAS_BACKEND"] == "jax"
+    assert inspector_of("pt2") == "pytorch" and inspector_of("onnx") is None  # the parent reads ONNX
+
+
+def test_every_shipped_framework_says_what_it_builds_and_reads() -> None:
+    """Without a family a framework would be taken for a tool that runs any model."""
+    for name, record in FRAMEWORKS.items():
+        assert record.family is not None, name
+        assert record.reads, name
+    assert all(record.family is None for record in TOOLS.values())

@@ -20,7 +20,7 @@ from models.base import Model, ModelFiles
 from models.spec import ModelSpec
 from orchestrator.execute.environments import Environment
 from orchestrator.execute.inputs import write_inputs
-from orchestrator.plan.workloads import rules_out
+from orchestrator.plan.workloads import family_of, rules_out
 from schemas.tensors import write_npy
 
 # A subprocess running ``python -m runners.export`` with the PyTorch environment, or the reason
@@ -192,7 +192,8 @@ def why_not_runnable(framework: str, prepared: PreparedModel, environment: Envir
     reason = rules_out(framework, prepared.name, source_format, prepared.model.families)
     if reason is not None:
         return reason
-    uses_onnx = framework in ("onnxruntime", "openvino") and source_format not in ("onnx", "openvino-ir")
+    # An ONNX-family framework runs the portable graph, unless it loads the user's file itself.
+    uses_onnx = family_of(framework) == "onnx" and source_format not in ("onnx", "openvino-ir")
     if uses_onnx and prepared.onnx_error is not None:
         return f"no ONNX graph of {prepared.name}: {prepared.onnx_error}"
     return None

@@ -52,6 +52,7 @@ from orchestrator.plan.measurement import Measurement
 from orchestrator.plan.plan import Plan
 from orchestrator.plan.scenarios import LOADGEN_SCENARIOS
 from orchestrator.plan.workloads import Workload, builtin, ruled_out
+from runners.registry import onnx_exporter
 from schemas import io
 from schemas.job import JobSpec, ModelJob
 
@@ -211,10 +212,11 @@ def resolve_environments(
         environments.setdefault(ref.label, Environment(ref.label, kind, None, unneeded=unneeded))
     if not any(workload.exported_from_pytorch for workload in workloads.values()):
         return environments, None
-    pytorch = next((env for label, env in environments.items() if label.split("@")[0] == "pytorch"), None)
+    exporter = onnx_exporter()  # the framework whose environment runs the tool's ONNX export
+    pytorch = next((env for label, env in environments.items() if label.split("@")[0] == exporter), None)
     if pytorch is None or (pytorch.python is None and pytorch.error is None):
         # PyTorch is not among the frameworks run: its environment exports all the same
-        pytorch = resolve([FrameworkRef("pytorch")], kind, root, on_status, torch_index)["pytorch"]
+        pytorch = resolve([FrameworkRef(exporter)], kind, root, on_status, torch_index)[exporter]
     return environments, run_export(pytorch.python, pytorch.error, worker_env(), plan.timeout_s)
 
 

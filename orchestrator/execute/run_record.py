@@ -15,23 +15,18 @@ import psutil
 
 from orchestrator import PROJECT_ROOT
 from orchestrator.host import allowed_cpus, read_cpufreq_state
+from runners.registry import FRAMEWORKS
 
-# Distributions whose version can change a figure. Read from their metadata: importing a
-# framework here would defeat the point of isolating it.
+# Distributions whose version can change a figure: the parent's own, then each framework's
+# (its registry record's ``recorded``). Read from their metadata: importing a framework here
+# would defeat the point of isolating it.
 _PACKAGES = (
     "numpy",
     "pyarrow",
     "psutil",
     "rich",
     "onnx",
-    "torch",
-    "tensorflow-cpu",
-    "tensorflow",
-    "keras",
-    "jax",
-    "jaxlib",
-    "onnxruntime",
-    "openvino",
+    *(name for framework in FRAMEWORKS.values() for name in framework.recorded),
 )
 
 

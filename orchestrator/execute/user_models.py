@@ -22,8 +22,8 @@ from orchestrator.execute.launcher import worker_env
 from orchestrator.plan.errors import PlanError
 from orchestrator.plan.framework_refs import FrameworkRef
 from orchestrator.plan.workloads import Workload
+from runners.registry import inspector_of
 
-_READER = {"pt2": "pytorch", "keras": "tensorflow", "savedmodel": "tensorflow", "openvino-ir": "openvino"}
 _DTYPES = {
     "float32": "float32", "float": "float32", "float16": "float16", "int64": "int64", "long": "int64",
     "int32": "int32", "int": "int32", "bool": "bool",
@@ -85,14 +85,15 @@ def _reader_environment(
     source_format: str, environment: str, root: Path, status: StatusHandler | None, torch_index: str | None
 ) -> Environment:
     kind = "shared" if environment == "shared" else "current" if environment == "current" else "own"
-    reader = _READER[source_format]
+    reader = inspector_of(source_format)
+    assert reader is not None, f"the parent reads {source_format} itself"
     return resolve([FrameworkRef(reader)], kind, root, status, torch_index)[reader]
 
 
 def _inspect_in(env: Environment, path: Path, source_format: str) -> dict[str, Any]:
     """The file's declared inputs and outputs, read by its framework in its environment."""
     if env.python is None:
-        raise _fail(path, f"{_READER[source_format]}, which reads it, is not available: {env.error}")
+        raise _fail(path, f"{inspector_of(source_format)}, which reads it, is not available: {env.error}")
     proc = subprocess.run(
         [str(env.python), "-m", "runners.inspect", "--format", source_format, str(path.resolve())],
         capture_output=True,

@@ -15,23 +15,7 @@ import numpy as np
 
 from models.base import Model
 from models.registry import MODELS, load_model
-
-# Which frameworks run which kind of model: every framework family a built-in has a builder
-# for; a user's file in the frameworks that load it honestly.
-_FAMILY_OF = {
-    "pytorch": "torch",
-    "tensorflow": "keras",
-    "jax": "keras",
-    "onnxruntime": "onnx",
-    "openvino": "onnx",
-}
-USER_FORMATS = {
-    "onnx": ("onnxruntime", "openvino"),
-    "pt2": ("pytorch", "onnxruntime", "openvino"),  # the latter two through the tool's ONNX export
-    "keras": ("tensorflow", "jax"),
-    "savedmodel": ("tensorflow",),
-    "openvino-ir": ("openvino",),
-}
+from runners.registry import frameworks_reading, shipped
 
 FORMAT_NAMES = {
     "onnx": "an ONNX model",
@@ -40,6 +24,9 @@ FORMAT_NAMES = {
     "savedmodel": "a SavedModel",
     "openvino-ir": "an OpenVINO IR",
 }
+# Which frameworks run a user's file of each format: those whose registry record reads it.
+# Which run a built-in model: those whose family (Framework.family) the model has a builder for.
+USER_FORMATS = {source_format: frameworks_reading(source_format) for source_format in FORMAT_NAMES}
 
 
 @dataclass(frozen=True)
@@ -76,15 +63,21 @@ def ruled_out(framework: str, workload: Workload) -> str | None:
     return rules_out(framework, workload.name, source_format, workload.model.families)
 
 
+def family_of(framework: str) -> str | None:
+    """The model family ``framework`` builds (its registry record's), None for a tool or fake."""
+    record = shipped(framework)
+    return None if record is None else record.family
+
+
 def rules_out(framework: str, name: str, source_format: str | None, families: frozenset[str]) -> str | None:
     """Why a model of these families, or a user's file of ``source_format``, can never run in
     ``framework``, or None; tools and fakes (no family) decide for themselves."""
-    if framework not in _FAMILY_OF:
+    if family_of(framework) is None:
         return None
     if source_format is not None:
-        runs_in = USER_FORMATS[source_format]
+        runs_in = frameworks_reading(source_format)
         if framework not in runs_in:
             return f"{FORMAT_NAMES[source_format]} runs in {', '.join(runs_in)} only"
-    elif _FAMILY_OF[framework] not in families:
+    elif family_of(framework) not in families:
         return f"{name} has no {framework} implementation"
     return None
