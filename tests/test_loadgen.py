@@ -214,3 +214,30 @@ def test_the_peak_search_brackets_the_peak_and_never_probes_a_rate_twice(
         assert peak is not None and top / 1.05 <= peak <= top
     else:
         assert peak is None and len(probed) == 2
+
+
+def test_a_loadgen_run_reads_its_typed_settings_from_the_job() -> None:
+    """The job's loadgen record becomes one typed LoadGenRun: a server run's settings come from
+    it (rate, bound, the query floor early stopping needs), not from a list of positional values."""
+    from types import SimpleNamespace
+
+    import mlperf_loadgen as lg
+
+    from runners.events import EventPipe
+    from runners.scenarios.loadgen import LoadGenRun, LoadGenSettings
+    from schemas.job import JobSpec, ModelJob
+
+    spec = {"scenario": "server", "target_qps": 250.0, "latency_bound_ms": 20.0, "find_peak": False}
+    job = JobSpec(
+        cell_id="c", framework="fake", scenario="server", precision="fp32", batch_size=1, threads=1,
+        cpus=(0,), warmup=0, min_iterations=10, max_iterations=10, min_time_s=0.5,
+        model=ModelJob(name="mlp", ref="mlp", directory="/nowhere", inputs={}, output="output"),
+        result_path="/nowhere/result.parquet", loadgen=spec,
+    )  # fmt: skip
+    settings = LoadGenSettings.from_job(spec)
+    assert settings == LoadGenSettings("server", 250.0, 20.0, False)
+    run = LoadGenRun(lg, SimpleNamespace(), {}, job, settings, EventPipe(None, "c"))  # type: ignore[arg-type]
+    test = run.test_settings(settings.target_qps, per_call_ns=1e6)
+    assert test.scenario == lg.TestScenario.Server and test.server_target_qps == 250.0
+    assert test.server_target_latency_ns == 20_000_000 and test.min_query_count == 1024
+    assert run.scheduled_s(test) == 1024 / 250.0  # the query floor at the offered rate, over 0.5 s

@@ -49,54 +49,13 @@ class JaxRunner(Runner):
         return self._threads
 
     def load(self, model: Model, files: ModelFiles, sample: Sample) -> None:
-        jax, jnp = self.jax, self.jax.numpy
-        dtype = self._dtype
-        plain = model.jax_function(files) if files.source_format is None else None
+        jax = self.jax
         self._feed: Callable[[Sample], list[np.ndarray]] = _in_order
-        feed_note = "as stored"
+        plain = model.jax_function(files) if files.source_format is None else None
         if plain is not None:
-            forward, weights = plain
-            params: Any = jax.tree_util.tree_map(lambda w: jnp.asarray(w, dtype), weights)
-
-            def call(params: Any, *xs: Any) -> Any:
-                xs = tuple(x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x for x in xs)
-                return forward(params, *xs).astype(jnp.float32)
-
-            how = "jax.jit of plain JAX maths, block_until_ready"
-            compute = jnp.dtype(dtype).name
+            call, params, how, compute, feed_note = self._plain(*plain)
         else:
-            import keras
-
-            if keras.backend.backend() != "jax":  # a shared worker that TensorFlow's Keras took first
-                raise UnsupportedModel(f"Keras in this process runs on {keras.backend.backend()}, not jax")
-            keras.mixed_precision.set_global_policy(self._policy)
-            from models.keras_loading import defers
-
-            structure = model.keras_structure
-            if files.source_format == "keras":
-                net = keras.saving.load_model(str(files.source), compile=False)
-            elif files.source_format is not None:
-                raise UnsupportedModel(f"JAX cannot load a {files.source_format} model")
-            else:
-                net = model.keras_model(files)
-                self._feed, feed_note = model.keras_feed, model.keras_feed_note
-                self.settings["deferred_variable_initialisation"] = defers()
-            params = (
-                [v.value for v in net.trainable_variables],
-                [v.value for v in net.non_trainable_variables],
-            )
-
-            def call(params: Any, *xs: Any) -> Any:
-                trainable, non_trainable = params
-                output, _ = net.stateless_call(trainable, non_trainable, structure(list(xs)), training=False)
-                if isinstance(output, (list, tuple)):
-                    output = output[0]
-                return output.astype(jnp.float32)
-
-            how = "Keras 3 on the jax backend: jax.jit(stateless_call), variables as arguments"
-            dtypes = {str(layer.compute_dtype) for layer in net.layers if layer.weights}
-            compute = dtypes.pop() if len(dtypes) == 1 else ",".join(sorted(dtypes)) or "float32"
-            self.settings.update(keras_version=keras.__version__, keras_backend=keras.backend.backend())
+            call, params, how, compute, feed_note = self._keras(model, files)
         if self.option("params") == "constants":  # baked into the compiled program
             self._forward = jax.jit(functools.partial(call, params))
             self._args: tuple[Any, ...] = ()
@@ -110,6 +69,57 @@ class JaxRunner(Runner):
             x64=bool(jax.config.jax_enable_x64),
             inputs_fed=feed_note,
         )
+
+    def _plain(self, forward: Any, weights: Any) -> tuple[Callable[..., Any], Any, str, str, str]:
+        """A model written in plain JAX maths: its jitted call, params, and how it runs."""
+        jax, jnp = self.jax, self.jax.numpy
+        dtype = self._dtype
+        params: Any = jax.tree_util.tree_map(lambda w: jnp.asarray(w, dtype), weights)
+
+        def call(params: Any, *xs: Any) -> Any:
+            xs = tuple(x.astype(dtype) if jnp.issubdtype(x.dtype, jnp.floating) else x for x in xs)
+            return forward(params, *xs).astype(jnp.float32)
+
+        how = "jax.jit of plain JAX maths, block_until_ready"
+        return call, params, how, jnp.dtype(dtype).name, "as stored"
+
+    def _keras(self, model: Model, files: ModelFiles) -> tuple[Callable[..., Any], Any, str, str, str]:
+        """A Keras 3 model (the zoo's, or a user's .keras) on the jax backend, called statelessly."""
+        jnp = self.jax.numpy
+        import keras
+
+        if keras.backend.backend() != "jax":  # a shared worker that TensorFlow's Keras took first
+            raise UnsupportedModel(f"Keras in this process runs on {keras.backend.backend()}, not jax")
+        keras.mixed_precision.set_global_policy(self._policy)
+        from models.keras_loading import defers
+
+        structure = model.keras_structure
+        feed_note = "as stored"
+        if files.source_format == "keras":
+            net = keras.saving.load_model(str(files.source), compile=False)
+        elif files.source_format is not None:
+            raise UnsupportedModel(f"JAX cannot load a {files.source_format} model")
+        else:
+            net = model.keras_model(files)
+            self._feed, feed_note = model.keras_feed, model.keras_feed_note
+            self.settings["deferred_variable_initialisation"] = defers()
+        params = (
+            [v.value for v in net.trainable_variables],
+            [v.value for v in net.non_trainable_variables],
+        )
+
+        def call(params: Any, *xs: Any) -> Any:
+            trainable, non_trainable = params
+            output, _ = net.stateless_call(trainable, non_trainable, structure(list(xs)), training=False)
+            if isinstance(output, (list, tuple)):
+                output = output[0]
+            return output.astype(jnp.float32)
+
+        how = "Keras 3 on the jax backend: jax.jit(stateless_call), variables as arguments"
+        dtypes = {str(layer.compute_dtype) for layer in net.layers if layer.weights}
+        compute = dtypes.pop() if len(dtypes) == 1 else ",".join(sorted(dtypes)) or "float32"
+        self.settings.update(keras_version=keras.__version__, keras_backend=keras.backend.backend())
+        return call, params, how, compute, feed_note
 
     def prepare(self, sample: Sample) -> list[np.ndarray]:
         return [aligned_copy(x) for x in self._feed(sample)]

@@ -32,14 +32,19 @@ import threading
 import time
 from array import array
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from runners import lifeline, probes
 from runners.events import EventPipe
 from runners.scenarios import Measurement
+from schemas.job import JobSpec
+
+if TYPE_CHECKING:
+    from runners.base import Runner
 
 # Server queries needed before LoadGen's early-stopping rule can call a run VALID at all (459
 # with none over the bound, ~1000 with three): fewer, and every server run is INVALID.
@@ -74,7 +79,13 @@ class Sut:
     """The system under test: LoadGen's queries in, the runner's model, completions out."""
 
     def __init__(
-        self, lg: Any, runner: Any, pool: dict[str, np.ndarray], batch: int, inline: bool, events: EventPipe
+        self,
+        lg: Any,
+        runner: Runner,
+        pool: dict[str, np.ndarray],
+        batch: int,
+        inline: bool,
+        events: EventPipe,
     ) -> None:
         self._lg = lg
         self._runner = runner
@@ -180,56 +191,6 @@ class Sut:
         self._lg.DestroyFastSUT(self.handle)
 
 
-def _settings(
-    lg: Any,
-    scenario: str,
-    spec: dict[str, Any],
-    qps: float | None,
-    min_time_s: float,
-    min_queries: int,
-    per_call_ns: float,
-    batch: int,
-    calibrated: bool = False,
-) -> Any:
-    settings = lg.TestSettings()
-    settings.mode = lg.TestMode.PerformanceOnly
-    settings.min_duration_ms = max(1, int(min_time_s * 1000))
-    settings.min_query_count = min_queries
-    if scenario == "server":
-        settings.scenario = lg.TestScenario.Server
-        settings.server_target_qps = float(qps or 1.0)
-        bound_s = float(spec["latency_bound_ms"]) / 1000
-        settings.server_target_latency_ns = int(bound_s * 1e9)
-        settings.server_target_latency_percentile = 0.99
-        settings.min_query_count = max(min_queries, _SERVER_MIN_QUERIES)
-        # A backlog of this many queries can never meet the bound: stop at once, INVALID.
-        settings.server_max_async_queries = max(64, int(8 * (qps or 1.0) * bound_s))
-    elif scenario == "multi-stream":
-        settings.scenario = lg.TestScenario.MultiStream
-        settings.multi_stream_samples_per_query = batch
-        # LoadGen makes 2 x min duration / expected latency queries: guess low, or it runs out.
-        settings.multi_stream_expected_latency_ns = max(1000, int(per_call_ns / 2))
-    elif scenario == "single-stream":
-        settings.scenario = lg.TestScenario.SingleStream
-        settings.single_stream_expected_latency_ns = max(1000, int(per_call_ns / 2))
-    else:
-        settings.scenario = lg.TestScenario.Offline
-        # One query of 1.1 x min duration x this many samples must last min duration: guess from
-        # one call's time plus the SUT's Python cost per sample (~8 us here), a little high.
-        per_sample_ns = max(per_call_ns, 1.0) / batch + (0 if calibrated else _SUT_NS_PER_SAMPLE)
-        settings.offline_expected_qps = 1.2e9 / per_sample_ns
-    return settings
-
-
-def _scheduled_s(settings: Any, scenario: str) -> float:
-    """How long LoadGen will run by its settings alone: its minimum duration, and for a server
-    run at least its minimum query count at the offered rate."""
-    scheduled = settings.min_duration_ms / 1000
-    if scenario == "server":
-        scheduled = max(scheduled, settings.min_query_count / settings.server_target_qps)
-    return float(scheduled)
-
-
 def _log_settings(lg: Any, directory: Path) -> Any:
     directory.mkdir(parents=True, exist_ok=True)  # LoadGen crashes later if it does not exist
     output = lg.LogOutputSettings()
@@ -296,99 +257,209 @@ def summarise(detail: dict[str, Any], scenario: str) -> dict[str, Any]:
     return summary
 
 
-def _calibrated(
-    lg: Any,
-    runner: Any,
-    pool: dict[str, np.ndarray],
-    job: Any,
-    spec: dict[str, Any],
-    qps: float | None,
-    directory: Path,
-    per_call_ns: float,
-    events: EventPipe,
-) -> tuple[dict[str, Any], Sut]:
-    """One run; and once more, sized from the first, when LoadGen says its guess of the SUT's
-    speed was off (offline: "Increase expected QPS"; single- or multi-stream: "Decrease the
-    expected latency" -- it ran out of queries). The first run's logs are kept beside."""
-    result, sut = _run_once(lg, runner, pool, job, spec, qps, directory, per_call_ns, events)
-    reason = result.get("invalid_reason") or ""
-    if spec["scenario"] == "server" or not (
-        "Increase expected" in reason or "Decrease the expected" in reason
-    ):
-        return result, sut
-    measured = result.get("samples_per_s") or 0.0
-    if not measured:
-        return result, sut
-    directory.rename(directory.with_name(directory.name + "-uncalibrated"))
-    # The measured rate, as a time per call of the batch, a little optimistic as LoadGen wants.
-    per_call = 0.5 * job.batch_size * 1e9 / measured
-    result, sut = _run_once(lg, runner, pool, job, spec, qps, directory, per_call, events, calibrated=True)
-    result["calibrated_from_a_first_run"] = True
-    return result, sut
+@dataclass(frozen=True)
+class LoadGenSettings:
+    """What the parent asked of LoadGen for this cell: the job's ``loadgen`` record, typed."""
+
+    scenario: str  # LoadGen's own name: server | multi-stream | single-stream | offline
+    target_qps: float | None = None  # a server's offered rate (this instance's share)
+    latency_bound_ms: float | None = None  # the bound a server's p99 must stay under
+    find_peak: bool = False  # search for the highest server rate that stays VALID
+
+    @classmethod
+    def from_job(cls, spec: dict[str, Any]) -> LoadGenSettings:
+        """The settings of a job's ``loadgen`` record (schemas/job.py)."""
+        return cls(
+            scenario=str(spec["scenario"]),
+            target_qps=spec.get("target_qps"),
+            latency_bound_ms=spec.get("latency_bound_ms"),
+            find_peak=bool(spec.get("find_peak")),
+        )
 
 
-def _run_once(
-    lg: Any,
-    runner: Any,
-    pool: dict[str, np.ndarray],
-    job: Any,
-    spec: dict[str, Any],
-    qps: float | None,
-    directory: Path,
-    per_call_ns: float,
-    events: EventPipe,
-    calibrated: bool = False,
-) -> tuple[dict[str, Any], Sut]:
-    scenario = spec["scenario"]
-    batch = job.batch_size
-    rows = len(next(iter(pool.values())))
-    sut = Sut(lg, runner, pool, batch, inline=scenario in ("single-stream", "multi-stream"), events=events)
-    qsl = lg.ConstructQSL(rows, rows, lambda indices: None, lambda indices: None)
-    try:
-        settings = _settings(
-            lg, scenario, spec, qps, job.min_time_s, job.min_iterations, per_call_ns, batch, calibrated
+@dataclass(frozen=True)
+class LoadGenRun:
+    """One cell under LoadGen: what every LoadGen run of it (a calibration, a probe) shares."""
+
+    lg: Any  # the mlperf_loadgen module, imported only by a runner that uses it
+    runner: Runner
+    pool: dict[str, np.ndarray]  # every stored input: LoadGen draws each query's samples from it
+    job: JobSpec
+    settings: LoadGenSettings
+    events: EventPipe
+
+    @property
+    def scenario(self) -> str:
+        return self.settings.scenario
+
+    def test_settings(self, qps: float | None, per_call_ns: float, calibrated: bool = False) -> Any:
+        """LoadGen's TestSettings for one run at ``qps`` (a server's), sized from ``per_call_ns``."""
+        lg, batch = self.lg, self.job.batch_size
+        settings = lg.TestSettings()
+        settings.mode = lg.TestMode.PerformanceOnly
+        settings.min_duration_ms = max(1, int(self.job.min_time_s * 1000))
+        settings.min_query_count = self.job.min_iterations
+        if self.scenario == "server":
+            settings.scenario = lg.TestScenario.Server
+            settings.server_target_qps = float(qps or 1.0)
+            bound_s = float(self.settings.latency_bound_ms or 0.0) / 1000
+            settings.server_target_latency_ns = int(bound_s * 1e9)
+            settings.server_target_latency_percentile = 0.99
+            settings.min_query_count = max(self.job.min_iterations, _SERVER_MIN_QUERIES)
+            # A backlog of this many queries can never meet the bound: stop at once, INVALID.
+            settings.server_max_async_queries = max(64, int(8 * (qps or 1.0) * bound_s))
+        elif self.scenario == "multi-stream":
+            settings.scenario = lg.TestScenario.MultiStream
+            settings.multi_stream_samples_per_query = batch
+            # LoadGen makes 2 x min duration / expected latency queries: guess low, or it runs out.
+            settings.multi_stream_expected_latency_ns = max(1000, int(per_call_ns / 2))
+        elif self.scenario == "single-stream":
+            settings.scenario = lg.TestScenario.SingleStream
+            settings.single_stream_expected_latency_ns = max(1000, int(per_call_ns / 2))
+        else:
+            settings.scenario = lg.TestScenario.Offline
+            # One query of 1.1 x min duration x this many samples must last min duration: guess
+            # from one call's time plus the SUT's Python cost per sample (~8 us), a little high.
+            per_sample_ns = max(per_call_ns, 1.0) / batch + (0 if calibrated else _SUT_NS_PER_SAMPLE)
+            settings.offline_expected_qps = 1.2e9 / per_sample_ns
+        return settings
+
+    def scheduled_s(self, settings: Any) -> float:
+        """How long LoadGen will run by its settings alone: its minimum duration, and for a
+        server run at least its minimum query count at the offered rate."""
+        scheduled = settings.min_duration_ms / 1000
+        if self.scenario == "server":
+            scheduled = max(scheduled, settings.min_query_count / settings.server_target_qps)
+        return float(scheduled)
+
+    def once(
+        self, qps: float | None, directory: Path, per_call_ns: float, calibrated: bool = False
+    ) -> tuple[dict[str, Any], Sut]:
+        """One LoadGen run, its logs in ``directory``: what it recorded, and its SUT."""
+        lg, batch = self.lg, self.job.batch_size
+        rows = len(next(iter(self.pool.values())))
+        inline = self.scenario in ("single-stream", "multi-stream")
+        sut = Sut(lg, self.runner, self.pool, batch, inline=inline, events=self.events)
+        qsl = lg.ConstructQSL(rows, rows, lambda indices: None, lambda indices: None)
+        try:
+            settings = self.test_settings(qps, per_call_ns, calibrated)
+            # --timeout is per LoadGen run and on top of its schedule: a server run lasts at least
+            # its query count at the offered rate (1,024 queries at 2 QPS: 8.5 minutes).
+            scheduled_s = self.scheduled_s(settings)
+            lifeline.renew_budget(scheduled_s)
+            self.events.emit("renew", scheduled_s=scheduled_s)
+            # A path that is never there: an audit.config in the working directory would override
+            # the settings.
+            started = time.perf_counter()
+            log = _log_settings(lg, directory)
+            lg.StartTestWithLogSettings(sut.handle, qsl, settings, log, str(directory / "no-audit.config"))
+        finally:
+            sut.close()
+            lg.DestroyQSL(qsl)
+        if sut.error is not None:
+            raise SutFailure(f"the model failed under LoadGen: {sut.error}")
+        return _recorded(summarise(read_detail(directory), self.scenario), sut, qps, batch, started), sut
+
+    def calibrated(
+        self, qps: float | None, directory: Path, per_call_ns: float
+    ) -> tuple[dict[str, Any], Sut]:
+        """One run; and once more, sized from the first, when LoadGen says its guess of the SUT's
+        speed was off (offline: "Increase expected QPS"; single- or multi-stream: "Decrease the
+        expected latency" -- it ran out of queries). The first run's logs are kept beside."""
+        result, sut = self.once(qps, directory, per_call_ns)
+        reason = result.get("invalid_reason") or ""
+        if self.scenario == "server" or not (
+            "Increase expected" in reason or "Decrease the expected" in reason
+        ):
+            return result, sut
+        measured = result.get("samples_per_s") or 0.0
+        if not measured:
+            return result, sut
+        directory.rename(directory.with_name(directory.name + "-uncalibrated"))
+        # The measured rate, as a time per call of the batch, a little optimistic as LoadGen wants.
+        per_call = 0.5 * self.job.batch_size * 1e9 / measured
+        result, sut = self.once(qps, directory, per_call, calibrated=True)
+        result["calibrated_from_a_first_run"] = True
+        return result, sut
+
+    def find_peak(self, directory: Path, per_call_ns: float) -> tuple[dict[str, Any], Sut]:
+        """The highest server QPS that stays VALID under the latency bound (:func:`search_peak`).
+        LoadGen's own peak search judges a run by its percentile alone, ignoring early stopping,
+        and logs none of its probes; here every probe is a full run, judged VALID or not, and kept."""
+        probes_run: list[dict[str, Any]] = []
+        best: tuple[dict[str, Any], Sut] | None = None
+
+        def probe(qps: float) -> bool:
+            nonlocal best
+            result, sut = self.once(qps, directory / f"probe-{len(probes_run):02d}", per_call_ns)
+            probes_run.append({k: result[k] for k in _PROBE_KEYS})
+            self.events.emit(
+                "progress",
+                done=len(probes_run),
+                target=len(probes_run) + 1,
+                probe_qps=qps,
+                p99_ms=result["latency_ms_p99"],
+                validity=result["validity"],
+            )
+            valid = bool(result["validity"] == "VALID")
+            if valid:
+                best = (result, sut)
+            return valid
+
+        capacity = self.job.batch_size * 1e9 / max(per_call_ns, 1.0)
+        peak = search_peak(probe, capacity)
+        if peak is None:
+            raise SutFailure(self._no_peak(probes_run[-1], capacity))
+        assert best is not None  # a peak is a rate that was VALID
+        result = dict(best[0])
+        result["peak_qps"] = peak
+        result["probes"] = probes_run
+        return result, best[1]
+
+    def _no_peak(self, last: dict[str, Any], capacity: float) -> str:
+        p99 = last["latency_ms_p99"]
+        return (
+            f"no server rate met the {self.settings.latency_bound_ms:g} ms bound: p99 "
+            f"{'unknown' if p99 is None else f'{p99:.3g} ms'} even at {last['offered_qps']:.3g} QPS, "
+            f"{last['offered_qps'] / capacity:.0%} of the rate of calls back to back"
         )
-        # --timeout is per LoadGen run and on top of its schedule: a server run lasts at least
-        # its query count at the offered rate (1,024 queries at 2 QPS: 8.5 minutes).
-        scheduled_s = _scheduled_s(settings, scenario)
-        lifeline.renew_budget(scheduled_s)
-        events.emit("renew", scheduled_s=scheduled_s)
-        # A path that is never there: an audit.config in the working directory would override the settings.
-        started = time.perf_counter()
-        lg.StartTestWithLogSettings(
-            sut.handle, qsl, settings, _log_settings(lg, directory), str(directory / "no-audit.config")
-        )
-    finally:
-        sut.close()
-        lg.DestroyQSL(qsl)
-    if sut.error is not None:
-        raise SutFailure(f"the model failed under LoadGen: {sut.error}")
+
+
+# What a peak search keeps of each probe.
+_PROBE_KEYS = ("offered_qps", "validity", "invalid_reason", "latency_ms_p99", "samples_per_s")
+
+
+def _recorded(
+    result: dict[str, Any], sut: Sut, qps: float | None, batch: int, started: float
+) -> dict[str, Any]:
+    """A run's summary, with what the SUT saw: the offered rate, its calls by batch, padding."""
     wall_s = time.perf_counter() - started
-    result = summarise(read_detail(directory), scenario)
     if result["samples_per_s"] is None and result["queries"]:  # multi-stream logs no rate: ours
         result["samples_per_s"] = result["queries"] * (result["samples_per_query"] or batch) / wall_s
         result["samples_per_s_from"] = "queries x samples per query over the test's wall time"
     result["offered_qps"] = qps
     result["calls_by_batch"] = {str(size): count for size, count in sorted(sut.batch_sizes.items())}
     result["padded_calls"] = sut.padded_calls
-    return result, sut
+    return result
 
 
 def measure(measurement: Measurement) -> array[int]:
-    """Run the cell's LoadGen scenario (or its peak search); fill ``figures``; return the
+    """Run the cell's LoadGen scenario (or its peak search); fill its figures; return the
     per-query latencies the SUT saw."""
     import mlperf_loadgen as lg
 
-    runner, job, per_call_ns, events = (
+    job, figures = measurement.job, measurement.figures
+    assert measurement.pool is not None and job.loadgen is not None, (
+        "a LoadGen job has its settings and inputs"
+    )
+    run = LoadGenRun(
+        lg,
         measurement.runner,
-        measurement.job,
-        measurement.per_call_ns,
+        measurement.pool,
+        job,
+        LoadGenSettings.from_job(job.loadgen),
         measurement.events,
     )
-    figures, pool = measurement.figures, measurement.pool
-    assert pool is not None and job.loadgen is not None, "a LoadGen job has its settings and inputs"
-
-    spec = dict(job.loadgen)
     directory = Path(job.result_path).parent / "loadgen"
     # LoadGen sleeps until each arrival; Linux's default 50 us timer slack would count as latency.
     # Set on this thread before LoadGen starts its own, which inherit it; recorded as read back.
@@ -396,19 +467,17 @@ def measure(measurement: Measurement) -> array[int]:
     threads_before = probes.thread_samples()
     cpu_before = probes.process_cpu_s()
     wall_start = time.perf_counter()
-    if spec.get("find_peak"):
-        result, sut = _find_peak(lg, runner, pool, job, spec, directory, per_call_ns, events)
+    if run.settings.find_peak:
+        result, sut = run.find_peak(directory, measurement.per_call_ns)
     else:
-        result, sut = _calibrated(
-            lg, runner, pool, job, spec, spec.get("target_qps"), directory, per_call_ns, events
-        )
+        result, sut = run.calibrated(run.settings.target_qps, directory, measurement.per_call_ns)
     wall_s = time.perf_counter() - wall_start
     activity = probes.thread_activity(threads_before, probes.thread_samples(), wall_s)
     figures["timed_s"] = wall_s
     figures["cpu_percent"] = 100.0 * (probes.process_cpu_s() - cpu_before) / wall_s
     figures.update(probes.activity_figures(activity))
     result["timer_slack_ns"] = "unobserved" if slack is None else slack
-    result["max_batch"] = job.batch_size if spec["scenario"] in ("server", "offline") else None
+    result["max_batch"] = job.batch_size if run.scenario in ("server", "offline") else None
     figures["loadgen_json"] = json.dumps(result, sort_keys=True, default=str)
     return sut.latencies_ns
 
@@ -448,61 +517,3 @@ def search_peak(valid: Callable[[float], bool], capacity: float) -> float | None
         else:
             high = middle
     return low
-
-
-def _find_peak(
-    lg: Any,
-    runner: Any,
-    pool: dict[str, np.ndarray],
-    job: Any,
-    spec: dict[str, Any],
-    directory: Path,
-    per_call_ns: float,
-    events: EventPipe,
-) -> tuple[dict[str, Any], Sut]:
-    """The highest server QPS that stays VALID under the latency bound (:func:`search_peak`).
-    LoadGen's own peak search judges a run by its percentile alone, ignoring early stopping, and
-    logs none of its probes; here every probe is a full run, judged VALID or not, and kept."""
-    probes_run: list[dict[str, Any]] = []
-    best: tuple[dict[str, Any], Sut] | None = None
-
-    def probe(qps: float) -> bool:
-        nonlocal best
-        result, sut = _run_once(
-            lg, runner, pool, job, spec, qps, directory / f"probe-{len(probes_run):02d}", per_call_ns, events
-        )
-        probes_run.append(
-            {
-                k: result[k]
-                for k in ("offered_qps", "validity", "invalid_reason", "latency_ms_p99", "samples_per_s")
-            }
-        )
-        events.emit(
-            "progress",
-            done=len(probes_run),
-            target=len(probes_run) + 1,
-            probe_qps=qps,
-            p99_ms=result["latency_ms_p99"],
-            validity=result["validity"],
-        )
-        valid = bool(result["validity"] == "VALID")
-        if valid:
-            best = (result, sut)
-        return valid
-
-    capacity = job.batch_size * 1e9 / max(per_call_ns, 1.0)
-    peak = search_peak(probe, capacity)
-    if peak is None:
-        last = probes_run[-1]
-        p99 = last["latency_ms_p99"]
-        raise SutFailure(
-            f"no server rate met the {spec['latency_bound_ms']:g} ms bound: p99 "
-            f"{'unknown' if p99 is None else f'{p99:.3g} ms'} even at {last['offered_qps']:.3g} QPS, "
-            f"{last['offered_qps'] / capacity:.0%} of the rate of calls back to back"
-        )
-    assert best is not None  # a peak is a rate that was VALID
-    result, sut = best
-    result = dict(result)
-    result["peak_qps"] = peak
-    result["probes"] = probes_run
-    return result, sut
