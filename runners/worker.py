@@ -20,6 +20,7 @@ from runners.base import CellResult, Sample, run_cell
 from runners.events import EventPipe
 from runners.registry import load_runner_class, other_frameworks_modules
 from schemas.job import JobSpec
+from schemas.scenarios import scenario
 from schemas.tensors import aligned_copy, read_npy
 
 
@@ -43,7 +44,7 @@ def load_samples(job: JobSpec) -> list[Sample]:
     offline: one call's worth, the first ``batch_size`` rows of every input. single-stream: each
     of the first (up to) ``single_stream_samples`` rows as a call of its own, in turn.
     """
-    if job.scenario != "single-stream":  # offline, and LoadGen's: a call of the cell's batch
+    if not scenario(job.scenario).cycles_samples:  # offline, and LoadGen's: a call of the cell's batch
         return [{name: read_npy(Path(path), rows=job.batch_size) for name, path in job.model.inputs.items()}]
     count = job.model.single_stream_samples
     rows = {name: read_npy(Path(path), rows=count) for name, path in job.model.inputs.items()}

@@ -16,7 +16,7 @@ from orchestrator.execute.environments import (
     unavailable_versions,
 )
 from orchestrator.plan.options import parse as parse_option
-from orchestrator.plan.scenarios import OWN_SCENARIOS, SCENARIOS
+from orchestrator.plan.scenarios import ASKED_SCENARIOS, OWN_SCENARIOS
 from orchestrator.report.formats import EXPORTERS
 
 EXIT_OK = 0
@@ -130,7 +130,7 @@ _report_kinds = _typed(
 
 # --scenario's names: the plan's scenarios (server-peak comes from --find-peak), and "both" for
 # the tool's own two.
-_SCENARIO_NAMES = [name for name in SCENARIOS if name != "server-peak"]
+_SCENARIO_NAMES = list(ASKED_SCENARIOS)
 
 
 def _parse_scenarios(text: str) -> tuple[str, ...] | None:

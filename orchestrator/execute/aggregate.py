@@ -29,6 +29,7 @@ from orchestrator.plan.scenarios import QUEUEING_SCENARIOS
 from runners.precision import UNOBSERVED
 from schemas import io, tables
 from schemas.configuration import CONTENDER_COLUMNS, config_key
+from schemas.scenarios import scenario
 
 # Result columns copied into the cell's row unchanged.
 _COPIED = (
@@ -157,7 +158,7 @@ _LOADGEN_LATENCIES = (
 
 def _samples_in(cell: Cell, prepared: PreparedModel) -> int:
     """Distinct samples whose outputs a cell returns: the batch, or the single-stream samples."""
-    if cell.scenario != "single-stream":
+    if not scenario(cell.scenario).cycles_samples:
         return cell.batch_size
     rows = min(len(np.load(path, mmap_mode="r")) for path in prepared.input_paths.values())
     return min(prepared.spec.single_stream_samples, rows)
@@ -509,7 +510,9 @@ def _warnings(ok: list[CellOutcome], p50s: list[float], machine: MachineState) -
         for warning in found:
             by_kind.setdefault(warning.split(":", 1)[0], warning)
     invalid = [o.row for o in ok if o.row.get("loadgen_validity") not in (None, "VALID")]
-    if invalid and ok[0].cell.scenario != "server-peak":  # a peak search is INVALID by design, above the peak
+    if (
+        invalid and not scenario(ok[0].cell.scenario).find_peak
+    ):  # a peak search is INVALID by design, above the peak
         reason = json.loads(invalid[0]["loadgen_json"] or "{}").get("invalid_reason") or "no reason given"
         by_kind["loadgen-invalid"] = f"loadgen-invalid: {len(invalid)} of {len(ok)} runs INVALID: {reason}"
     asked = ok[0].cell.precision

@@ -55,6 +55,7 @@ from orchestrator.plan.workloads import Workload, builtin, ruled_out
 from runners.registry import onnx_exporter
 from schemas import io
 from schemas.job import JobSpec, ModelJob
+from schemas.scenarios import scenario
 
 
 @dataclass(frozen=True)
@@ -148,11 +149,11 @@ def _loadgen_spec(cell: Cell) -> dict[str, Any] | None:
     if cell.scenario not in LOADGEN_SCENARIOS:
         return None
     return {
-        "scenario": LOADGEN_SCENARIOS[cell.scenario],
+        "scenario": LOADGEN_SCENARIOS[cell.scenario],  # LoadGen's own name (schemas/scenarios.py)
         # Instances share the offered rate: each LoadGen offers its part, Poisson too.
         "target_qps": None if cell.target_qps is None else cell.target_qps / cell.instances,
         "latency_bound_ms": cell.latency_bound_ms,
-        "find_peak": cell.scenario == "server-peak",
+        "find_peak": scenario(cell.scenario).find_peak,
     }
 
 
@@ -174,7 +175,9 @@ class _References:
         tolerance = prepared.spec.tolerance.get(self.tolerance_precision)
         if prepared.reference is not None:
             rows = (
-                cell.batch_size if cell.scenario != "single-stream" else prepared.spec.single_stream_samples
+                prepared.spec.single_stream_samples
+                if scenario(cell.scenario).cycles_samples
+                else cell.batch_size
             )
             values = prepared.reference[:rows]
             return Reference(values, prepared.reference_kind or "reference", tolerance)

@@ -4,28 +4,28 @@ model call of each holds, and which configurations each expands into."""
 from __future__ import annotations
 
 from orchestrator.plan.errors import PlanError, first_duplicate
+from schemas.scenarios import SCENARIOS as TABLE
+from schemas.scenarios import scenario as record
 
-# The tool's own loops -- offline: the whole batch in one call (throughput); single-stream: one
-# sample per call, cycling through the input rows (per-request latency) -- and MLPerf LoadGen's
-# scenarios, LoadGen issuing the queries (runners/scenarios/loadgen.py): server at a target rate, server-peak
-# (the highest rate that stays valid: --find-peak), multi-stream, and LoadGen's own single-stream
-# and offline, to set beside the tool's. The value is LoadGen's name for the scenario.
-OWN_SCENARIOS = ("offline", "single-stream")
-LOADGEN_SCENARIOS = {
-    "server": "server",
-    "server-peak": "server",
-    "multi-stream": "multi-stream",
-    "loadgen-single-stream": "single-stream",
-    "loadgen-offline": "offline",
-}
+# Every fact about a scenario is its row of the table (schemas/scenarios.py); these are views of it.
+# The tool's own loops (runners/scenarios/loop.py) and MLPerf LoadGen's scenarios, LoadGen issuing
+# the queries (runners/scenarios/loadgen.py); the value is LoadGen's name for the scenario.
+OWN_SCENARIOS = tuple(name for name, s in TABLE.items() if s.loadgen is None)
+LOADGEN_SCENARIOS = {name: s.loadgen for name, s in TABLE.items() if s.loadgen is not None}
 SCENARIOS = (*OWN_SCENARIOS, *LOADGEN_SCENARIOS)
-# Scenarios whose queries arrive on their own schedule and wait in a queue for the model (the
-# server's Poisson arrivals, LoadGen's offline query of every sample at once): a query's
-# latency is its wait plus the call, and its spread is what the scenario measures.
-QUEUEING_SCENARIOS = frozenset({"server", "server-peak", "loadgen-offline"})
+# Scenarios whose queries wait in a queue for the model (Scenario.queues).
+QUEUEING_SCENARIOS = frozenset(name for name, s in TABLE.items() if s.queues)
 # The scenarios whose call takes --batch-size samples (the others take one sample, a multi-stream
 # query or --max-batch): a --batch-size with none of them would be silently ignored.
-BATCHED_SCENARIOS = ("offline", "loadgen-offline")
+BATCHED_SCENARIOS = tuple(name for name, s in TABLE.items() if s.batch == "batch-size")
+# The names --scenario takes: a scenario asked for under another's name (server-peak: server
+# with --find-peak) is not one of them.
+ASKED_SCENARIOS = tuple(name for name in SCENARIOS if TABLE[name].asked_as is None)
+
+
+def _taking(flag: str) -> tuple[str, ...]:
+    """The scenarios --scenario names whose row says ``flag`` applies to them."""
+    return tuple(name for name in ASKED_SCENARIOS if flag in TABLE[name].flags)
 
 
 def check_load(
@@ -38,7 +38,7 @@ def check_load(
     samples_per_query: int,
 ) -> None:
     """The LoadGen settings fit the scenarios asked for."""
-    server = "server" in scenarios
+    server = bool(set(_taking("--latency-bound-ms")) & set(scenarios))
     if server and latency_bound_ms is None:
         raise PlanError("--latency-bound-ms", "the server scenario needs the latency its p99 must stay under")
     if server and not target_qps and not find_peak:
@@ -51,10 +51,11 @@ def check_load(
     duplicate = first_duplicate(target_qps)
     if duplicate is not None:
         raise PlanError("--target-qps", f"{duplicate:g} is given twice")
-    batching = {"server", "loadgen-offline"} & set(scenarios)
+    batching = set(_taking("--max-batch")) & set(scenarios)
     if max_batch > 1 and not batching:
-        raise PlanError("--max-batch", "batches queued queries under load: for server or loadgen-offline")
-    if samples_per_query != 8 and "multi-stream" not in scenarios:
+        names = " or ".join(_taking("--max-batch"))
+        raise PlanError("--max-batch", f"batches queued queries under load: for {names}")
+    if samples_per_query != 8 and not set(_taking("--samples-per-query")) & set(scenarios):
         raise PlanError("--samples-per-query", "is for the multi-stream scenario")
     if max_batch < 1 or samples_per_query < 1:
         raise PlanError("--max-batch", "expected a positive number of samples")
@@ -65,13 +66,12 @@ def call_batches(
 ) -> tuple[int, ...]:
     """The batch of one model call in ``scenario``: the offline sizes, one sample, the samples
     of a multi-stream query, or a server's --max-batch (a short batch is padded up to it)."""
-    if scenario in ("offline", "loadgen-offline"):
-        return batch_sizes
-    if scenario == "multi-stream":
-        return (samples_per_query,)
-    if scenario in ("server", "server-peak"):
-        return (max_batch,)
-    return (1,)
+    return {
+        "batch-size": batch_sizes,
+        "query": (samples_per_query,),
+        "max-batch": (max_batch,),
+        "one": (1,),
+    }[record(scenario).batch]
 
 
 def cell_scenarios(
@@ -80,11 +80,12 @@ def cell_scenarios(
     """The scenarios cells run: --scenario's, the server's as a rate, a peak search, or both."""
     found: list[str] = []
     for scenario in scenarios:
-        if scenario == "server":
-            found += ["server"] if target_qps else []
-            found += ["server-peak"] if find_peak else []
-        else:
+        # Those asked for under its name: itself (a server at its rates, if given), its peak search.
+        asked = [name for name, s in TABLE.items() if name == scenario or s.asked_as == scenario]
+        if len(asked) == 1:
             found.append(scenario)
+            continue
+        found += [name for name in asked if (find_peak if TABLE[name].find_peak else target_qps)]
     return found
 
 
@@ -92,8 +93,9 @@ def loads(
     scenario: str, *, target_qps: tuple[float, ...], latency_bound_ms: float | None
 ) -> list[tuple[float | None, float | None]]:
     """(target QPS, latency bound) of each configuration of ``scenario``."""
-    if scenario == "server":
-        return [(qps, latency_bound_ms) for qps in target_qps]
-    if scenario == "server-peak":
+    row = record(scenario)
+    if "--latency-bound-ms" not in row.flags:
+        return [(None, None)]
+    if row.find_peak:
         return [(None, latency_bound_ms)]
-    return [(None, None)]
+    return [(qps, latency_bound_ms) for qps in target_qps]

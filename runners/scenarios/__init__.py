@@ -18,6 +18,7 @@ import numpy as np
 
 from runners.events import EventPipe
 from schemas.job import JobSpec
+from schemas.scenarios import scenario
 
 if TYPE_CHECKING:
     from runners.base import Runner
@@ -44,9 +45,7 @@ class Scenario(Protocol):
 
 
 def measure_for(job: JobSpec) -> Scenario:
-    """The scenario module that measures ``job``: LoadGen's when the job carries its settings,
-    else the tool's own loop. Imported here, in the runner, only when it is used."""
-    module: Any = importlib.import_module(
-        "runners.scenarios.loadgen" if job.loadgen is not None else "runners.scenarios.loop"
-    )
+    """The scenario module that measures ``job`` (its row's ``module`` in schemas/scenarios.py),
+    imported here, in the runner, only when it is used."""
+    module: Any = importlib.import_module(f"runners.scenarios.{scenario(job.scenario).module}")
     return module  # type: ignore[no-any-return]
