@@ -9,6 +9,7 @@ from typing import Any
 
 from orchestrator.report.charts import save_figure
 from schemas.configuration import framework_label
+from schemas.scenarios import SCENARIOS
 
 Row = dict[str, Any]
 
@@ -20,7 +21,7 @@ def load_points(rows: list[Row]) -> dict[str, list[tuple[float, float, bool]]]:
         if (
             row.get("status") != "ok"
             or not row.get("loadgen_json")
-            or not str(row.get("scenario")).startswith("server")
+            or not _is_server(str(row.get("scenario")))
         ):
             continue
         result = json.loads(row["loadgen_json"])
@@ -117,3 +118,9 @@ def _plain_log_formatter() -> Any:
             return f"{x:,.0f}" if x >= 1000 else f"{x:g}"
 
     return PlainLog
+
+
+def _is_server(name: str) -> bool:
+    """Whether cells of scenario ``name`` are LoadGen server runs (at a rate, or a peak search)."""
+    row = SCENARIOS.get(name)
+    return row is not None and row.loadgen == "server"
