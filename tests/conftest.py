@@ -13,6 +13,8 @@ import psutil
 import pyarrow.parquet as pq
 import pytest
 
+# The headless-browser fixture, for every test module (tests/browser.py says how it works).
+from browser import chromium  # noqa: F401
 from runners.registry import EXTRA_RUNNERS_VARIABLE
 from schemas import tables
 
