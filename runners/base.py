@@ -13,9 +13,9 @@ import os
 import time
 import traceback
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from runners.scenarios import Measurement, measure_for
 from runners.scenarios.loop import time_calls
 from runners.threads import RECORDED_VARIABLES
 from schemas.job import JobSpec
+from schemas.precisions import PRECISIONS
+
+T = TypeVar("T")
 
 # One call's inputs, by name, as numpy arrays: what every runner's predict() starts from.
 Sample = dict[str, np.ndarray]
@@ -85,8 +88,15 @@ class Runner(ABC):
 
     def configure_precision(self, precision: str) -> None:
         """Prepare to compute in ``precision``; raise UnsupportedPrecision if there is no way."""
-        if precision != "fp32":
+        self.precision_path(precision, {"fp32": None})
+
+    def precision_path(self, precision: str, paths: Mapping[str, T]) -> T:
+        """``paths[precision]``: what this framework does for each precision it has a path for;
+        UnsupportedPrecision (the cell is skipped, one line) for any other -- never a fallback
+        to another precision."""
+        if precision not in paths:
             raise UnsupportedPrecision(f"{self.name} has no {precision} path on CPU in this benchmark")
+        return paths[precision]
 
     @abstractmethod
     def load(self, model: Model, files: ModelFiles, sample: Sample) -> None:
@@ -166,6 +176,8 @@ def run_cell(
     try:
         figures["framework_version"] = runner.import_framework()
         runner.configure_threads(job.threads)
+        if job.precision not in PRECISIONS:  # a job written by hand, or by a newer parent
+            raise UnsupportedPrecision(f"unknown precision {job.precision!r}; known: {', '.join(PRECISIONS)}")
         runner.configure_precision(job.precision)
     except Exception as exc:
         traceback.print_exc()

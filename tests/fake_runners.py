@@ -62,6 +62,11 @@ class FakeRunner(Runner):
     def configure_threads(self, threads: int) -> None:
         self.settings["threads"] = threads
 
+    def configure_precision(self, precision: str) -> None:
+        # bf16 emulated: weights, each layer's input and the output rounded to bfloat16.
+        rounding = self.precision_path(precision, {"fp32": None, "bf16": _to_bfloat16})
+        self._rounding = None if self.fault == "half" else rounding  # float16 whatever is asked
+
     def load(self, model: Model, files: ModelFiles, sample: Sample) -> None:
         from models.mlp import read_layers
 
@@ -70,6 +75,8 @@ class FakeRunner(Runner):
         self._layers = read_layers(files)
         if self.fault == "half":
             self._layers = [(w.astype(np.float16), b.astype(np.float16), a) for w, b, a in self._layers]
+        elif self._rounding is not None:
+            self._layers = [(self._rounding(w), b, a) for w, b, a in self._layers]
         self._calls = 0
         if self.fault == "extra-threads":  # a pool the thread settings do not reach, as JAX's did
             threading.Thread(target=_spin, daemon=True).start()
@@ -87,12 +94,14 @@ class FakeRunner(Runner):
         if self.fault == "half":
             h = h.astype(np.float16)
         for weight, bias, activation in self._layers:
+            if self._rounding is not None:
+                h = self._rounding(h)
             h = h @ weight
             if products is not None:
-                products.append(h.dtype.name)
+                products.append("bfloat16" if self._rounding is _to_bfloat16 else h.dtype.name)
             h = h + bias
             h = np.maximum(h, 0) if activation == "relu" else 1 / (1 + np.exp(-h))
-        return h
+        return h if self._rounding is None else self._rounding(h)  # a bf16 graph's output is bf16
 
     def compiled_precision(self, feed: Sample) -> str | None:
         """The dtypes numpy's matrix products computed in, in one call."""
@@ -101,6 +110,13 @@ class FakeRunner(Runner):
         products: list[str] = []
         self._forward(feed["input"], products)
         return summarise(products)
+
+
+def _to_bfloat16(values: np.ndarray) -> np.ndarray:
+    """float32 values rounded to the nearest bfloat16 (ties to even), kept as float32."""
+    bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
+    rounded = (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) & np.uint32(0xFFFF0000)
+    return rounded.view(np.float32)
 
 
 def _spin() -> None:

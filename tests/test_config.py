@@ -77,7 +77,7 @@ def test_the_nightly_config_holds_the_intended_matrix() -> None:
     assert config["repeats"] == 5
     assert config["min_time"] == 1.0 and isinstance(config["min_time"], float)
     assert config["warmup"] == 50
-    assert config["precision"] == "fp32"
+    assert config["precision"] == ("fp32",)
     assert config["report"] == ["csv", "md", "png"]
     assert config["output"] == Path("results/nightly")
     assert config["history"] == Path("results/history")
@@ -147,7 +147,7 @@ def test_every_value_has_the_type_argparse_gives_it(tmp_path: Path) -> None:
         "batch_size": (1, 8),
         "threads": (1,),
         "cpus": (0, 1),
-        "precision": "bf16",
+        "precision": ("bf16",),
         "inputs": Path("data/in.parquet"),
         "seed": 7,
         "in_process": True,
@@ -246,7 +246,7 @@ def _error(path: Path, parser: argparse.ArgumentParser | None = None) -> str:
         ('frameworks = ["pytorch", ""]', "frameworks", "framework names"),
         ('report = ["csv", "pdf"]', "report", "csv, md, png"),
         ('scenario = "serve"', "scenario", "expected a comma list of offline"),
-        ('precision = "fp16"', "precision", "invalid choice"),
+        ('precision = "fp16"', "precision", "expected a comma list of fp32, bf16, int8"),
         ('strict = "yes"', "strict", "expected true or false, got 'yes'"),
         ("quiet = 1", "quiet", "expected true or false"),
         ("threads = [[1, 2]]", "threads", "expected a string, a number or an array"),

@@ -48,6 +48,6 @@ def test_isolated_cells_get_a_process_each_and_in_process_cells_share_one_per_re
 
 
 def test_parity_tolerance_follows_the_precision() -> None:
-    tolerance = Plan(precision="fp32").spec("mlp").tolerance
+    tolerance = Plan(precisions=("fp32",)).spec("mlp").tolerance
     assert tolerance["fp32"].absolute == 1e-4
     assert tolerance["bf16"].absolute > 1e-3

@@ -18,6 +18,7 @@ from orchestrator.execute.environments import (
 from orchestrator.plan.options import parse as parse_option
 from orchestrator.plan.scenarios import ASKED_SCENARIOS, OWN_SCENARIOS
 from orchestrator.report.formats import EXPORTERS
+from schemas.precisions import PRECISIONS
 
 EXIT_OK = 0
 
@@ -103,6 +104,13 @@ _positive_ints = _typed(
     lambda text: tuple(int(part) for part in text.split(",")),
     lambda values: all(v >= 1 for v in values),
     "a positive integer or a comma list of them",
+)
+
+
+_precisions = _typed(
+    _parse_names,
+    lambda names: all(name in PRECISIONS for name in names) and len(set(names)) == len(names),
+    f"a comma list of {', '.join(PRECISIONS)}, each once",
 )
 
 

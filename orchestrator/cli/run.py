@@ -119,7 +119,7 @@ def _plan_from(args: argparse.Namespace, workloads: dict[str, Workload], input_r
         instances=args.instances,
         repeats=args.repeats,
         modes=_modes(args),
-        precision=args.precision,
+        precisions=args.precision,
         warmup=args.warmup,
         min_iterations=args.min_iterations,
         max_iterations=args.max_iterations,

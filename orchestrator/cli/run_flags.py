@@ -21,6 +21,7 @@ from orchestrator.cli.flags import (
     _positive_int,
     _positive_ints,
     _positive_seconds,
+    _precisions,
     _report_kinds,
     _scenarios,
     _seconds,
@@ -34,8 +35,8 @@ from orchestrator.plan.cells import format_cpus
 from orchestrator.plan.framework_refs import ENVIRONMENTS
 from orchestrator.plan.options import TUNE_REPEATS
 from orchestrator.plan.plan import Plan
-from orchestrator.plan.validation import PRECISIONS
 from runners.registry import FRAMEWORKS
+from schemas.precisions import PRECISIONS
 
 # The end of --help: the subcommands, a few examples, the exit status (laid out by hand).
 _EPILOG = """\
@@ -225,10 +226,13 @@ def _what_cpus_precision_inputs(what: argparse._ArgumentGroup, defaults: Plan) -
     )
     what.add_argument(
         "--precision",
-        choices=list(PRECISIONS),
-        default=defaults.precision,
-        help="compute precision; a framework that cannot run it is skipped, the precision it "
-        "really used is read back, and the parity tolerance follows (default: fp32)",
+        type=_precisions,
+        default=defaults.precisions,
+        metavar="LIST",
+        help=f"compute precisions, a comma list of {', '.join(PRECISIONS)}; a list sweeps them, "
+        "fp32 first (the baseline of each cell's speed-up); a framework that has no path for one "
+        "skips it, the precision it really used is read back, and the model's acceptance for "
+        "that precision judges its outputs (default: fp32)",
     )
     what.add_argument(
         "--inputs",

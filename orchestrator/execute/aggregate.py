@@ -29,6 +29,7 @@ from orchestrator.plan.scenarios import QUEUEING_SCENARIOS
 from runners.precision import UNOBSERVED
 from schemas import io, tables
 from schemas.configuration import CONTENDER_COLUMNS, config_key
+from schemas.precisions import BASELINE
 from schemas.scenarios import scenario
 
 # Result columns copied into the cell's row unchanged.
@@ -128,10 +129,12 @@ def summarise_cell(
             outputs = np.asarray(result["outputs"], np.float32)
             if reference is not None:
                 row.update(parity(outputs, reference))
-            else:
+            elif cell.precision == BASELINE:
                 row.update(
                     parity_reference=f"{cell.framework_label}: the first to run it, the reference of the rest"
                 )
+            else:
+                row.update(parity_reference=f"none: no {BASELINE} outputs of this configuration came first")
             outputs = _by_sample(outputs, _samples_in(cell, prepared))
     return CellOutcome(cell, row, latencies, load, outputs)
 

@@ -7,6 +7,7 @@ what was already measured.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -55,6 +56,7 @@ from orchestrator.plan.workloads import Workload, builtin, ruled_out
 from runners.registry import onnx_exporter
 from schemas import io
 from schemas.job import JobSpec, ModelJob
+from schemas.precisions import BASELINE
 from schemas.scenarios import scenario
 
 
@@ -160,10 +162,12 @@ def _loadgen_spec(cell: Cell) -> dict[str, Any] | None:
 @dataclass
 class _References:
     """What each cell's outputs are checked against: its model's reference, or -- for a model
-    with none (a user's own) -- the outputs of the first framework that ran that configuration."""
+    with none (a user's own) -- the outputs of the first framework that ran that configuration
+    at the baseline precision (fp32, which runs first; any precision when the run has no fp32).
+    The tolerance is the model's own at the cell's precision."""
 
     prepared: dict[str, PreparedModel]
-    tolerance_precision: str
+    precisions: tuple[str, ...]
     first: dict[tuple[Any, ...], Reference] = field(default_factory=dict)
 
     @staticmethod
@@ -172,7 +176,7 @@ class _References:
 
     def for_cell(self, cell: Cell) -> Reference | None:
         prepared = self.prepared[cell.model]
-        tolerance = prepared.spec.tolerance.get(self.tolerance_precision)
+        tolerance = prepared.spec.tolerance.get(cell.precision)
         if prepared.reference is not None:
             rows = (
                 prepared.spec.single_stream_samples
@@ -181,16 +185,17 @@ class _References:
             )
             values = prepared.reference[:rows]
             return Reference(values, prepared.reference_kind or "reference", tolerance)
-        return self.first.get(self._key(cell))
+        first = self.first.get(self._key(cell))
+        return None if first is None else dataclasses.replace(first, tolerance=tolerance)
 
     def remember(self, cell: Cell, outcome: CellOutcome) -> None:
-        """A model without a reference: the first ok outputs become it."""
+        """A model without a reference: the first ok outputs at the baseline precision become it."""
+        baseline = BASELINE if BASELINE in self.precisions else self.precisions[0]
         if self.prepared[cell.model].reference is None and outcome.outputs is not None:
             key = self._key(cell)
-            if key not in self.first and outcome.row["status"] == "ok":
-                tolerance = self.prepared[cell.model].spec.tolerance.get(self.tolerance_precision)
+            if key not in self.first and outcome.row["status"] == "ok" and cell.precision == baseline:
                 kind = f"{cell.framework_label}, the first framework to run it (the model has no reference)"
-                self.first[key] = Reference(outcome.outputs.astype(np.float64), kind, tolerance)
+                self.first[key] = Reference(outcome.outputs.astype(np.float64), kind, None)
 
 
 def resolve_environments(
@@ -264,7 +269,7 @@ def execute(
                 name: _prepare(plan, name, workload, run_dir, export) for name, workload in workloads.items()
             }
             context = RunContext(
-                run_id, plan, prepared, _References(prepared, plan.precision), environments, run_dir, display
+                run_id, plan, prepared, _References(prepared, plan.precisions), environments, run_dir, display
             )
             rows: list[dict[str, Any]] = []
             for together in _together(launch_groups(cells)):

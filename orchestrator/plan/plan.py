@@ -34,6 +34,7 @@ from orchestrator.plan.validation import (
     check_names,
 )
 from runners.registry import FRAMEWORKS
+from schemas.precisions import in_run_order
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ class Plan:
     repeats: int = 1
     modes: tuple[str, ...] = ("isolated",)
     environment: str = "own"
-    precision: str = "fp32"
+    # Each a configuration of its own (swept like --threads), run in schemas.precisions' order.
+    precisions: tuple[str, ...] = ("fp32",)
     warmup: int = 50
     min_iterations: int = 200
     # Enough for any percentile; stops a 50 ns noop call from filling memory in --min-time.
@@ -105,7 +107,8 @@ class Plan:
         check_names("--scenario", self.scenarios, SCENARIOS)
         check_names("--mode", self.modes, MODES)
         check_names("--model", self.models, self.models)
-        check_choices(precision=self.precision, environment=self.environment, modes=self.modes, refs=refs)
+        check_choices(precisions=self.precisions, environment=self.environment, modes=self.modes, refs=refs)
+        object.__setattr__(self, "precisions", in_run_order(self.precisions))
         cpus, threads = check_cpus(
             self.cpus,
             allowed=allowed_cpus(),
@@ -259,7 +262,7 @@ class Plan:
                     self.loads(scenario), self.call_batches(model, scenario)
                 ):
                     shapes = json.dumps({k: list(v) for k, v in self.call_shapes(model, batch_size).items()})
-                    for threads, ref in itertools.product(threads_each, refs):
+                    for threads, precision, ref in itertools.product(threads_each, self.precisions, refs):
                         for options, instance in itertools.product(
                             self.option_sets_for(ref.name), range(self.instances)
                         ):
@@ -275,7 +278,7 @@ class Plan:
                                     batch_size=batch_size,
                                     threads=threads,
                                     cpus=cpus,
-                                    precision=self.precision,
+                                    precision=precision,
                                     model=model,
                                     environment=self.environment_for(),
                                     input_shapes=shapes,

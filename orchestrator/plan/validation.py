@@ -13,12 +13,11 @@ from orchestrator.plan.cells import format_cpus
 from orchestrator.plan.errors import PlanError, first_duplicate
 from orchestrator.plan.framework_refs import ENVIRONMENTS, FrameworkRef
 from runners.registry import FRAMEWORKS, all_runners
+from schemas.precisions import PRECISIONS
 
 # isolated: one fresh process per cell. in-process: every framework of a repeat in one shared
 # worker, one after another, as the article did -- to show what that does to the figures.
 MODES = ("isolated", "in-process")
-
-PRECISIONS = ("fp32", "bf16")
 
 # Copies of the inputs a run holds at its peak (see check_memory).
 _COPIES_OF_INPUTS = 4
@@ -57,11 +56,10 @@ def check_names(flag: str, names: tuple[str, ...], known: tuple[str, ...]) -> No
 
 
 def check_choices(
-    *, precision: str, environment: str, modes: tuple[str, ...], refs: list[FrameworkRef]
+    *, precisions: tuple[str, ...], environment: str, modes: tuple[str, ...], refs: list[FrameworkRef]
 ) -> None:
-    """The precision and environment are known ones; a pinned version needs an environment of its own."""
-    if precision not in PRECISIONS:
-        raise PlanError("--precision", f"expected one of {', '.join(PRECISIONS)}, got {precision!r}")
+    """The precisions and environment are known ones; a pinned version needs an environment of its own."""
+    check_names("--precision", precisions, PRECISIONS)
     if environment not in ENVIRONMENTS:
         raise PlanError("--environment", f"expected one of {', '.join(ENVIRONMENTS)}, got {environment!r}")
     if "in-process" in modes and any(ref.version for ref in refs):

@@ -42,7 +42,9 @@ class JaxRunner(Runner):
         self.settings.update(intra_op_threads=self._threads, threads_from="affinity mask")
 
     def configure_precision(self, precision: str) -> None:
-        self._dtype = {"fp32": self.jax.numpy.float32, "bf16": self.jax.numpy.bfloat16}[precision]
+        self._dtype = self.precision_path(
+            precision, {"fp32": self.jax.numpy.float32, "bf16": self.jax.numpy.bfloat16}
+        )
         self._policy = {"fp32": "float32", "bf16": "mixed_bfloat16"}[precision]
 
     def observed_threads(self) -> int | None:

@@ -53,7 +53,7 @@ class OpenVinoRunner(Runner):
         self._threads = threads  # applied at compile time, below
 
     def configure_precision(self, precision: str) -> None:
-        self._precision_hint = {"fp32": "f32", "bf16": "bf16"}[precision]
+        self._precision_hint = self.precision_path(precision, {"fp32": "f32", "bf16": "bf16"})
         self._precision_asked = precision
 
     def observed_threads(self) -> int | None:

@@ -46,7 +46,7 @@ class PyTorchRunner(Runner):
     def configure_precision(self, precision: str) -> None:
         # bf16 weights and activations (oneDNN uses AVX512-BF16/AMX where the CPU has them);
         # float32 numpy in and out, the casts counted in the call like any framework's.
-        self.dtype = {"fp32": self.torch.float32, "bf16": self.torch.bfloat16}[precision]
+        self.dtype = self.precision_path(precision, {"fp32": self.torch.float32, "bf16": self.torch.bfloat16})
         self._unwrap = False
 
     def observed_threads(self) -> int | None:

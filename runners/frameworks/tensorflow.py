@@ -45,7 +45,7 @@ class TensorFlowRunner(Runner):
 
     def configure_precision(self, precision: str) -> None:
         # Keras's mixed policy: bf16 compute, float32 variables; the output is cast back.
-        self._policy = {"fp32": "float32", "bf16": "mixed_bfloat16"}[precision]
+        self._policy = self.precision_path(precision, {"fp32": "float32", "bf16": "mixed_bfloat16"})
 
     def observed_threads(self) -> int | None:
         return int(self.tf.config.threading.get_intra_op_parallelism_threads())
