@@ -55,6 +55,7 @@ class PageReport:
     requests: list[str] = field(default_factory=list)  # URLs fetched from anywhere but the disk
     title: str = ""
     screenshot: Path | None = None
+    values: dict[str, Any] = field(default_factory=dict)  # what each of ``scripts`` returned
 
 
 class Chromium:
@@ -68,6 +69,7 @@ class Chromium:
         path: Path,
         selectors: Mapping[str, str] | None = None,
         screenshot: Path | None = None,
+        scripts: Mapping[str, str] | None = None,
         timeout_s: float = 30.0,
         width: int = 1400,
     ) -> PageReport:
@@ -75,7 +77,9 @@ class Chromium:
 
         ``selectors`` adds to (or overrides) :data:`DEFAULT_SELECTORS`. Requests to the network
         are recorded and refused, so a page that needs one shows it in ``requests`` and in its
-        errors rather than by hanging. ``screenshot`` writes a full-page PNG there.
+        errors rather than by hanging. ``screenshot`` writes a full-page PNG there. ``scripts``
+        are JavaScript functions run in the page once it is drawn, in order (after the counts
+        and the screenshot: they may click); ``values`` holds what each returned.
         """
         page = self._browser.new_page(viewport={"width": width, "height": 900})
         report = PageReport(counts={})
@@ -91,6 +95,7 @@ class Chromium:
             if screenshot is not None:
                 page.screenshot(path=str(screenshot), full_page=True)
                 report.screenshot = screenshot
+            report.values = {name: page.evaluate(script) for name, script in (scripts or {}).items()}
         finally:
             page.close()
         return report

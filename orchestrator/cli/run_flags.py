@@ -387,7 +387,8 @@ def _output_flags(out: argparse._ArgumentGroup, defaults: Plan) -> None:
         action="extend",
         default=[],
         metavar="LIST",
-        help="also write reports into the run directory: any of csv,md,png",
+        help="also write reports into the run directory: any of csv,md,png,html (html: report.html, one "
+        "self-contained page to open in a browser)",
     )
     out.add_argument(
         "--baseline",

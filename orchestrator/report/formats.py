@@ -1,4 +1,4 @@
-"""Reports of a finished run: the console table, and summary.csv / .md / .png exporters.
+"""Reports of a finished run: the console table, and summary.csv / .md / .png and report.html.
 
 Every exporter takes the summary rows (one dict per cell, the columns of
 ``schemas.tables.SUMMARY``), the run directory and an optional baseline framework, writes one
@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from orchestrator.report.csv_file import write_csv
+from orchestrator.report.html.page import write_html
 from orchestrator.report.labels import Row
 from orchestrator.report.markdown import write_markdown
 from orchestrator.report.png import write_load_png, write_png, write_sweep_png
@@ -23,7 +24,12 @@ Exporter = Callable[[list[Row], Path, str | None], Path]
 Companion = Callable[[list[Row], Path, str | None], Path | None]
 
 
-EXPORTERS: dict[str, Exporter] = {"csv": write_csv, "md": write_markdown, "png": write_png}
+EXPORTERS: dict[str, Exporter] = {
+    "csv": write_csv,
+    "md": write_markdown,
+    "png": write_png,
+    "html": write_html,
+}
 
 
 COMPANIONS: dict[str, tuple[Companion, ...]] = {"png": (write_sweep_png, write_load_png)}
@@ -32,7 +38,7 @@ COMPANIONS: dict[str, tuple[Companion, ...]] = {"png": (write_sweep_png, write_l
 def write_reports(
     rows: list[Row], run_dir: Path, kinds: Iterable[str], baseline: str | None = None
 ) -> list[Path]:
-    """Write the report files of each kind (``csv``, ``md``, ``png``) into ``run_dir``.
+    """Write the report files of each kind (``csv``, ``md``, ``png``, ``html``) into ``run_dir``.
 
     Returns the path of every file written, in order: each kind's exporter's, then any of its
     companions' (``png`` adds sweep.png on a batch-size or threads sweep, load.png on a peak search).

@@ -1,0 +1,59 @@
+"""Speed against fidelity, when a run measured several precisions: what a lower precision
+gained in speed and what it cost in agreement with the float64 reference."""
+
+from __future__ import annotations
+
+from orchestrator.report.html.chart import Chart, colours, labeller, layout, ok_rows
+from orchestrator.report.labels import Row
+
+# The first of each pair that some cell has is the axis: (column, axis title, log scale).
+_SPEED = (
+    ("speedup_vs_fp32", "speed-up over the same cell in fp32, x (higher is faster)", False),
+    ("latency_ms_p50", "p50 latency per call, ms (log scale; lower is faster)", True),
+)
+_FIDELITY = (
+    ("sqnr_db", "SQNR against the float64 reference, dB (higher is closer)", False),
+    ("cosine_min", "lowest cosine similarity with the reference (1 = same direction)", False),
+    ("max_abs_diff", "max |difference| from the reference (log scale; lower is closer)", True),
+)
+_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "star", "cross")
+
+
+def fidelity_chart(rows: list[Row]) -> Chart:
+    """A point per ok cell: its speed (x) against its fidelity (y), symbol per precision."""
+    key, title = "fidelity", "Speed against fidelity, per precision"
+    drawn = ok_rows(rows)
+    precisions = list(dict.fromkeys(str(row.get("precision")) for row in drawn))
+    if len(precisions) < 2:
+        return Chart(key, title, omitted=f"one precision in this run ({', '.join(precisions) or 'none'})")
+    x_key, x_title, x_log = _first_present(drawn, _SPEED)
+    y_key, y_title, y_log = _first_present(drawn, _FIDELITY)
+    import plotly.graph_objects as go
+
+    figure, colour, name = go.Figure(), colours(rows), labeller(rows)
+    for row in drawn:
+        if row.get(x_key) is None or row.get(y_key) is None:
+            continue
+        ran = row.get("precision_effective") or row.get("precision")
+        symbol = _SYMBOLS[precisions.index(str(row.get("precision"))) % len(_SYMBOLS)]
+        figure.add_trace(
+            go.Scatter(
+                x=[row[x_key]],
+                y=[row[y_key]],
+                mode="markers+text",
+                text=[str(row.get("precision"))],
+                textposition="top center",
+                name=f"{name(row)} (ran {ran})",
+                marker={"size": 13, "symbol": symbol, "color": colour[row["framework"]]},
+            )
+        )
+    figure.update_xaxes(title=x_title, type="log" if x_log else "linear")
+    figure.update_yaxes(title=y_title, type="log" if y_log else "linear")
+    return Chart(key, title, layout(figure, title, 480))
+
+
+def _first_present(rows: list[Row], choices: tuple[tuple[str, str, bool], ...]) -> tuple[str, str, bool]:
+    """The first choice whose column some row has a value in; else the last choice."""
+    return next(
+        (choice for choice in choices if any(row.get(choice[0]) is not None for row in rows)), choices[-1]
+    )

@@ -1,0 +1,64 @@
+"""The latency distribution chart: every timed call of each cell, from samples.parquet."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from orchestrator.report.html.chart import PALETTE, Chart, labeller, layout, ok_rows
+from orchestrator.report.labels import Row
+
+_BINS_PER_DECADE = 20  # fine enough to show two modes, coarse enough to stay a smooth line
+
+
+def read_samples(path: Path) -> dict[str, np.ndarray]:
+    """Each cell's timed calls in ms (all its repeats), keyed by cell_id; empty without the file."""
+    if not path.exists():
+        return {}
+    table = pq.read_table(path, columns=["cell_id", "latency_ns"])
+    samples: dict[str, np.ndarray] = {}
+    for cell_id in pc.unique(table["cell_id"]).to_pylist():
+        chosen = table.filter(pc.equal(table["cell_id"], cell_id))["latency_ns"]
+        samples[str(cell_id)] = chosen.to_numpy().astype(np.float64) / 1e6
+    return samples
+
+
+def latency_chart(rows: list[Row], samples: dict[str, np.ndarray]) -> Chart:
+    """Share of each ok cell's timed calls per latency bin, on one log-spaced grid of bins."""
+    key, title = "latency", "Latency per call: the distribution of every timed call"
+    drawn = [
+        (row, samples[row["cell_id"]]) for row in ok_rows(rows) if samples.get(row["cell_id"]) is not None
+    ]
+    drawn = [(row, ms[ms > 0]) for row, ms in drawn if np.any(ms > 0)]
+    if not drawn:
+        return Chart(key, title, omitted="samples.parquet holds no timed call of an ok cell")
+    import plotly.graph_objects as go
+
+    low = min(float(ms.min()) for _, ms in drawn)
+    high = max(float(ms.max()) for _, ms in drawn)
+    decades = max(math.log10(high / low), 0.1)
+    edges = np.geomspace(low, high * 1.0001, max(int(decades * _BINS_PER_DECADE), 10) + 1)
+    centres = np.sqrt(edges[:-1] * edges[1:])
+    name = labeller(rows)
+    figure = go.Figure()
+    for index, (row, ms) in enumerate(drawn):
+        counts, _ = np.histogram(ms, edges)
+        used = np.nonzero(counts)[0]
+        span = slice(max(used[0] - 1, 0), used[-1] + 2)  # one empty bin each side: the line lands
+        figure.add_trace(
+            go.Scatter(
+                x=centres[span],
+                y=100.0 * counts[span] / len(ms),
+                mode="lines",
+                line={"shape": "hvh", "color": PALETTE[index % len(PALETTE)]},
+                name=f"{name(row)} ({len(ms):,} calls)",
+                hovertemplate="%{x:.4g} ms: %{y:.1f} % of calls<extra>%{fullData.name}</extra>",
+            )
+        )
+    figure.update_xaxes(type="log", title="latency per call, ms (log scale)")
+    figure.update_yaxes(title="share of the cell's timed calls, %", rangemode="tozero")
+    return Chart(key, title, layout(figure, title, 460))

@@ -1,0 +1,205 @@
+"""report.html (--report html): one self-contained page per run, opened in headless Chromium.
+
+The browser tests open what a real run wrote (the fake runner, and ONNX Runtime on the MLP)
+and assert that the plots drew, that the table holds the run's rows and sorts, and that the
+page raised no JavaScript error and asked the network for nothing. The others test the page's
+parts on rows made here.
+"""
+
+from __future__ import annotations
+
+import json
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from browser import Chromium
+from conftest import QUICK, only_run_dir, run_cli, summary_row
+from orchestrator.report.formats import write_reports
+from orchestrator.report.html.fidelity import fidelity_chart
+from orchestrator.report.html.page import write_html
+from orchestrator.report.html.roofline import roofline_chart
+from orchestrator.report.html.table import summary_table
+from schemas import tables
+
+# Counted in the page besides tests/browser.py's defaults.
+SELECTORS = {"summary_rows": "#summary tbody tr", "omitted": "p.omitted", "warned_cells": "ul.warnings > li"}
+
+# Clicks the p50 column's header and returns that column's sort keys, top to bottom.
+SORT_BY_P50 = """() => {
+    const headers = Array.from(document.querySelectorAll('#summary thead th'));
+    const index = headers.findIndex((th) => th.textContent === 'latency_ms_p50');
+    headers[index].click();
+    return Array.from(document.querySelectorAll('#summary tbody tr'))
+        .map((row) => row.cells[index].dataset.sort);
+}"""
+
+
+def _run(tmp_path: Path, *args: str) -> tuple[Path, list[dict[str, Any]]]:
+    proc = run_cli(["--output", "out", "--report", "html", *QUICK, *args], cwd=tmp_path)
+    run_dir = only_run_dir(tmp_path / "out")
+    assert f"report: {(run_dir / 'report.html').relative_to(tmp_path)}" in proc.stdout, (
+        proc.stdout + proc.stderr
+    )
+    return run_dir / "report.html", pq.read_table(run_dir / "summary.parquet").to_pylist()
+
+
+def test_a_run_report_renders_in_a_browser(chromium: Chromium, tmp_path: Path) -> None:
+    """A batch sweep with one failing cell: latency, phases and sweep plots drawn; load,
+    roofline and precision charts omitted saying why; every row in the table, sortable."""
+    report, rows = _run(tmp_path, "--frameworks", "fake,fake-raise", "--batch-size", "1,8")
+
+    page = chromium.open(report, SELECTORS, screenshot=tmp_path / "report.png", scripts={"p50": SORT_BY_P50})
+
+    assert page.errors == [] and page.requests == []
+    assert page.counts["plots"] == 3  # latency distribution, time/memory/CPU per phase, batch sweep
+    assert page.counts["plot_svgs"] >= 3 * page.counts["plots"]  # plotly's layers, drawn
+    assert page.counts["summary_rows"] == len(rows) == 4
+    assert page.counts["omitted"] == 3  # no load curve, no roofline columns, one precision
+    assert page.counts["warned_cells"] >= 2  # the failed cells, each with its error
+    p50 = [float(value) for value in page.values["p50"] if value != ""]
+    assert p50 == sorted(p50) and len(p50) == 2  # the ok cells, ascending; the failed ones last
+    assert page.values["p50"][-2:] == ["", ""]
+    text = report.read_text()
+    assert "not drawn, the summary has no gflops_per_s or arithmetic_intensity" in text
+    assert "not drawn, one precision in this run (fp32)" in text
+
+
+def test_a_real_framework_run_renders(chromium: Chromium, tmp_path: Path) -> None:
+    """ONNX Runtime on the MLP, from its own environment: the report draws its plots."""
+    report, rows = _run(tmp_path, "--frameworks", "onnxruntime", "--model", "mlp", "--batch-size", "8")
+
+    page = chromium.open(report, SELECTORS, screenshot=tmp_path / "report.png")
+
+    assert rows[0]["status"] == "ok", rows[0]["error"]
+    assert page.errors == [] and page.requests == []
+    assert page.counts["plots"] == 2 and page.counts["plot_svgs"] >= 6  # latency, phases
+    assert page.counts["summary_rows"] == 1
+
+
+class _Loads(HTMLParser):
+    """Every URL an element would load (src, href, a stylesheet link) and every inline script."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.urls += [value or "" for name, value in attrs if name in ("src", "href", "srcset", "data")]
+        self._in_script = tag == "script"
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script:
+            self.scripts.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in_script = False
+
+
+def _rows(**values: Any) -> list[dict[str, Any]]:
+    """Two ok cells, batch 1 and 8, measured; ``values`` may name columns of schema 7 that the
+    summary does not have yet (the roofline's, the fidelity's), as a newer summary would."""
+    figures = {
+        "status": "ok",
+        "latency_ms_p50": 1.0,
+        "iterations": 50,
+        "cpu_percent": 90.0,
+        "cpus_allowed": 2,
+    }
+    known = {key: value for key, value in values.items() if key in tables.SUMMARY.names}
+    newer = {key: value for key, value in values.items() if key not in known}
+    return [
+        summary_row(0, "onnxruntime", batch_size=1, **figures | known) | newer,
+        summary_row(1, "onnxruntime", batch_size=8, **figures | known | {"latency_ms_p50": 3.0}) | newer,
+    ]
+
+
+def test_the_page_loads_nothing_from_the_network(tmp_path: Path) -> None:
+    (tmp_path / "environment.json").write_text(json.dumps({"host": {"cpu_model": "a <CPU>"}}))
+
+    page = write_html(_rows(warnings="noisy: IQR/p50 = 0.4 within the run"), tmp_path)
+
+    parsed = _Loads()
+    parsed.feed(page.read_text())
+    assert parsed.urls and all(url.startswith("#") for url in parsed.urls)  # the page's own anchors
+    assert max(map(len, parsed.scripts)) > 1_000_000  # plotly.js itself, inlined
+    assert "url(" not in page.read_text().split("<script", 1)[0]  # no stylesheet fetches a file
+    assert "a &lt;CPU&gt;" in page.read_text()
+
+
+def test_write_reports_knows_the_html_kind(tmp_path: Path) -> None:
+    assert write_reports(_rows(), tmp_path, ["html"]) == [tmp_path / "report.html"]
+
+
+def test_without_samples_or_environment_the_page_says_so(tmp_path: Path) -> None:
+    text = write_html(_rows(), tmp_path).read_text()
+
+    assert "not drawn, samples.parquet holds no timed call of an ok cell" in text
+    assert "environment.json</th><td>not found in the run directory" in text
+
+
+def test_the_table_has_every_summary_column_and_escapes_values() -> None:
+    rows = _rows(error="<script>alert(1)</script>")
+
+    table = summary_table(rows, baseline=None)
+
+    for column in tables.SUMMARY.names:
+        assert f'<th title="click to sort">{column}</th>' in table
+    assert "<script>" not in table and "&lt;script&gt;" in table
+    assert table.count('<tr class="status-ok">') == 2
+
+
+_ROOFS = {
+    "fp32": {"theoretical_gflops": 400.0, "measured_gflops": 250.0, "basis": "AVX-512, 2 FMA units assumed"},
+    "bandwidth": {"theoretical_gbs": None, "measured_gbs": 20.0, "basis": "DRAM speed unknown"},
+}
+
+
+def test_the_roofline_draws_each_roof_and_point_and_says_what_it_left_out() -> None:
+    rows = _rows(gflops_per_s=40.0, arithmetic_intensity=3.0, roof_precision="fp32", roof_pct_measured=16.0)
+    rows[1] |= {
+        "gflops_per_s": None,
+        "arithmetic_intensity": None,
+        "roof_omitted": "no FLOPs: not an ONNX graph",
+    }
+
+    chart = roofline_chart(rows, _ROOFS)
+
+    names = [trace.name for trace in chart.figure.data]
+    assert names[0].startswith("measured fp32 roof: 250 GFLOP/s, 20 GB/s")
+    assert len(names) == 2  # the measured roof, one point: the theoretical roof has no bandwidth
+    assert chart.figure.data[0].y.max() == 250.0  # the compute ceiling caps the bandwidth slope
+    assert any("no theoretical fp32 roof: AVX-512" in note for note in chart.notes)
+    assert any("no FLOPs: not an ONNX graph" in note for note in chart.notes)
+
+
+def test_the_roofline_without_its_columns_is_omitted() -> None:
+    chart = roofline_chart(_rows(), _ROOFS)
+
+    assert chart.figure is None
+    assert chart.omitted == "the summary has no gflops_per_s or arithmetic_intensity for any cell"
+
+
+@pytest.mark.parametrize(
+    ("values", "x_title", "y_title"),
+    [
+        ({"speedup_vs_fp32": 1.8, "sqnr_db": 35.0}, "speed-up over the same cell in fp32", "SQNR"),
+        ({"max_abs_diff": 1e-3}, "p50 latency per call", "max |difference|"),
+    ],
+)
+def test_speed_against_fidelity_with_two_precisions(
+    values: dict[str, Any], x_title: str, y_title: str
+) -> None:
+    rows = _rows(**values)
+    rows[1]["precision"] = "bf16"
+
+    chart = fidelity_chart(rows)
+
+    assert chart.figure is not None and len(chart.figure.data) == 2
+    assert chart.figure.layout.xaxis.title.text.startswith(x_title)
+    assert chart.figure.layout.yaxis.title.text.startswith(y_title)
