@@ -29,6 +29,20 @@ class Scenario:
     find_peak: bool = False  # searches for the highest rate that stays valid (INVALID above it)
     asked_as: str | None = None  # the --scenario name that asks for it, when not its own
 
+    @property
+    def batch_loop(self) -> bool:
+        """The tool's own loop calling the model on the first --batch-size rows of the inputs,
+        back to back (offline): the cells whose batch a fixed-batch model and --inputs' rows
+        must fit, and the ones the sweep chart draws against batch size and threads."""
+        return self.loadgen is None and self.batch == "batch-size"
+
+    @property
+    def draws_samples(self) -> bool:
+        """Its calls draw samples from the stored inputs (cycling through them, or LoadGen's pool
+        of them) rather than always taking the same first rows: it needs the model's
+        single-stream samples of inputs."""
+        return self.cycles_samples or self.loadgen is not None
+
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
@@ -98,6 +112,10 @@ SCENARIOS: dict[str, Scenario] = {
         ),
     )
 }
+
+
+# --scenario's default; a history written before the scenario column holds only its cells.
+DEFAULT = "offline"
 
 
 def scenario(name: str) -> Scenario:

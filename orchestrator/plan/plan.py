@@ -35,6 +35,8 @@ from orchestrator.plan.validation import (
 )
 from runners.registry import FRAMEWORKS
 from schemas.precisions import in_run_order
+from schemas.scenarios import DEFAULT as DEFAULT_SCENARIO
+from schemas.scenarios import scenario as record
 
 
 @dataclass(frozen=True)
@@ -54,7 +56,7 @@ class Plan:
     shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)  # --shape NAME=DIMS
     threads: tuple[int, ...] | None = None  # None: one per CPU in ``cpus``
     cpus: tuple[int, ...] | None = None  # None: every allowed CPU
-    scenarios: tuple[str, ...] = ("offline",)
+    scenarios: tuple[str, ...] = (DEFAULT_SCENARIO,)
     repeats: int = 1
     modes: tuple[str, ...] = ("isolated",)
     environment: str = "own"
@@ -182,22 +184,26 @@ class Plan:
             scenario, target_qps=self.target_qps, latency_bound_ms=self.latency_bound_ms
         )
 
+    def _check_fixed_batch(self, name: str) -> None:
+        """A model file with a fixed batch fits the tool's own loops' calls: --batch-size's for
+        a batched loop, one sample for a cycling one (the flag named is the one to change)."""
+        fixed = self.spec(name).fixed_batch
+        if fixed is None:
+            return
+        own = [record(s) for s in self.scenarios if record(s).loadgen is None]
+        misfits = [row for row in own if any(b != fixed for b in self.call_batches(name, row.name))]
+        if misfits:
+            flag = "--batch-size" if any(row.batch == "batch-size" for row in misfits) else "--scenario"
+            raise PlanError(flag, f"model {name} takes a fixed batch of {fixed} (its file says so)")
+
     def _check_model(self, name: str) -> None:
         spec = self.spec(name)
-        if spec.fixed_batch is not None:
-            wrong = [
-                b for b in self.batch_sizes_for(name) if b != spec.fixed_batch and "offline" in self.scenarios
-            ]
-            if wrong or ("single-stream" in self.scenarios and spec.fixed_batch != 1):
-                flag = "--batch-size" if wrong else "--scenario"
-                raise PlanError(
-                    flag, f"model {name} takes a fixed batch of {spec.fixed_batch} (its file says so)"
-                )
+        self._check_fixed_batch(name)
         for batch in self.batch_sizes_for(name):
             shapes = self.call_shapes(name, batch)  # raises for a dim no flag fills
             del shapes
         rows = self.rows(name)
-        if self.input_rows is not None and "offline" in self.scenarios:
+        if self.input_rows is not None and any(record(s).batch_loop for s in self.scenarios):
             largest = max(self.batch_sizes_for(name))
             if largest > self.input_rows:
                 raise PlanError(
@@ -238,7 +244,7 @@ class Plan:
         wanted = [1]
         for scenario in self.cell_scenarios():
             wanted += self.call_batches(name, scenario)
-            if scenario != "offline":  # the samples a single stream cycles through, or LoadGen's pool
+            if record(scenario).draws_samples:  # a single stream's samples, or LoadGen's pool
                 wanted.append(self.spec(name).single_stream_samples)
         return max(wanted)
 

@@ -22,6 +22,8 @@ from orchestrator.report.labels import (
 )
 from runners.registry import TOOLS
 from schemas import io
+from schemas.scenarios import DEFAULT as DEFAULT_SCENARIO
+from schemas.scenarios import SCENARIOS
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -282,7 +284,7 @@ def sweep_panels(rows: list[Row]) -> tuple[list[Row], list[str]]:
     ok = [
         row
         for row in rows
-        if row.get("scenario", "offline") == "offline"
+        if _on_sweep_chart(row)
         and row["status"] == "ok"
         and row["latency_ms_p50"] is not None
         and row["framework"] not in TOOLS
@@ -290,6 +292,13 @@ def sweep_panels(rows: list[Row]) -> tuple[list[Row], list[str]]:
     drawn = [row for row in ok if row.get("mode") != "in-process"] or ok
     panels = [key for key in ("batch_size", "threads") if len({row[key] for row in drawn}) > 1]
     return drawn, panels
+
+
+def _on_sweep_chart(row: Row) -> bool:
+    """Whether ``row``'s scenario is one the sweep chart draws: its row says the tool's own loop
+    at --batch-size (a row without the column is from a history that held only those)."""
+    record = SCENARIOS.get(row.get("scenario", DEFAULT_SCENARIO))
+    return record is not None and record.batch_loop
 
 
 def sweep_chart(rows: list[Row], path: Path) -> Path | None:
@@ -542,14 +551,14 @@ def _sweep_title(rows: list[Row], run_id: str) -> str:
 def _sweep_footnote(rows: list[Row], drawn: list[Row], width: int) -> str:
     """Offline cells left out and why, and what else the run holds that this chart does not show."""
     mode = drawn[0].get("mode") if drawn else None
-    offline = [row for row in rows if row.get("scenario", "offline") == "offline" and row.get("mode") == mode]
+    offline = [row for row in rows if _on_sweep_chart(row) and row.get("mode") == mode]
     parts = [_footnote(offline, varying_keys(offline))]
     floor = [row for row in offline if row["framework"] in TOOLS and row["status"] == "ok"]
     if floor:
         names = ", ".join(dict.fromkeys(row["framework"] for row in floor))
         parts.append(f"Left out: {names}, the harness floor, which computes nothing.")
     others = sorted(
-        {f"{row['scenario']} scenario" for row in rows if row.get("scenario", "offline") != "offline"}
+        {f"{row['scenario']} scenario" for row in rows if not _on_sweep_chart(row)}
         | {f"{row['mode']} mode" for row in rows if row.get("mode") != mode}
     )
     if others:

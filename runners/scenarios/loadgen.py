@@ -42,6 +42,7 @@ from runners import lifeline, probes
 from runners.events import EventPipe
 from runners.scenarios import Measurement
 from schemas.job import JobSpec
+from schemas.scenarios import scenario as scenario_row
 
 if TYPE_CHECKING:
     from runners.base import Runner
@@ -290,7 +291,14 @@ class LoadGenRun:
 
     @property
     def scenario(self) -> str:
+        """LoadGen's own name for the cell's scenario (its TestScenario)."""
         return self.settings.scenario
+
+    @property
+    def queues(self) -> bool:
+        """The cell's scenario queues its queries for a worker taking up to --max-batch of them
+        (its row in schemas/scenarios.py); else the SUT runs each query inline."""
+        return scenario_row(self.job.scenario).queues
 
     def test_settings(self, qps: float | None, per_call_ns: float, calibrated: bool = False) -> Any:
         """LoadGen's TestSettings for one run at ``qps`` (a server's), sized from ``per_call_ns``."""
@@ -338,8 +346,7 @@ class LoadGenRun:
         """One LoadGen run, its logs in ``directory``: what it recorded, and its SUT."""
         lg, batch = self.lg, self.job.batch_size
         rows = len(next(iter(self.pool.values())))
-        inline = self.scenario in ("single-stream", "multi-stream")
-        sut = Sut(lg, self.runner, self.pool, batch, inline=inline, events=self.events)
+        sut = Sut(lg, self.runner, self.pool, batch, inline=not self.queues, events=self.events)
         qsl = lg.ConstructQSL(rows, rows, lambda indices: None, lambda indices: None)
         try:
             settings = self.test_settings(qps, per_call_ns, calibrated)
@@ -477,7 +484,7 @@ def measure(measurement: Measurement) -> array[int]:
     figures["cpu_percent"] = 100.0 * (probes.process_cpu_s() - cpu_before) / wall_s
     figures.update(probes.activity_figures(activity))
     result["timer_slack_ns"] = "unobserved" if slack is None else slack
-    result["max_batch"] = job.batch_size if run.scenario in ("server", "offline") else None
+    result["max_batch"] = job.batch_size if run.queues else None
     figures["loadgen_json"] = json.dumps(result, sort_keys=True, default=str)
     return sut.latencies_ns
 
