@@ -203,7 +203,8 @@ def _what_queries_and_shapes(what: argparse._ArgumentGroup, defaults: Plan) -> N
         default=[],
         metavar="NAME=DIMS",
         help="fill a dynamic dim: an input's dims of one sample (without the batch), e.g. "
-        "input_ids=128, or one named dim, e.g. sequence=128; repeat for several",
+        "input_ids=128, or one open dim by the name the file gives it (tokens=16) or a flag's "
+        "symbol (seq=128, image=224); not the batch axis (--batch-size); repeat for several",
     )
 
 
