@@ -1,5 +1,6 @@
 """The command line, through a real subprocess: help, usage errors, a full run on the fake runner."""
 
+import argparse
 import os
 import subprocess
 import sys
@@ -145,3 +146,32 @@ def test_the_cli_starts_without_pandas(tmp_path: Path) -> None:
         text=True,
     )
     assert proc.stdout.strip() == "[]", proc.stdout + proc.stderr
+
+
+class _Built(Exception):
+    """Raised in place of parsing: the parser a subcommand built, for a look at its actions."""
+
+    def __init__(self, parser: argparse.ArgumentParser) -> None:
+        super().__init__(parser.prog)
+        self.parser = parser
+
+
+@pytest.mark.parametrize("command", [[], ["compare"], ["setup"], ["merge"], ["machines"]])
+def test_every_subcommands_every_argument_has_help(
+    monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """--help explains every option and positional of the run and of each subcommand."""
+    from orchestrator.cli import main
+
+    def built(parser: argparse.ArgumentParser, *args: object, **kwargs: object) -> None:
+        raise _Built(parser)
+
+    monkeypatch.setattr(argparse.ArgumentParser, "parse_known_args", built)  # parse_args calls it too
+    with pytest.raises(_Built) as caught:
+        main([*command, "--help"])
+    actions = [action for action in caught.value.parser._actions if action.dest != "help"]
+    assert actions
+    unexplained = [
+        action.option_strings or action.metavar or action.dest for action in actions if not action.help
+    ]
+    assert not unexplained, f"{caught.value.parser.prog}: no help for {unexplained}"

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import urllib.parse
 import zipfile
 from collections.abc import Iterator
@@ -35,6 +36,7 @@ from orchestrator.execute.environments import (
     Recipe,
     WheelSource,
     _pinned,
+    _requirements,
     ensure,
     read_constraints,
     recipe_for,
@@ -285,6 +287,25 @@ def test_pytorch_builds_from_a_torch_index_on_127_0_0_1(monkeypatch: pytest.Monk
             text=True,
         )
         assert imported.stdout.strip() == version, imported.stderr
+
+
+def test_the_torch_index_serves_torch_alone_as_an_explicit_uv_index(tmp_path: Path) -> None:
+    """The requirements uv compiles pin torch to its index and mark that index ``explicit``, as
+    uv's PyTorch guide has it: no other package may come from it, should a mirror also serve
+    one PyPI has (PyTorch's own index serves numpy, filelock, ...). Read from the file uv is given:
+    with uv 0.13 ``uv pip compile`` takes nothing else from an input's index either way (a package
+    only the torch index served was not found with or without ``explicit``), so a build alone
+    would not notice the setting gone -- a later uv, or ``uv lock`` on the same file, would."""
+    recipe = Recipe("pytorch", ("torch==2.13.0+cpu", "numpy==2.3.4"), ())
+    path = _requirements(recipe, WheelSource("index", "https://mirror.example/whl/cpu"), tmp_path)
+    written = tomllib.loads(path.read_text())
+    assert written["project"]["dependencies"] == ["torch==2.13.0+cpu", "numpy==2.3.4"]
+    assert written["tool"]["uv"]["sources"] == {"torch": {"index": "torch"}}
+    (index,) = written["tool"]["uv"]["index"]
+    assert index == {"name": "torch", "url": "https://mirror.example/whl/cpu", "explicit": True}
+    # From a wheel folder (or for a framework without torch) there is no index to pin to.
+    folder = _requirements(recipe, WheelSource("find-links", str(tmp_path)), tmp_path)
+    assert "tool" not in tomllib.loads(folder.read_text())
 
 
 def _requested(log: Path) -> list[str]:

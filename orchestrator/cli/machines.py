@@ -36,9 +36,28 @@ def machines_main(argv: list[str]) -> int:
         description="Frameworks x machines: p50, throughput and peak memory per model and scenario, "
         "relative to one machine. Reads run directories (the newest run per machine), or a history.",
     )
-    parser.add_argument("dirs", nargs="*", type=Path, metavar="DIR")
-    parser.add_argument("--history", type=Path, default=None, metavar="STORE")
-    parser.add_argument("--reference-machine", default=None, metavar="MACHINE")
+    parser.add_argument(
+        "dirs",
+        nargs="*",
+        type=Path,
+        metavar="DIR",
+        help="run directories, a fleet's directory, or any directory holding them; of several runs "
+        "of one machine the newest is reported",
+    )
+    parser.add_argument(
+        "--history",
+        type=Path,
+        default=None,
+        metavar="STORE",
+        help="read a Parquet history instead of DIRs: its newest run of each machine",
+    )
+    parser.add_argument(
+        "--reference-machine",
+        default=None,
+        metavar="MACHINE",
+        help="the machine the others' p50 is a ratio to, named as the report heads it (a fleet's "
+        "machine, else the host name) (default: the first one listed)",
+    )
     parser.add_argument(
         "--output", type=Path, default=None, metavar="DIR", help="write machines.md and machines.png here"
     )

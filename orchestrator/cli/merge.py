@@ -73,7 +73,13 @@ def merge_main(argv: list[str]) -> int:
         description="Merge runs from many machines (run directories, fleet directories or any "
         "directory holding them) into one Parquet history. Merging a run twice adds nothing.",
     )
-    parser.add_argument("dirs", nargs="+", type=Path, metavar="DIR")
+    parser.add_argument(
+        "dirs",
+        nargs="+",
+        type=Path,
+        metavar="DIR",
+        help="run directories, fleet directories, or any directory holding them",
+    )
     parser.add_argument(
         "--history", type=Path, required=True, metavar="STORE", help="the history to merge into"
     )
