@@ -35,8 +35,12 @@ from orchestrator.plan.cells import format_cpus
 from orchestrator.plan.framework_refs import ENVIRONMENTS
 from orchestrator.plan.options import TUNE_REPEATS
 from orchestrator.plan.plan import Plan
+from orchestrator.plan.scenarios import ASKED_SCENARIOS, OWN_SCENARIOS
+from orchestrator.report.formats import EXPORTERS
 from runners.registry import FRAMEWORKS
 from schemas.precisions import PRECISIONS
+from schemas.scenarios import DEFAULT as DEFAULT_SCENARIO
+from schemas.scenarios import SCENARIOS as SCENARIO_TABLE
 
 # The end of --help: the subcommands, a few examples, the exit status (laid out by hand).
 _EPILOG = """\
@@ -127,13 +131,9 @@ def _what_frameworks_models_scenarios(what: argparse._ArgumentGroup, defaults: P
     what.add_argument(
         "--scenario",
         type=_scenarios,
-        default=("offline",),
+        default=(DEFAULT_SCENARIO,),
         metavar="LIST",
-        help="the tool's own loops -- offline: the whole batch in one call (throughput); "
-        "single-stream: one sample per call, cycling through the inputs (latency); both -- and "
-        "MLPerf LoadGen's: server (Poisson arrivals at --target-qps, judged against "
-        "--latency-bound-ms), multi-stream, loadgen-single-stream, loadgen-offline; a comma list "
-        "runs several (default: offline)",
+        help=_scenario_help(),
     )
     what.add_argument(
         "--target-qps",
@@ -206,6 +206,13 @@ def _what_queries_and_shapes(what: argparse._ArgumentGroup, defaults: Plan) -> N
         "input_ids=128, or one open dim by the name the file gives it (tokens=16) or a flag's "
         "symbol (seq=128, image=224); not the batch axis (--batch-size); repeat for several",
     )
+
+
+def _scenario_help() -> str:
+    """--scenario's help, from the table of scenarios: each name --scenario takes, what it measures."""
+    own = " and ".join(OWN_SCENARIOS)
+    each = [f"{name}: {SCENARIO_TABLE[name].measures}" for name in ASKED_SCENARIOS]
+    return f"{'; '.join(each)}; both: {own}; a comma list runs several (default: {DEFAULT_SCENARIO})"
 
 
 def _what_cpus_precision_inputs(what: argparse._ArgumentGroup, defaults: Plan) -> None:
@@ -388,8 +395,8 @@ def _output_flags(out: argparse._ArgumentGroup, defaults: Plan) -> None:
         action="extend",
         default=[],
         metavar="LIST",
-        help="also write reports into the run directory: any of csv,md,png,html (html: report.html, one "
-        "self-contained page to open in a browser)",
+        help=f"also write reports into the run directory: any of {','.join(EXPORTERS)} (html: "
+        "report.html, one self-contained page to open in a browser)",
     )
     out.add_argument(
         "--baseline",
