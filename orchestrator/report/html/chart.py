@@ -54,13 +54,15 @@ def missing_columns(rows: list[Row], columns: tuple[str, ...]) -> list[str]:
 
 
 def layout(figure: Any, title: str, height: int) -> Any:
-    """The look every chart shares: a white template, the title on the left, room for the legend."""
+    """The look every chart shares: a white template, the title on the left, the legend below
+    the x axis' title (a fixed 80 px under the plot, whatever the chart's height)."""
     figure.update_layout(
         template="plotly_white",
+        showlegend=True,  # even for one trace: its name says how many calls or which cell it is
         title={"text": title, "x": 0.01, "xanchor": "left"},
         height=height,
         margin={"l": 60, "r": 30, "t": 70, "b": 60},
-        legend={"orientation": "h", "yanchor": "top", "y": -0.15, "xanchor": "left", "x": 0},
+        legend={"orientation": "h", "yanchor": "top", "y": -80 / (height - 130), "xanchor": "left", "x": 0},
         hoverlabel={"namelength": -1},
     )
     return figure

@@ -51,7 +51,7 @@ def phases_chart(rows: list[Row]) -> Chart:
     _cpu(figure, drawn, labels, colours(rows))
     figure.update_layout(barmode="stack", legend_traceorder="normal")
     figure.update_yaxes(autorange="reversed", row=1, col=1)  # first cell on top, in run order
-    return Chart(key, title, layout(figure, title, 180 + 34 * len(drawn)))
+    return Chart(key, title, layout(figure, title, 260 + 34 * len(drawn)))
 
 
 def _seconds(figure: Any, rows: list[Row], labels: list[str]) -> None:

@@ -77,7 +77,7 @@ def _value(value: Any) -> str:
         return f"<details><summary>{len(value)} items</summary>{escape(', '.join(map(str, value)))}</details>"
     if isinstance(value, list):
         return escape(", ".join(map(str, value)))
-    return "" if value is None else escape(str(value))
+    return "\N{EN DASH}" if value is None else escape(str(value))
 
 
 def _json(text: Any) -> Any:
