@@ -48,24 +48,27 @@ def _run(tmp_path: Path, *args: str) -> tuple[Path, list[dict[str, Any]]]:
 
 
 def test_a_run_report_renders_in_a_browser(chromium: Chromium, tmp_path: Path) -> None:
-    """A batch sweep with one failing cell: latency, phases and sweep plots drawn; load,
-    roofline and precision charts omitted saying why; every row in the table, sortable."""
-    report, rows = _run(tmp_path, "--frameworks", "fake,fake-raise", "--batch-size", "1,8")
+    """A batch sweep at two precisions with a failing framework: latency, phases, sweep and
+    speed-against-fidelity plots drawn; the load curve and the roofline omitted saying why;
+    every row in the table, sortable, the failed cells last."""
+    report, rows = _run(
+        tmp_path, "--frameworks", "fake,fake-raise", "--batch-size", "1,8", "--precision", "fp32,bf16"
+    )
 
     page = chromium.open(report, SELECTORS, screenshot=tmp_path / "report.png", scripts={"p50": SORT_BY_P50})
 
     assert page.errors == [] and page.requests == []
-    assert page.counts["plots"] == 3  # latency distribution, time/memory/CPU per phase, batch sweep
+    assert page.counts["plots"] == 4  # latency distribution, per phase, batch sweep, precisions
     assert page.counts["plot_svgs"] >= 3 * page.counts["plots"]  # plotly's layers, drawn
-    assert page.counts["summary_rows"] == len(rows) == 4
-    assert page.counts["omitted"] == 3  # no load curve, no roofline columns, one precision
-    assert page.counts["warned_cells"] >= 2  # the failed cells, each with its error
+    assert page.counts["summary_rows"] == len(rows) == 8
+    assert page.counts["omitted"] == 2  # no load curve, no roofline columns
+    assert page.counts["warned_cells"] >= 4  # the failed cells, each with its error
     p50 = [float(value) for value in page.values["p50"] if value != ""]
-    assert p50 == sorted(p50) and len(p50) == 2  # the ok cells, ascending; the failed ones last
-    assert page.values["p50"][-2:] == ["", ""]
+    assert p50 == sorted(p50) and len(p50) == 4  # the ok cells, ascending; the failed ones last
+    assert page.values["p50"][-4:] == [""] * 4
     text = report.read_text()
     assert "not drawn, the summary has no gflops_per_s or arithmetic_intensity" in text
-    assert "not drawn, one precision in this run (fp32)" in text
+    assert "injected fault" in text  # the failed cells' error, in the warnings
 
 
 def test_a_real_framework_run_renders(chromium: Chromium, tmp_path: Path) -> None:
@@ -171,11 +174,27 @@ def test_the_roofline_draws_each_roof_and_point_and_says_what_it_left_out() -> N
     chart = roofline_chart(rows, _ROOFS)
 
     names = [trace.name for trace in chart.figure.data]
-    assert names[0].startswith("measured fp32 roof: 250 GFLOP/s, 20 GB/s")
-    assert len(names) == 2  # the measured roof, one point: the theoretical roof has no bandwidth
-    assert chart.figure.data[0].y.max() == 250.0  # the compute ceiling caps the bandwidth slope
-    assert any("no theoretical fp32 roof: AVX-512" in note for note in chart.notes)
-    assert any("no FLOPs: not an ONNX graph" in note for note in chart.notes)
+    assert names[0] == "measured fp32 roof: 250 GFLOP/s, 20 GB/s"
+    assert names[1] == "theoretical fp32 roof: 400 GFLOP/s (no theoretical bandwidth: flat)"
+    assert len(names) == 3  # the two roofs, one point
+    measured, theoretical = chart.figure.data[0].y, chart.figure.data[1].y
+    assert measured.max() == 250.0 and measured.min() < 250.0  # the compute ceiling caps the slope
+    assert set(theoretical) == {400.0}
+    assert chart.notes == ("onnxruntime b8: no FLOPs: not an ONNX graph",)
+
+
+def test_the_roofline_takes_the_roofs_of_the_threads_each_cell_kept_busy() -> None:
+    rows = _rows(gflops_per_s=40.0, arithmetic_intensity=3.0, roof_precision="bf16", threads=1)
+    wide = _ROOFS | {"bf16": {"measured_gflops": 900.0, "basis": "AVX512-BF16"}}
+    one_thread = {
+        "bf16": {"measured_gflops": 450.0, "basis": "AVX512-BF16"},
+        "bandwidth": {"measured_gbs": 12.0},
+    }
+
+    chart = roofline_chart(rows, wide | {"by_threads": {"1": one_thread, "2": wide}})
+
+    assert chart.figure.data[0].name == "measured bf16 roof: 450 GFLOP/s, 12 GB/s"
+    assert chart.notes == ("no theoretical bf16 roof: AVX512-BF16",)
 
 
 def test_the_roofline_without_its_columns_is_omitted() -> None:
@@ -189,7 +208,7 @@ def test_the_roofline_without_its_columns_is_omitted() -> None:
     ("values", "x_title", "y_title"),
     [
         ({"speedup_vs_fp32": 1.8, "sqnr_db": 35.0}, "speed-up over the same cell in fp32", "SQNR"),
-        ({"max_abs_diff": 1e-3}, "p50 latency per call", "max |difference|"),
+        ({"max_abs_diff": 1e-3}, "p50 latency per call", "max |diff|"),
     ],
 )
 def test_speed_against_fidelity_with_two_precisions(

@@ -8,13 +8,13 @@ from orchestrator.report.labels import Row
 
 # The first of each pair that some cell has is the axis: (column, axis title, log scale).
 _SPEED = (
-    ("speedup_vs_fp32", "speed-up over the same cell in fp32, x (higher is faster)", False),
-    ("latency_ms_p50", "p50 latency per call, ms (log scale; lower is faster)", True),
+    ("speedup_vs_fp32", "speed-up over the same cell in fp32, x (higher: faster)", False),
+    ("latency_ms_p50", "p50 latency per call, ms (log; lower: faster)", True),
 )
 _FIDELITY = (
-    ("sqnr_db", "SQNR against the float64 reference, dB (higher is closer)", False),
-    ("cosine_min", "lowest cosine similarity with the reference (1 = same direction)", False),
-    ("max_abs_diff", "max |difference| from the reference (log scale; lower is closer)", True),
+    ("sqnr_db", "SQNR against the reference, dB (higher: closer)", False),
+    ("cosine_min", "lowest cosine with the reference (1: same)", False),
+    ("max_abs_diff", "max |diff| from the reference (log; lower: closer)", True),
 )
 _SYMBOLS = ("circle", "square", "diamond", "triangle-up", "star", "cross")
 

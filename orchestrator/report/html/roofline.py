@@ -16,7 +16,8 @@ _KINDS = (("measured", "solid"), ("theoretical", "dash"))
 
 def roofline_chart(rows: list[Row], roofs: dict[str, Any]) -> Chart:
     """A point per ok cell with FLOPs; each roof its precision's peak GFLOP/s capped by the
-    bandwidth times the intensity, measured (solid) and theoretical (dashed), log-log."""
+    bandwidth times the intensity, measured (solid) and theoretical (dashed), log-log. A cell
+    without a point is named in a note with its reason (``roof_omitted``)."""
     key, title = "roofline", "Roofline: achieved GFLOP/s against arithmetic intensity"
     absent = missing_columns(rows, COLUMNS)
     if absent:
@@ -34,8 +35,7 @@ def roofline_chart(rows: list[Row], roofs: dict[str, Any]) -> Chart:
 
     figure = go.Figure()
     intensity = [float(row["arithmetic_intensity"]) for row in drawn]
-    precisions = list(dict.fromkeys(str(row.get("roof_precision") or "fp32") for row in drawn))
-    notes += _roofs(figure, roofs, precisions, (min(intensity) / 10, max(intensity) * 10))
+    notes += _roofs(figure, roofs, drawn, (min(intensity) / 10, max(intensity) * 10))
     colour = colours(rows)
     for row in drawn:
         figure.add_trace(
@@ -54,36 +54,59 @@ def roofline_chart(rows: list[Row], roofs: dict[str, Any]) -> Chart:
 
 
 def _roofs(
-    figure: Any, roofs: dict[str, Any], precisions: list[str], span: tuple[float, float]
+    figure: Any, roofs: dict[str, Any], drawn: list[Row], span: tuple[float, float]
 ) -> tuple[str, ...]:
-    """Draw each precision's roofs over ``span`` of intensity; say which could not be drawn."""
-    import plotly.graph_objects as go
+    """Draw the roofs the drawn cells ran under, over ``span`` of intensity; say which are missing.
 
+    environment.json's ``roofs`` holds the machine's roofs at its widest thread count, and
+    under ``by_threads`` those of every thread count measured: each cell is placed under the
+    roofs of the threads it kept busy (threads x instances) where they are there.
+    """
     if not roofs:
         return ("no roof lines: environment.json has no roofs for this machine",)
-    bandwidth = roofs.get("bandwidth") or {}
-    notes = []
-    for precision in precisions:
+    wanted = dict.fromkeys((_busy_threads(row), str(row.get("roof_precision") or "fp32")) for row in drawn)
+    several = len({threads for threads, _ in wanted}) > 1
+    notes: list[str] = []
+    for threads, precision in wanted:
+        machine = (roofs.get("by_threads") or {}).get(threads) or roofs
+        suffix = f", {threads} thread(s)" if several else ""
         for kind, dash in _KINDS:
-            peak = (roofs.get(precision) or {}).get(f"{kind}_gflops")
-            gbs = bandwidth.get(f"{kind}_gbs")
-            if not peak or not gbs:
-                why = (roofs.get(precision) or {}).get("basis") or bandwidth.get("basis") or "unknown"
-                notes.append(f"no {kind} {precision} roof: {why}")
-                continue
-            ridge = peak / gbs  # where the bandwidth slope meets the compute ceiling
-            x = np.geomspace(min(span[0], ridge / 4), max(span[1], ridge * 4), 64)
-            figure.add_trace(
-                go.Scatter(
-                    x=x,
-                    y=np.minimum(peak, gbs * x),
-                    mode="lines",
-                    name=f"{kind} {precision} roof: {peak:,.0f} GFLOP/s, {gbs:,.0f} GB/s",
-                    line={"dash": dash, "color": "#555", "width": 1.5},
-                    hoverinfo="name",
-                )
-            )
+            notes += _roof(figure, machine, precision, kind, dash, span, suffix)
     return tuple(notes)
+
+
+def _roof(
+    figure: Any,
+    machine: dict[str, Any],
+    precision: str,
+    kind: str,
+    dash: str,
+    span: tuple[float, float],
+    suffix: str,
+) -> list[str]:
+    """One roof line: the peak GFLOP/s, capped by bandwidth x intensity where the bandwidth is
+    known, flat where it is not; or a note saying why there is none."""
+    import plotly.graph_objects as go
+
+    compute, bandwidth = machine.get(precision) or {}, machine.get("bandwidth") or {}
+    peak, gbs = compute.get(f"{kind}_gflops"), bandwidth.get(f"{kind}_gbs")
+    if not peak:
+        return [f"no {kind} {precision} roof: {compute.get('basis') or 'not in environment.json'}"]
+    x = np.geomspace(span[0], span[1], 64)
+    if gbs:
+        x = np.geomspace(min(span[0], peak / gbs / 4), max(span[1], peak / gbs * 4), 64)  # the ridge too
+        name = f"{kind} {precision} roof{suffix}: {peak:,.0f} GFLOP/s, {gbs:,.0f} GB/s"
+    else:
+        name = f"{kind} {precision} roof{suffix}: {peak:,.0f} GFLOP/s (no {kind} bandwidth: flat)"
+    line = {"dash": dash, "color": "#555", "width": 1.5}
+    y = np.minimum(peak, gbs * x) if gbs else np.full_like(x, peak)
+    figure.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, line=line, hoverinfo="name"))
+    return []
+
+
+def _busy_threads(row: Row) -> str:
+    """The threads a cell kept busy, as by_threads names them: its threads times its instances."""
+    return str((row.get("threads") or 1) * (row.get("instances") or 1))
 
 
 def _hover(row: Row) -> str:
