@@ -80,6 +80,20 @@ class Model(ABC):
         rng = np.random.default_rng([seed, 0])  # a stream of its own, independent of the weights
         return {spec.name: _values(spec, shapes[spec.name], rng) for spec in self.spec.inputs}
 
+    def calibration_inputs(self, seed: int, shapes: dict[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+        """Seeded calibration samples of ``shapes`` (the batch: how many), for a quantizer:
+        drawn like :meth:`make_inputs` but from a stream of their own, so never the measured
+        samples. A trained model draws them from its training data, never from the held-out
+        samples its accuracy is measured on."""
+        rng = np.random.default_rng([seed, 2])  # not [seed, 0] (the inputs) nor [seed, 1] (weights)
+        return {spec.name: _values(spec, shapes[spec.name], rng) for spec in self.spec.inputs}
+
+    def labels(self) -> np.ndarray | None:
+        """The true class of each of the first ``len(labels)`` samples :meth:`make_inputs`
+        gives (samples beyond them repeat these), for a trained classifier whose accuracy is
+        measured; None for a model without labels (seeded weights, a user's file)."""
+        return None
+
     def write_onnx(self, files: ModelFiles) -> None:
         """Write the portable graph from the weights, in the parent (models with onnx_from "parent")."""
         raise NotImplementedError(f"{self.spec.name} exports its ONNX graph from PyTorch")

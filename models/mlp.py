@@ -66,19 +66,36 @@ def read_layers(files: ModelFiles) -> list[tuple[np.ndarray, np.ndarray, str]]:
     ]
 
 
+# The ONNX operator of each activation a layer may have: relu, sigmoid, or linear (none: the
+# Gemm alone, a classifier's logits).
+_ONNX_OPS = {"relu": "Relu", "sigmoid": "Sigmoid"}
+
+
+def activate(h: np.ndarray, activation: str) -> np.ndarray:
+    """``activation`` applied to ``h`` in numpy, at ``h``'s own dtype."""
+    if activation == "relu":
+        return np.asarray(np.maximum(h, 0))
+    if activation == "sigmoid":
+        return np.asarray(1 / (1 + np.exp(-h)))
+    return h
+
+
 def forward_float64(layers: list[tuple[np.ndarray, np.ndarray, str]], x: np.ndarray) -> np.ndarray:
     """The network's output for ``x``, computed in float64."""
     h = x.astype(np.float64)
     for kernel, bias, activation in layers:
-        h = h @ kernel.astype(np.float64) + bias.astype(np.float64)
-        h = np.maximum(h, 0.0) if activation == "relu" else 1.0 / (1.0 + np.exp(-h))
+        h = activate(h @ kernel.astype(np.float64) + bias.astype(np.float64), activation)
     return h
 
 
 class Mlp(Model):
-    """The spam classifier in every framework: Linear/Dense layers, or plain JAX maths."""
+    """The spam classifier in every framework: Linear/Dense layers, or plain JAX maths.
+
+    The builders read the layers' sizes and activations from the files, so another dense
+    network (models/digits.py) reuses them with its own weights."""
 
     onnx_from: ClassVar[str] = "parent"
+    onnx_graph_name: ClassVar[str] = "spam_mlp"
     reference_kind: ClassVar[str] = "the network in float64 numpy"
 
     @property
@@ -105,8 +122,9 @@ class Mlp(Model):
         return forward_float64(read_layers(files), inputs["input"])
 
     def write_onnx(self, files: ModelFiles) -> None:
-        """Gemm + Relu per layer, Sigmoid at the end, with a symbolic batch axis so that one file
-        serves every batch size (OpenVINO fixes the shape when it compiles)."""
+        """Gemm + its activation per layer (a linear layer: the Gemm alone), with a symbolic
+        batch axis so that one file serves every batch size (OpenVINO fixes the shape when it
+        compiles)."""
         import onnx  # a file-format library, not a runtime
         from onnx import TensorProto, helper, numpy_helper
 
@@ -120,17 +138,20 @@ class Mlp(Model):
                 numpy_helper.from_array(bias, bias_name),
             ]
             output = "output" if index == len(layers) - 1 else f"layer{index}.out"
-            op = "Relu" if activation == "relu" else "Sigmoid"
-            nodes += [
-                helper.make_node("Gemm", [previous, weight, bias_name], [gemm]),
-                helper.make_node(op, [gemm], [output]),
-            ]
+            if activation == "linear":
+                nodes.append(helper.make_node("Gemm", [previous, weight, bias_name], [output]))
+            else:
+                nodes += [
+                    helper.make_node("Gemm", [previous, weight, bias_name], [gemm]),
+                    helper.make_node(_ONNX_OPS[activation], [gemm], [output]),
+                ]
             previous = output
+        features, classes = layers[0][0].shape[0], layers[-1][0].shape[1]
         graph = helper.make_graph(
             nodes,
-            "spam_mlp",
-            [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", FEATURES])],
-            [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", LAYER_SIZES[-1]])],
+            self.onnx_graph_name,
+            [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["batch", features])],
+            [helper.make_tensor_value_info("output", TensorProto.FLOAT, ["batch", classes])],
             initializers,
         )
         model = helper.make_model(
@@ -150,14 +171,15 @@ class Mlp(Model):
             with torch.no_grad():  # nn.Linear stores [out, in] and computes x @ W.T + b
                 linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(kernel.T)))
                 linear.bias.copy_(torch.from_numpy(bias))
-            modules += [linear, nn.ReLU() if activation == "relu" else nn.Sigmoid()]
+            activations = {"relu": nn.ReLU, "sigmoid": nn.Sigmoid, "linear": nn.Identity}
+            modules += [linear, activations[activation]()]
         return nn.Sequential(*modules).eval()
 
     def keras_model(self, files: ModelFiles) -> Any:
         import keras
 
         layers = read_layers(files)
-        inputs = keras.Input(shape=(FEATURES,), dtype="float32", name="input")
+        inputs = keras.Input(shape=(layers[0][0].shape[0],), dtype="float32", name="input")
         x = inputs
         dense_layers = []
         for kernel, _, activation in layers:
@@ -173,7 +195,8 @@ class Mlp(Model):
         import jax
 
         layers = read_layers(files)
-        activations = [jax.nn.relu if a == "relu" else jax.nn.sigmoid for *_, a in layers]
+        functions = {"relu": jax.nn.relu, "sigmoid": jax.nn.sigmoid, "linear": lambda x: x}
+        activations = [functions[a] for *_, a in layers]
 
         def forward(params: Any, x: Any) -> Any:
             for (kernel, bias), activation in zip(params, activations):

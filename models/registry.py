@@ -16,6 +16,8 @@ MODELS: dict[str, str] = {
     "mlp": "models.mlp:Mlp",
     "resnet50": "models.resnet:ResNet50",
     "distilbert": "models.distilbert:DistilBert",
+    # Trained, not seeded: scikit-learn's bundled digits, so a precision's accuracy is measured.
+    "digits": "models.digits:Digits",
     # The same architectures, two narrow stages / layers: a smoke test of every framework's
     # path for the real ones, in seconds.
     "tiny-resnet": "models.resnet:TinyResNet",

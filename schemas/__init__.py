@@ -28,7 +28,9 @@ process, which must stay free of them, and by every runner before its framework 
 #   6 -- CPUs read back: result/summary/cells gain cpus_observed (the union of the runner's
 #        threads' CPU masks) and cpu_wait_s (run-queue wait); cpus_allowed counts cpus_observed
 #        instead of copying the plan (null where nothing was observed).
-SCHEMA_VERSION = 6
+#   7 -- precision and accuracy: summary/cells gain accuracy, accuracy_reference and
+#        accuracy_samples (a trained model's held-out labels; null for a model without them).
+SCHEMA_VERSION = 7
 
 # The oldest version still read (a history outlives releases): a column added since reads as
 # its default where ``schemas.tables.ADDED_COLUMN_DEFAULTS`` has one, else as null.

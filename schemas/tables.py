@@ -116,6 +116,12 @@ _MEASURED = [
     pa.field("parity_reference", pa.string()),  # what the outputs were checked against
     pa.field("parity_ok", pa.bool_()),  # null when the runner computes no model (noop)
     pa.field("parity_nonfinite", pa.string()),  # which outputs are NaN/inf, here and in the reference
+    # A trained model's held-out labels (models/digits.py; null for a model without labels): the
+    # share its outputs' argmax predicts, the float64 reference's share on the same samples, and
+    # how many labelled samples counted.
+    pa.field("accuracy", pa.float64()),
+    pa.field("accuracy_reference", pa.float64()),
+    pa.field("accuracy_samples", pa.int64()),
     pa.field("threads_observed", pa.int64()),
     pa.field("os_threads", pa.int64()),
     pa.field("affinity_observed", pa.string()),

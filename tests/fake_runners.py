@@ -21,6 +21,7 @@ from typing import ClassVar
 import numpy as np
 
 from models.base import Model, ModelFiles, UnsupportedModel
+from models.mlp import activate
 from runners.base import Runner, Sample
 from runners.registry import Framework
 from schemas.job import JobSpec
@@ -70,8 +71,8 @@ class FakeRunner(Runner):
     def load(self, model: Model, files: ModelFiles, sample: Sample) -> None:
         from models.mlp import read_layers
 
-        if model.spec.name != "mlp":
-            raise UnsupportedModel(f"the fake runner computes only the mlp, not {model.spec.name}")
+        if model.spec.name not in ("mlp", "digits"):  # the dense networks
+            raise UnsupportedModel(f"the fake runner computes only the mlp and digits, not {model.spec.name}")
         self._layers = read_layers(files)
         if self.fault == "half":
             self._layers = [(w.astype(np.float16), b.astype(np.float16), a) for w, b, a in self._layers]
@@ -99,8 +100,7 @@ class FakeRunner(Runner):
             h = h @ weight
             if products is not None:
                 products.append("bfloat16" if self._rounding is _to_bfloat16 else h.dtype.name)
-            h = h + bias
-            h = np.maximum(h, 0) if activation == "relu" else 1 / (1 + np.exp(-h))
+            h = activate(h + bias, activation)
         return h if self._rounding is None else self._rounding(h)  # a bf16 graph's output is bf16
 
     def compiled_precision(self, feed: Sample) -> str | None:

@@ -20,6 +20,7 @@ from models.spec import Flops, Tolerance
 from orchestrator.execute.artifacts import PreparedModel
 from orchestrator.execute.environments import Environment
 from orchestrator.execute.launcher import Exit
+from orchestrator.figures.accuracy import accuracy_figures
 from orchestrator.figures.stats import bootstrap_ci, latency_stats, throughput_per_s
 from orchestrator.figures.trust import assess, cpu_budget_warnings, printed_percentiles
 from orchestrator.host import MachineState
@@ -136,6 +137,8 @@ def summarise_cell(
             else:
                 row.update(parity_reference=f"none: no {BASELINE} outputs of this configuration came first")
             outputs = _by_sample(outputs, _samples_in(cell, prepared))
+            if prepared.labels is not None:
+                row.update(accuracy_figures(outputs, prepared.labels, prepared.reference))
     return CellOutcome(cell, row, latencies, load, outputs)
 
 

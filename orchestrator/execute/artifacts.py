@@ -43,6 +43,7 @@ class PreparedModel:
     onnx_error: str | None  # why there is no portable graph (ONNX Runtime, OpenVINO skipped)
     sha256: str | None  # of the user's file, or of the built-in's weights
     inputs_sha256: str | None = None  # of the input tensors, in the model's input order
+    labels: np.ndarray | None = None  # the true class of the first inputs (a trained model's)
 
 
 def file_sha256(path: Path) -> str:
@@ -101,6 +102,8 @@ def prepare_model(
         onnx_error,
         sha256,
         inputs_sha256,
+        # A user's --inputs are not the samples the model's labels belong to.
+        model.labels() if inputs is None and source is None else None,
     )
 
 

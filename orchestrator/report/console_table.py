@@ -24,8 +24,11 @@ from rich.text import Text
 
 from orchestrator.report.labels import (
     contender_label,
+    format_accuracy,
+    format_accuracy_drop,
     format_ms,
     format_ratio,
+    has_accuracy,
     relative_header,
     relative_to,
     row_label,
@@ -106,6 +109,12 @@ def columns(rows: list[Row], baseline: str | None, relative: bool) -> list[Colum
         Column("parity", [_parity(row) for row in rows], IMPORTANT),  # right: its figures align
         Column("status", [_status(row) for row in rows], ESSENTIAL, numeric=False),
     ]
+    if has_accuracy(rows):  # a trained model: what its outputs get right, and what was lost
+        at = len(found) - 2  # before parity and status
+        found[at:at] = [
+            Column("accuracy", [format_accuracy(row) for row in rows], IMPORTANT),
+            Column("vs ref", [format_accuracy_drop(row) for row in rows], USEFUL),
+        ]
     if any(row.get("loadgen_validity") for row in rows):
         verdicts = [_verdict(row.get("loadgen_validity")) for row in rows]
         found.insert(len(found) - 1, Column("LoadGen", verdicts, ESSENTIAL, numeric=False))

@@ -153,6 +153,27 @@ def format_ratio(ratio: float | None) -> str:
     return "-" if ratio is None else f"{ratio:.2f}x"
 
 
+def has_accuracy(rows: list[Row]) -> bool:
+    """Whether any row was measured on labels (a trained model): then the tables show accuracy."""
+    return any(row.get("accuracy") is not None for row in rows)
+
+
+def format_accuracy(row: Row) -> str:
+    """A cell's accuracy on held-out labels as ``97.59%``; ``-`` for a model without labels."""
+    value = row.get("accuracy")
+    return "-" if value is None else f"{100.0 * value:.2f}%"
+
+
+def format_accuracy_drop(row: Row) -> str:
+    """Its accuracy against the float64 reference's on the same samples, in percentage points:
+    ``-0.37 pt``, ``+0.19 pt`` or ``0.00 pt``; ``-`` without both figures."""
+    value, reference = row.get("accuracy"), row.get("accuracy_reference")
+    if value is None or reference is None:
+        return "-"
+    points = 100.0 * (value - reference)
+    return f"{points:+.2f} pt" if round(points, 2) else "0.00 pt"
+
+
 def _options_vary(rows: list[Row]) -> bool:
     """Whether any framework runs more than one option set here, so the options need a column."""
     seen: dict[str, set[str | None]] = {}

@@ -12,8 +12,11 @@ from orchestrator.report.labels import (
     _header,
     _options_vary,
     cell_label,
+    format_accuracy,
+    format_accuracy_drop,
     format_ms,
     format_ratio,
+    has_accuracy,
     md_escape,
     relative_header,
     relative_to,
@@ -39,6 +42,19 @@ def _md_parity(row: Row) -> str:
 def _md_status(row: Row) -> str:
     status = row["status"] if row["status"] == "ok" else f"**{row['status']}**"
     return f"{status} {md_escape(row['error'])}" if row["error"] else status
+
+
+def _accuracy_note(rows: list[Row], shown: bool) -> list[str]:
+    """What the accuracy columns mean, when the table has them."""
+    if not shown:
+        return []
+    counts = sorted({row["accuracy_samples"] for row in rows if row.get("accuracy_samples")})
+    samples = "/".join(map(str, counts)) or "the"
+    return [
+        "",
+        f"`accuracy`: the share of {samples} held-out labels that the cell's outputs predict (argmax); "
+        "`vs ref`: that minus the float64 reference's on the same samples, in percentage points.",
+    ]
 
 
 def _not_ok_note(rows: list[Row], vary: list[str]) -> str:
@@ -76,7 +92,8 @@ def markdown_summary(
     headers = ["framework", *(_header(key) for key in vary)]
     tail_header, tail_value = tail_column(rows)
     headers += ["p50 ms", tail_header, relative_header(baseline), "samples/s", "CPU %", "peak MB"]
-    headers += ["import s", "ready s", "parity", "status"]
+    accuracy = has_accuracy(rows)
+    headers += ["import s", "ready s", *(["accuracy", "vs ref"] if accuracy else []), "parity", "status"]
     right = {"framework", "options", "parity", "status"}  # left-aligned text columns; numbers align right
     lines = [
         f"# Benchmark run `{run_id}`",
@@ -87,6 +104,7 @@ def markdown_summary(
         f"`{relative_header(baseline)}`: each cell's p50 over the "
         + (f"p50 of {baseline}" if baseline else "fastest p50 among the frameworks")
         + " at the same settings (1.00x is that one).",
+        *_accuracy_note(rows, accuracy),
         "",
         "| " + " | ".join(headers) + " |",
         "|" + "|".join(":---" if h in right else "---:" for h in headers) + "|",
@@ -101,7 +119,9 @@ def markdown_summary(
         cells += [format_ms(row["latency_ms_p50"]), tail_value(row)]
         cells += [format_ratio(ratios[row["cell_id"]]), _fmt(row["throughput_per_s"], 0)]
         cells += [_fmt(row["cpu_percent"], 0), _fmt(row["peak_rss_mb"], 0)]
-        cells += [_fmt(row["import_s"], 2), _fmt(row.get("ready_s"), 2), _md_parity(row), _md_status(row)]
+        cells += [_fmt(row["import_s"], 2), _fmt(row.get("ready_s"), 2)]
+        cells += [format_accuracy(row), format_accuracy_drop(row)] if accuracy else []
+        cells += [_md_parity(row), _md_status(row)]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", _not_ok_note(rows, vary), ""]
     warned = [row for row in rows if row.get("warnings")]
