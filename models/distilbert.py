@@ -11,6 +11,7 @@ the graph exported from the PyTorch module. The checkpoint is named as transform
 from __future__ import annotations
 
 import json
+import math
 import zlib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -20,7 +21,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from models.base import Model, ModelFiles
-from models.spec import Flops, InputSpec, ModelSpec, Tolerance
+from models.spec import Flops, InputSpec, ModelSpec, Tolerance, TopOne
 from schemas.files import write_bytes, write_json
 
 PREFIX = "distilbert."
@@ -131,7 +132,17 @@ class DistilBert(Model):
             single_stream_samples=8,
             reference_rows=8,
             # Frameworks agree to ~7e-7 of the largest output here; bf16 rounds every activation.
-            tolerance={"fp32": Tolerance(relative=1e-5), "bf16": Tolerance(relative=5e-2)},
+            # int8: SQNR >= 20 dB over the hidden states, as ResNet-50 (models/resnet.py): ONNX
+            # Runtime's dynamic int8 gives 33 dB here (docs/fidelity.md). Top-1 is that of a
+            # seeded two-class head on the first token (a sentiment head's shape): shown, not
+            # judged -- over the few samples checked one flip is 12 % and random weights say
+            # nothing of a trained head's margins.
+            tolerance={
+                "fp32": Tolerance(relative=1e-5),
+                "bf16": Tolerance(relative=5e-2),
+                "int8": Tolerance(absolute=math.inf, min_sqnr_db=20.0),
+            },
+            top1=TopOne("head", width=arch.dim, classes=2, seed=0),
             parameters=sum(int(np.prod(shape)) for shape in arch.shapes().values()),
         )
 

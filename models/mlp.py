@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from models.base import Model, ModelFiles
-from models.spec import Flops, InputSpec, ModelSpec, Tolerance
+from models.spec import Flops, InputSpec, ModelSpec, Tolerance, TopOne
 from schemas.files import write_bytes, write_json
 
 LAYER_SIZES = (200, 128, 64, 32, 16, 8, 1)
@@ -35,7 +36,17 @@ SPEC = ModelSpec(
     single_stream_samples=1000,
     reference_rows=1_000_000,  # exact float64 maths is cheap: check every row
     # bfloat16 keeps 8 bits of mantissa (relative error ~4e-3); the outputs sit around 0.5.
-    tolerance={"fp32": Tolerance(absolute=1e-4), "bf16": Tolerance(absolute=2e-2)},
+    # int8 is judged by fidelity, as quantization is (docs/fidelity.md): SQNR >= 30 dB, the floor
+    # PyTorch's quantization tests hold single ops to -- six small layers add little to it, and
+    # the seeded outputs, all near 0.5055, make it a loose floor (an RMS error of 0.016 still
+    # passes; an emulated dynamic int8 gives ~95 dB) -- and the decision at 0.5 unchanged for
+    # 99 % of the samples, MLPerf's bar for int8 (99 % of fp32's accuracy) read as agreement.
+    tolerance={
+        "fp32": Tolerance(absolute=1e-4),
+        "bf16": Tolerance(absolute=2e-2),
+        "int8": Tolerance(absolute=math.inf, min_sqnr_db=30.0, min_top1_agreement=0.99),
+    },
+    top1=TopOne("threshold", threshold=0.5),  # the spam classifier's decision on its sigmoid
     parameters=sum(i * o + o for i, o in itertools.pairwise(LAYER_SIZES)),
 )
 

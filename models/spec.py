@@ -1,6 +1,6 @@
 """What a model takes and how its outputs are judged: named inputs, dims, tolerance.
 
-Stdlib and numpy only: read by the parent when it plans a run and by every runner.
+Stdlib, numpy and schemas only: read by the parent when it plans a run and by every runner.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from schemas.precisions import INT8_PRECISIONS
 
 # Input dtypes a model may declare, as numpy names.
 DTYPES = ("float32", "float16", "int64", "int32", "bool")
@@ -52,19 +54,51 @@ class InputSpec:
 
 @dataclass(frozen=True)
 class Tolerance:
-    """How far a framework's outputs may be from the reference and still count as the same model.
+    """A model's acceptance at one precision: how far a framework's outputs may be from the
+    reference and still count as the same model.
 
     ``absolute`` in output units, ``relative`` to the largest reference output; a cell passes
-    when its largest difference is within ``absolute + relative * max|reference|``.
+    when its largest difference is within ``absolute + relative * max|reference|`` (``absolute``
+    infinite: the difference is not bounded, the floors judge). The floors bound the fidelity
+    figures (orchestrator/figures/fidelity.py; None: not judged): ``min_sqnr_db`` the
+    signal-to-quantization-noise ratio over every output, ``min_top1_agreement`` (0..1) the
+    share of samples whose class is the reference's, where the model names a :class:`TopOne`.
     """
 
     absolute: float = 0.0
     relative: float = 0.0
+    min_sqnr_db: float | None = None
+    min_top1_agreement: float | None = None
 
     def limit(self, reference: np.ndarray) -> float:
-        """The largest absolute difference allowed against ``reference``."""
+        """The largest absolute difference allowed against ``reference`` (inf: unbounded)."""
+        if math.isinf(self.absolute):
+            return math.inf
         scale = float(np.max(np.abs(reference))) if reference.size else 0.0
         return self.absolute + self.relative * scale
+
+
+@dataclass(frozen=True)
+class TopOne:
+    """How one sample's output names a class, for the top-1 agreement with the reference.
+
+    ``threshold``: a single sigmoid output, class 1 above ``threshold``. ``argmax``: logits, the
+    largest one's index. ``head``: an output with no classes of its own (an encoder's hidden
+    states): a fixed linear head of ``classes`` outputs, drawn from ``seed``, applied to the
+    sample's first ``width`` values (its first token's hidden state), then the argmax.
+    """
+
+    rule: str
+    threshold: float = 0.5
+    width: int = 0
+    classes: int = 0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.rule not in ("threshold", "argmax", "head"):
+            raise ValueError(f"top-1 rule {self.rule!r} is not one of threshold, argmax, head")
+        if self.rule == "head" and (self.width < 1 or self.classes < 2):
+            raise ValueError("a head needs the width it reads and at least two classes")
 
 
 @dataclass(frozen=True)
@@ -94,7 +128,8 @@ class ModelSpec:
     single_stream_samples: int = 16
     # Rows of the reference that parity checks (the reference of a large model is slow).
     reference_rows: int = 4
-    tolerance: Mapping[str, Tolerance] = field(default_factory=dict)  # per precision
+    tolerance: Mapping[str, Tolerance] = field(default_factory=dict)  # per precision: see acceptance()
+    top1: TopOne | None = None  # how a sample's output names a class; None: not a classifier
     parameters: int | None = None
     source: str = "built-in"  # or the user's file
     source_sha256: str | None = None
@@ -107,6 +142,13 @@ class ModelSpec:
     # The largest value a dim takes, by symbol: DistilBERT's sequence stops at its position
     # embeddings (a longer one fails in every framework, and in the ONNX export first).
     max_dims: Mapping[str, int] = field(default_factory=dict)
+
+    def acceptance(self, precision: str) -> Tolerance | None:
+        """The tolerance that judges a cell at ``precision``: the model's own for it, an int8
+        flavour's falling back to plain int8's; None where the model declares none."""
+        if precision in self.tolerance:
+            return self.tolerance[precision]
+        return self.tolerance.get("int8") if precision in INT8_PRECISIONS else None
 
     def flag_symbol(self, dim: str) -> str:
         """The symbol whose flag fills ``dim``: ``seq`` for a file's ``tokens``, else the dim's own."""

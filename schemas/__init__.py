@@ -29,7 +29,11 @@ process, which must stay free of them, and by every runner before its framework 
 #        threads' CPU masks) and cpu_wait_s (run-queue wait); cpus_allowed counts cpus_observed
 #        instead of copying the plan (null where nothing was observed).
 #   7 -- precision and accuracy: summary/cells gain accuracy, accuracy_reference and
-#        accuracy_samples (a trained model's held-out labels; null for a model without them).
+#        accuracy_samples (a trained model's held-out labels; null for a model without them);
+#        the precision axis (issue 23): precision takes int8, int8-static, int8-dynamic too;
+#        summary/cells gain cosine_min, cosine_mean, sqnr_db, top1_agreement (fidelity against
+#        the reference) and fidelity_shortfall (the acceptance floor a cell fell under);
+#        summary gains speedup_vs_fp32.
 SCHEMA_VERSION = 7
 
 # The oldest version still read (a history outlives releases): a column added since reads as

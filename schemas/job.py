@@ -35,7 +35,7 @@ class JobSpec:
     cell_id: str
     framework: str
     scenario: str  # offline | single-stream
-    precision: str  # fp32 | bf16
+    precision: str  # one of schemas.precisions.PRECISIONS
     batch_size: int
     threads: int
     cpus: tuple[int, ...]

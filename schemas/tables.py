@@ -71,7 +71,7 @@ _CELL_SETTINGS = [
     pa.field("batch_size", pa.int64(), nullable=False),
     pa.field("threads", pa.int64(), nullable=False),
     pa.field("cpus", pa.string(), nullable=False),  # as asked (--cpus); ran on: cpus_observed
-    pa.field("precision", pa.string(), nullable=False),  # as asked: fp32 | bf16
+    pa.field("precision", pa.string(), nullable=False),  # as asked: schemas.precisions.PRECISIONS
     pa.field("options_json", pa.string(), nullable=False),  # execution options asked, JSON ("{}")
     pa.field("instances", pa.int64(), nullable=False),  # copies of the runner at once, each on its own CPUs
     pa.field("mode", pa.string(), nullable=False),  # isolated | in-process (memory shared)
@@ -122,6 +122,12 @@ _MEASURED = [
     pa.field("accuracy", pa.float64()),
     pa.field("accuracy_reference", pa.float64()),
     pa.field("accuracy_samples", pa.int64()),
+    # Fidelity against the same reference (orchestrator/figures/fidelity.py), over its rows:
+    pa.field("cosine_min", pa.float64()),  # cosine similarity of a sample's output, the least
+    pa.field("cosine_mean", pa.float64()),  # ... and the mean over the samples
+    pa.field("sqnr_db", pa.float64()),  # 10 log10(sum ref^2 / sum (ref - out)^2); inf: equal
+    pa.field("top1_agreement", pa.float64()),  # 0..1: samples whose class is the reference's
+    pa.field("fidelity_shortfall", pa.string()),  # which floor of the model's acceptance failed
     pa.field("threads_observed", pa.int64()),
     pa.field("os_threads", pa.int64()),
     pa.field("affinity_observed", pa.string()),
@@ -159,6 +165,8 @@ SUMMARY = pa.schema(
         pa.field("latency_ms_p50_ci_low", pa.float64()),  # 95 % bootstrap interval of the p50
         pa.field("latency_ms_p50_ci_high", pa.float64()),
         pa.field("latency_ms_p50_spread_pct", pa.float64()),  # (max - min) / median over repeats
+        # The same configuration's fp32 p50 over this one's (null without an ok fp32 row).
+        pa.field("speedup_vs_fp32", pa.float64()),
         pa.field("warnings", pa.string()),  # "; "-separated reasons to doubt a figure
     ]
 )

@@ -15,6 +15,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
@@ -30,6 +32,7 @@ from schemas.job import JobSpec
 FAKE_FAULTS = (
     "raise", "segfault", "oom-kill", "hang", "exit", "garbage", "diverge",
     "half",  # computes in float16 whatever precision it is asked for
+    "noisy",  # its outputs carry noise of 0.05 RMS: fails a fidelity floor, not only a difference
     "import-missing",  # its module is not installed: ModuleNotFoundError
     "import-error",  # installed, and broken: a shared library it needs is not there
     "import-crash",  # installed, and its import raises something else
@@ -64,9 +67,11 @@ class FakeRunner(Runner):
         self.settings["threads"] = threads
 
     def configure_precision(self, precision: str) -> None:
-        # bf16 emulated: weights, each layer's input and the output rounded to bfloat16.
-        rounding = self.precision_path(precision, {"fp32": None, "bf16": _to_bfloat16})
-        self._rounding = None if self.fault == "half" else rounding  # float16 whatever is asked
+        # Emulated in numpy: bf16 rounds the weights, each layer's input and the output to
+        # bfloat16; int8 (dynamic, its only flavour) rounds the weights to int8 per output
+        # channel and each layer's input to uint8 over its own range at each call.
+        path = self.precision_path(precision, _EMULATED)
+        self._path = None if self.fault == "half" else path  # float16 whatever is asked
 
     def load(self, model: Model, files: ModelFiles, sample: Sample) -> None:
         from models.mlp import read_layers
@@ -76,9 +81,10 @@ class FakeRunner(Runner):
         self._layers = read_layers(files)
         if self.fault == "half":
             self._layers = [(w.astype(np.float16), b.astype(np.float16), a) for w, b, a in self._layers]
-        elif self._rounding is not None:
-            self._layers = [(self._rounding(w), b, a) for w, b, a in self._layers]
+        elif self._path is not None:
+            self._layers = [(self._path.weights(w), b, a) for w, b, a in self._layers]
         self._calls = 0
+        self._noise = np.random.default_rng(11)
         if self.fault == "extra-threads":  # a pool the thread settings do not reach, as JAX's did
             threading.Thread(target=_spin, daemon=True).start()
 
@@ -89,19 +95,22 @@ class FakeRunner(Runner):
         h = self._forward(feed["input"])
         if self.fault == "diverge":
             h = h + 0.01
+        if self.fault == "noisy":  # a quantization gone wrong: an error of 0.05 RMS, ~20 dB SQNR
+            h = h + self._noise.normal(0.0, 0.05, h.shape).astype(h.dtype)
         return h
 
     def _forward(self, h: np.ndarray, products: list[str] | None = None) -> np.ndarray:
         if self.fault == "half":
             h = h.astype(np.float16)
+        path = self._path
         for weight, bias, activation in self._layers:
-            if self._rounding is not None:
-                h = self._rounding(h)
+            if path is not None:
+                h = path.inputs(h)
             h = h @ weight
             if products is not None:
-                products.append("bfloat16" if self._rounding is _to_bfloat16 else h.dtype.name)
+                products.append(h.dtype.name if path is None else path.computes_in)
             h = activate(h + bias, activation)
-        return h if self._rounding is None else self._rounding(h)  # a bf16 graph's output is bf16
+        return h if path is None else path.output(h)
 
     def compiled_precision(self, feed: Sample) -> str | None:
         """The dtypes numpy's matrix products computed in, in one call."""
@@ -112,11 +121,44 @@ class FakeRunner(Runner):
         return summarise(products)
 
 
+@dataclass(frozen=True)
+class _Emulated:
+    """A lower precision emulated in numpy: what it does to the weights, to each layer's input
+    and to the output, and the type its products are recorded in."""
+
+    computes_in: str
+    weights: Callable[[np.ndarray], np.ndarray]
+    inputs: Callable[[np.ndarray], np.ndarray]
+    output: Callable[[np.ndarray], np.ndarray] = lambda values: values
+
+
+def _to_int8_per_channel(weights: np.ndarray) -> np.ndarray:
+    """Weights [in, out] rounded to int8, symmetric, one scale per output channel (dequantized)."""
+    scale = np.maximum(np.abs(weights).max(axis=0), np.float32(1e-12)) / np.float32(127)
+    return (np.clip(np.round(weights / scale), -127, 127) * scale).astype(np.float32)
+
+
+def _to_uint8_dynamic(values: np.ndarray) -> np.ndarray:
+    """Activations rounded to uint8 over their own range (zero included), as a dynamic
+    quantization does at each call (dequantized)."""
+    low, high = min(float(values.min()), 0.0), max(float(values.max()), 0.0)
+    scale = (high - low) / 255 or 1.0
+    zero = np.round(-low / scale)
+    return ((np.clip(np.round(values / scale) + zero, 0, 255) - zero) * scale).astype(np.float32)
+
+
 def _to_bfloat16(values: np.ndarray) -> np.ndarray:
     """float32 values rounded to the nearest bfloat16 (ties to even), kept as float32."""
     bits = np.ascontiguousarray(values, dtype=np.float32).view(np.uint32)
     rounded = (bits + np.uint32(0x7FFF) + ((bits >> np.uint32(16)) & np.uint32(1))) & np.uint32(0xFFFF0000)
     return rounded.view(np.float32)
+
+
+_BFLOAT16 = _Emulated("bfloat16", _to_bfloat16, _to_bfloat16, _to_bfloat16)  # a bf16 graph's output is bf16
+_INT8_DYNAMIC = _Emulated("int8", _to_int8_per_channel, _to_uint8_dynamic)
+_EMULATED: dict[str, _Emulated | None] = {
+    "fp32": None, "bf16": _BFLOAT16, "int8": _INT8_DYNAMIC, "int8-dynamic": _INT8_DYNAMIC,
+}  # fmt: skip
 
 
 def _spin() -> None:

@@ -53,11 +53,11 @@ def test_the_config_file_takes_a_list_of_precisions(tmp_path: Path) -> None:
 
 
 def test_a_framework_without_a_path_for_a_precision_skips_it_in_one_line(tmp_path: Path) -> None:
-    """int8 asked of the fake (which has fp32 and an emulated bf16 only): its int8 cell is
+    """int8-static asked of the fake (which emulates bf16 and dynamic int8 only): its cell is
     skipped, saying why, never run at another precision; its fp32 cell runs."""
-    proc = run_cli(["--frameworks", "fake", "--precision", "int8,fp32", *QUICK], cwd=tmp_path)
+    proc = run_cli(["--frameworks", "fake", "--precision", "int8-static,fp32", *QUICK], cwd=tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     rows = pq.read_table(only_run_dir(tmp_path / "results") / "summary.parquet").to_pylist()
-    assert [(row["precision"], row["status"]) for row in rows] == [("fp32", "ok"), ("int8", "skipped")]
-    assert rows[1]["error"] == "fake has no int8 path on CPU in this benchmark"
+    assert [(row["precision"], row["status"]) for row in rows] == [("fp32", "ok"), ("int8-static", "skipped")]
+    assert rows[1]["error"] == "fake has no int8-static path on CPU in this benchmark"
     assert rows[1]["precision_effective"] is None

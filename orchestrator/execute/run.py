@@ -31,6 +31,7 @@ from orchestrator.execute.aggregate import (
     summarise_cell,
     summarise_configs,
     with_comparison_warnings,
+    with_speedups,
     write_cells,
     write_samples,
     write_summary,
@@ -176,7 +177,7 @@ class _References:
 
     def for_cell(self, cell: Cell) -> Reference | None:
         prepared = self.prepared[cell.model]
-        tolerance = prepared.spec.tolerance.get(cell.precision)
+        tolerance = prepared.spec.acceptance(cell.precision)
         if prepared.reference is not None:
             rows = (
                 prepared.spec.single_stream_samples
@@ -184,9 +185,12 @@ class _References:
                 else cell.batch_size
             )
             values = prepared.reference[:rows]
-            return Reference(values, prepared.reference_kind or "reference", tolerance)
+            kind = prepared.reference_kind or "reference"
+            return Reference(values, kind, tolerance, prepared.spec.top1, cell.precision)
         first = self.first.get(self._key(cell))
-        return None if first is None else dataclasses.replace(first, tolerance=tolerance)
+        if first is None:
+            return None
+        return dataclasses.replace(first, tolerance=tolerance, precision=cell.precision)
 
     def remember(self, cell: Cell, outcome: CellOutcome) -> None:
         """A model without a reference: the first ok outputs at the baseline precision become it."""
@@ -195,7 +199,8 @@ class _References:
             key = self._key(cell)
             if key not in self.first and outcome.row["status"] == "ok" and cell.precision == baseline:
                 kind = f"{cell.framework_label}, the first framework to run it (the model has no reference)"
-                self.first[key] = Reference(outcome.outputs.astype(np.float64), kind, None)
+                top1 = self.prepared[cell.model].spec.top1
+                self.first[key] = Reference(outcome.outputs.astype(np.float64), kind, None, top1)
 
 
 def resolve_environments(
@@ -316,7 +321,7 @@ class _RunTables:
         machine = MachineState.read()  # as the machine is now, once for every config of this save
         for row in summarise_configs([o for o in self.outcomes if o.cell.config_id in changed], machine):
             self.summary[row["config_id"]] = row
-        rows = with_comparison_warnings(list(self.summary.values()))
+        rows = with_speedups(with_comparison_warnings(list(self.summary.values())))
         write_cells(self.outcomes, self.run_dir / "cells.parquet")
         write_summary(rows, self.run_dir / "summary.parquet")
         write_samples(self.samples, self.run_dir / "samples.parquet")

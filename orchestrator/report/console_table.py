@@ -307,10 +307,11 @@ def _invalid_reason(row: Row) -> str:
 
 
 def _divergence(row: Row) -> str:
-    """The reference and how the outputs differ from it: where they are NaN or infinite, and
-    the finite values' difference when it is over the tolerance."""
-    reasons = [row["parity_nonfinite"]] if row.get("parity_nonfinite") else []
-    difference, limit = row["max_abs_diff"] or 0.0, row.get("parity_tolerance") or 0.0
-    if difference > limit or not reasons:
-        reasons.append(f"{difference:.3g} over the tolerance {limit:.3g}")
+    """The reference and how the outputs differ from it: where they are NaN or infinite, the
+    fidelity floor they fell under, and the finite values' difference when it is over the
+    tolerance."""
+    reasons = [row[key] for key in ("parity_nonfinite", "fidelity_shortfall") if row.get(key)]
+    difference, limit = row["max_abs_diff"] or 0.0, row.get("parity_tolerance")
+    if (limit is not None and difference > limit) or not reasons:
+        reasons.append(f"{difference:.3g} over the tolerance {limit or 0.0:.3g}")
     return f"{row.get('parity_reference') or 'the reference'}: {'; '.join(reasons)}"
