@@ -13,6 +13,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
@@ -20,8 +21,10 @@ from browser import Chromium
 from conftest import QUICK, only_run_dir, run_cli, summary_row
 from orchestrator.report.formats import write_reports
 from orchestrator.report.html.fidelity import fidelity_chart
+from orchestrator.report.html.latency import latency_chart
 from orchestrator.report.html.page import write_html
 from orchestrator.report.html.roofline import roofline_chart
+from orchestrator.report.html.sweeps import load_chart
 from orchestrator.report.html.table import summary_table
 from schemas import tables
 
@@ -222,3 +225,39 @@ def test_speed_against_fidelity_with_two_precisions(
     assert chart.figure is not None and len(chart.figure.data) == 2
     assert chart.figure.layout.xaxis.title.text.startswith(x_title)
     assert chart.figure.layout.yaxis.title.text.startswith(y_title)
+
+
+def test_the_load_curve_marks_invalid_runs_the_bound_and_the_peak() -> None:
+    probes = [(16_000.0, 1.2, "VALID"), (32_000.0, 2.0, "VALID"), (64_000.0, 40.0, "INVALID")]
+    result = {"probes": [{"offered_qps": q, "latency_ms_p99": p, "validity": v} for q, p, v in probes]}
+    rows = _rows(
+        scenario="server-peak", latency_bound_ms=5.0, peak_qps=32_000.0, loadgen_json=json.dumps(result)
+    )
+
+    chart = load_chart(rows[:1])
+
+    (curve,) = chart.figure.data
+    assert list(curve.x) == [16_000.0, 32_000.0, 64_000.0]
+    assert list(curve.marker.symbol) == ["circle", "circle", "x"]
+    notes = [note.text for note in chart.figure.layout.annotations]
+    assert notes == ["bound 5 ms", "onnxruntime: peak 32,000 QPS"]
+
+
+def test_one_offered_rate_draws_no_load_curve() -> None:
+    result = {"offered_qps": 500.0, "latency_ms_p99": 2.0, "validity": "VALID"}
+    rows = _rows(scenario="server", target_qps=500.0, loadgen_json=json.dumps(result))
+
+    assert load_chart(rows[:1]).omitted == "no LoadGen server figures at two offered rates or more"
+
+
+def test_the_latency_distribution_counts_every_call_of_each_ok_cell() -> None:
+    rows = _rows()
+    rows[1] |= {"status": "failed", "latency_ms_p50": None}
+    calls = np.array([1.0, 1.1, 1.1, 1.2, 5.0, 0.9, 1.0, 1.05])
+
+    chart = latency_chart(rows, {rows[0]["cell_id"]: calls, rows[1]["cell_id"]: calls})
+
+    (line,) = chart.figure.data  # the failed cell has none
+    assert line.name == "onnxruntime b1 (8 calls)"
+    assert sum(line.y) == pytest.approx(100.0)  # every call in one bin or another
+    assert min(line.x) < 0.9 and max(line.x) > 5.0  # an empty bin beyond each end

@@ -27,6 +27,14 @@ def read_samples(path: Path) -> dict[str, np.ndarray]:
     return samples
 
 
+def _log_bins(low: float, high: float) -> np.ndarray:
+    """Edges of log-spaced bins from ``low`` to ``high``, and one empty bin beyond each end."""
+    decades = max(math.log10(high / low), 0.1)
+    edges = np.geomspace(low, high * 1.0001, max(int(decades * _BINS_PER_DECADE), 10) + 1)
+    step = edges[1] / edges[0]
+    return np.concatenate([[edges[0] / step], edges, [edges[-1] * step]])
+
+
 def latency_chart(rows: list[Row], samples: dict[str, np.ndarray]) -> Chart:
     """Share of each ok cell's timed calls per latency bin, on one log-spaced grid of bins."""
     key, title = "latency", "Latency per call: the distribution of every timed call"
@@ -38,25 +46,22 @@ def latency_chart(rows: list[Row], samples: dict[str, np.ndarray]) -> Chart:
         return Chart(key, title, omitted="samples.parquet holds no timed call of an ok cell")
     import plotly.graph_objects as go
 
-    low = min(float(ms.min()) for _, ms in drawn)
-    high = max(float(ms.max()) for _, ms in drawn)
-    decades = max(math.log10(high / low), 0.1)
-    edges = np.geomspace(low, high * 1.0001, max(int(decades * _BINS_PER_DECADE), 10) + 1)
-    centres = np.sqrt(edges[:-1] * edges[1:])
+    edges = _log_bins(min(float(ms.min()) for _, ms in drawn), max(float(ms.max()) for _, ms in drawn))
     name = labeller(rows)
     figure = go.Figure()
     for index, (row, ms) in enumerate(drawn):
         counts, _ = np.histogram(ms, edges)
         used = np.nonzero(counts)[0]
-        span = slice(max(used[0] - 1, 0), used[-1] + 2)  # one empty bin each side: the line lands
+        bins = slice(used[0] - 1, used[-1] + 2)  # an empty bin each side: the outline starts at 0
         figure.add_trace(
             go.Scatter(
-                x=centres[span],
-                y=100.0 * counts[span] / len(ms),
+                # A step from each bin's left edge to the next: x the edges, y each bin's share.
+                x=edges[bins.start : bins.stop + 1],
+                y=np.append(100.0 * counts[bins] / len(ms), 0.0),
                 mode="lines",
-                line={"shape": "hvh", "color": PALETTE[index % len(PALETTE)]},
+                line={"shape": "hv", "color": PALETTE[index % len(PALETTE)]},
                 name=f"{name(row)} ({len(ms):,} calls)",
-                hovertemplate="%{x:.4g} ms: %{y:.1f} % of calls<extra>%{fullData.name}</extra>",
+                hovertemplate="from %{x:.4g} ms: %{y:.1f} % of calls<extra>%{fullData.name}</extra>",
             )
         )
     figure.update_xaxes(type="log", title="latency per call, ms (log scale)")

@@ -91,7 +91,8 @@ def _part(key: str, value: Any) -> str:
 
 
 def load_chart(rows: list[Row]) -> Chart:
-    """p99 latency against the offered rate of every LoadGen server run and peak-search probe."""
+    """p99 latency against the offered rate of every LoadGen server run and peak-search probe
+    (x: an INVALID run), the latency bound dashed, each peak found dotted."""
     key, title = "load", "Load: p99 latency against the offered rate (LoadGen server)"
     points = load_points(rows)
     if sum(len(found) for found in points.values()) < 2:
@@ -113,6 +114,10 @@ def load_chart(rows: list[Row]) -> Chart:
         )
     for bound in sorted({row["latency_bound_ms"] for row in rows if row.get("latency_bound_ms") is not None}):
         figure.add_hline(y=bound, line_dash="dash", line_color="#888", annotation_text=f"bound {bound:g} ms")
+    for row in rows:
+        if row.get("peak_qps") is not None and row.get("status") == "ok":
+            peak = f"{framework_label(row)}: peak {row['peak_qps']:,.0f} QPS"
+            figure.add_vline(x=row["peak_qps"], line_dash="dot", line_color="#888", annotation_text=peak)
     figure.update_xaxes(type="log", title="offered rate, queries per second (x: an INVALID run)")
     figure.update_yaxes(type="log", title="p99 latency, ms")
     return Chart(key, title, layout(figure, title, 460))
