@@ -15,6 +15,7 @@ import pyarrow as pa
 from rich.console import Console
 
 from orchestrator.history.compare import ComparisonReport, compare_runs, worst_of
+from orchestrator.history.gate_log import record_verdicts, verdict_rows
 from orchestrator.history.store import (
     HistoryError,
     append_run,
@@ -90,12 +91,14 @@ def record_and_compare(
     """Compare a finished run with the last ``window`` comparable runs in ``history_dir``, then
     append it.
 
-    Each cell is judged against each of those runs (see ``compare.worst_of``). Writes
+    Each cell is judged against each of those runs (see ``compare.worst_of``), and the verdicts
+    are kept in the history (``gate_log``) when the run is appended. Writes
     compare.md and trend.png into the run directory when those report kinds were asked for.
     Returns 1 when ``fail_pct`` is set and a regression reaches it, else 0.
     """
     new = load_run(str(run_dir))
     status = 0
+    verdicts: list[dict[str, Any]] | None = None
     base_ids = (
         comparable_runs(history_dir, new.fingerprint, before_run_id=run_dir.name, limit=window)
         if new.fingerprint
@@ -118,7 +121,9 @@ def record_and_compare(
             io.write_bytes(report.to_markdown().encode(), run_dir / "compare.md")
             console.print(f"report: {run_dir / 'compare.md'}")
         status = verdict(console, report, fail_pct)
-    append_run(history_dir, run_dir)
+        verdicts = verdict_rows(report, fail_pct, len(base_ids))
+    if append_run(history_dir, run_dir) and verdicts is not None:
+        record_verdicts(history_dir, run_dir.name, verdicts)  # for the history site's regression list
     if "png" in kinds:
         path = trend_chart(read_history(history_dir).to_pylist(), run_dir / "trend.png")
         if path is not None:

@@ -188,6 +188,17 @@ def append_run(history_dir: Path, run_dir: Path) -> list[Path]:
     return written
 
 
+def partition_of(history_dir: Path, run_id: str) -> Path:
+    """``date=YYYY-MM-DD/host=NAME``: where the run's files sit under each kind of the history.
+
+    Raises :class:`HistoryError` when the run is not in the history.
+    """
+    files = _summary_files(history_dir, run_id) if _RUN_ID.match(run_id) else []
+    if not files:
+        raise HistoryError(f"run {run_id!r} is not in the history at {history_dir}")
+    return files[0].parent.relative_to(Path(history_dir) / "summary")
+
+
 def _dataset(files: list[Path], root: Path) -> ds.Dataset:
     """The files as one dataset with hive partitions, schemas unified across schema versions."""
     import pyarrow.dataset as ds  # here, not at the top: it imports pandas, a fifth of every CLI start
