@@ -26,6 +26,10 @@ def main(argv: list[str] | None = None) -> int:
         from orchestrator.cli.merge import merge_main
 
         return merge_main(argv[1:])
+    if command == "history":
+        from orchestrator.cli.history import history_main
+
+        return history_main(argv[1:])
     if command == "machines":
         from orchestrator.cli.machines import machines_main
 
