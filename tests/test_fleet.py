@@ -226,6 +226,8 @@ def test_the_nightly_fleet_script_runs_the_config_on_each_machine_into_one_histo
     stored = sorted(path.stem for path in (tmp_path / "history" / "summary").rglob("*.parquet"))
     assert stored == sorted(Path(job["run_dirs"][0]).name for job in jobs.values())
     assert (fleet_dir(tmp_path / "runs") / "machines.md").is_file()
+    # Then the script publishes the history site beside the history (NIGHTLY_SITE unset).
+    assert (tmp_path / "site" / "index.html").is_file() and (tmp_path / "site" / "feed.xml").is_file()
 
 
 def test_ctrl_c_cancels_the_jobs_not_yet_ended_and_says_so(tmp_path: Path) -> None:
