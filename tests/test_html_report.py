@@ -150,7 +150,7 @@ def test_without_samples_or_environment_the_page_says_so(tmp_path: Path) -> None
 
 
 def test_the_table_has_every_summary_column_and_escapes_values() -> None:
-    rows = _rows(error="<script>alert(1)</script>")
+    rows = _rows(error="<script>alert(1)</script>", sqnr_db=float("inf"))
 
     table = summary_table(rows, baseline=None)
 
@@ -158,6 +158,7 @@ def test_the_table_has_every_summary_column_and_escapes_values() -> None:
         assert f'<th title="click to sort">{column}</th>' in table
     assert "<script>" not in table and "&lt;script&gt;" in table
     assert table.count('<tr class="status-ok">') == 2
+    assert '<td class="number" data-sort="Infinity">inf</td>' in table  # sorts as a number
 
 
 _ROOFS = {
@@ -212,6 +213,7 @@ def test_the_roofline_without_its_columns_is_omitted() -> None:
     [
         ({"speedup_vs_fp32": 1.8, "sqnr_db": 35.0}, "speed-up over the same cell in fp32", "SQNR"),
         ({"max_abs_diff": 1e-3}, "p50 latency per call", "max |diff|"),
+        ({"speedup_vs_fp32": 1.1, "sqnr_db": 20.0, "accuracy": 0.97}, "speed-up", "accuracy"),
     ],
 )
 def test_speed_against_fidelity_with_two_precisions(
@@ -261,3 +263,13 @@ def test_the_latency_distribution_counts_every_call_of_each_ok_cell() -> None:
     assert line.name == "onnxruntime b1 (8 calls)"
     assert sum(line.y) == pytest.approx(100.0)  # every call in one bin or another
     assert min(line.x) < 0.9 and max(line.x) > 5.0  # an empty bin beyond each end
+
+
+def test_an_output_equal_to_the_reference_is_named_not_plotted_at_infinity() -> None:
+    rows = _rows(sqnr_db=float("inf"))
+    rows[1] |= {"precision": "bf16", "sqnr_db": 31.0}
+
+    chart = fidelity_chart(rows)
+
+    assert len(chart.figure.data) == 1
+    assert chart.notes == ("onnxruntime b1 fp32: sqnr_db inf (its output equals the reference)",)

@@ -3,6 +3,8 @@ gained in speed and what it cost in agreement with the float64 reference."""
 
 from __future__ import annotations
 
+import math
+
 from orchestrator.report.html.chart import Chart, colours, labeller, layout, ok_rows
 from orchestrator.report.labels import Row
 
@@ -12,6 +14,7 @@ _SPEED = (
     ("latency_ms_p50", "p50 latency per call, ms (log; lower: faster)", True),
 )
 _FIDELITY = (
+    ("accuracy", "accuracy on held-out labels, 0..1 (higher: better)", False),
     ("sqnr_db", "SQNR against the reference, dB (higher: closer)", False),
     ("cosine_min", "lowest cosine with the reference (1: same)", False),
     ("max_abs_diff", "max |diff| from the reference (log; lower: closer)", True),
@@ -31,8 +34,12 @@ def fidelity_chart(rows: list[Row]) -> Chart:
     import plotly.graph_objects as go
 
     figure, colour, name = go.Figure(), colours(rows), labeller(rows)
+    notes = []
     for row in drawn:
         if row.get(x_key) is None or row.get(y_key) is None:
+            continue
+        if not math.isfinite(row[y_key]):  # SQNR is infinite where the output equals the reference
+            notes.append(f"{name(row)}: {y_key} {row[y_key]} (its output equals the reference)")
             continue
         ran = row.get("precision_effective") or row.get("precision")
         symbol = _SYMBOLS[precisions.index(str(row.get("precision"))) % len(_SYMBOLS)]
@@ -49,7 +56,7 @@ def fidelity_chart(rows: list[Row]) -> Chart:
         )
     figure.update_xaxes(title=x_title, type="log" if x_log else "linear")
     figure.update_yaxes(title=y_title, type="log" if y_log else "linear")
-    return Chart(key, title, layout(figure, title, 480))
+    return Chart(key, title, layout(figure, title, 480), notes=tuple(notes))
 
 
 def _first_present(rows: list[Row], choices: tuple[tuple[str, str, bool], ...]) -> tuple[str, str, bool]:

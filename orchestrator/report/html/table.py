@@ -77,6 +77,9 @@ def _cell(value: Any) -> str:
         return '<td data-sort=""></td>'
     if isinstance(value, bool):
         return f'<td data-sort="{int(value)}">{"yes" if value else "no"}</td>'
+    if isinstance(value, float) and math.isinf(value):  # an SQNR where the outputs are equal
+        sort = "Infinity" if value > 0 else "-Infinity"  # as JavaScript's Number() reads it
+        return f'<td class="number" data-sort="{sort}">{value}</td>'
     if isinstance(value, int | float):
         return f'<td class="number" data-sort="{value!r}">{_number(value)}</td>'
     text = str(value)
