@@ -50,10 +50,17 @@ class Option:
 
     choices: tuple[str, ...]
     help: str
+    # The precisions whose cells the option changes (empty: every one). A quantization choice
+    # means nothing to an fp32 cell: its cells neither run nor record it.
+    precisions: tuple[str, ...] = ()
 
     @property
     def default(self) -> str:
         return self.choices[0]
+
+    def applies_to(self, precision: str) -> bool:
+        """Whether a cell at ``precision`` runs this option."""
+        return not self.precisions or precision in self.precisions
 
 
 class Runner(ABC):
@@ -73,6 +80,10 @@ class Runner(ABC):
         self.chosen = {key: (chosen or {}).get(key, option.default) for key, option in self.options.items()}
         if self.chosen:
             self.settings["options"] = dict(self.chosen)
+        # The model a quantizer made beforehand, in a process of its own ({"path", "settings"}),
+        # and the calibration set (input name -> .npy): from the job, before configure_precision.
+        self.quantized: dict[str, Any] | None = None
+        self.calibration: dict[str, str] = {}
 
     def option(self, key: str) -> str:
         """The value of execution option ``key`` for this cell."""
@@ -169,6 +180,7 @@ def run_cell(
     """
     result = CellResult(job.cell_id, job.framework)
     figures = result.figures
+    _take_precision_inputs(runner, job)
     figures["rss_mb_baseline"] = probes.rss_mb()
 
     events.phase("importing")
@@ -211,6 +223,18 @@ def run_cell(
         figures["settings"] = runner.settings
     result.status = "ok"
     return result
+
+
+def _take_precision_inputs(runner: Runner, job: JobSpec) -> None:
+    """What the job gives the runner for its precision: a quantized model, the calibration set,
+    and the options that apply to the cell's precision (a quantization choice: int8 only)."""
+    runner.quantized, runner.calibration = job.quantized, dict(job.model.calibration)
+    if runner.chosen:
+        applies = {key for key, option in runner.options.items() if option.applies_to(job.precision)}
+        runner.settings["options"] = {key: value for key, value in runner.chosen.items() if key in applies}
+    if job.quantized is not None:  # as the quantizer read them back from what it wrote
+        runner.settings["quantization"] = job.quantized.get("settings", {})
+        runner.settings["quantized_model"] = job.quantized["path"]
 
 
 def _load_and_measure(

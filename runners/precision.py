@@ -27,7 +27,14 @@ _HLO_COMPUTE = re.compile(r"=\s*(\w+)\[[^\]]*\](?:\{[^}]*\})?\s+(?:dot|convoluti
 _ONNXRUNTIME_COMPUTE = {
     "MatMul", "Gemm", "Conv", "ConvTranspose", "FusedMatMul", "FusedConv", "FusedGemm", "QGemm",
     "MatMulInteger", "ConvInteger", "QLinearMatMul", "QLinearConv", "MatMulIntegerToFloat",
-    "DynamicQuantizeMatMul", "MatMulNBits", "Attention", "MultiHeadAttention",
+    "DynamicQuantizeMatMul", "MatMulNBits", "Attention", "MultiHeadAttention", "QAttention",
+}  # fmt: skip
+
+# Those of them that multiply 8-bit integers (uint8 or int8 activations, int8 weights), whatever
+# their first input's type: DynamicQuantizeMatMul takes float32 and quantizes it per call.
+_ONNXRUNTIME_INTEGER = {
+    "MatMulInteger", "ConvInteger", "QLinearMatMul", "QLinearConv", "MatMulIntegerToFloat",
+    "DynamicQuantizeMatMul", "QGemm", "QAttention",
 }  # fmt: skip
 
 # The PyTorch operators (as its profiler names them) that do a matrix product or a convolution
@@ -64,7 +71,8 @@ def hlo_compute_dtypes(hlo_text: str) -> list[str]:
 
 def onnxruntime_compute(events: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     """From an ONNX Runtime profile (the JSON list ``end_profiling`` writes): the type of the
-    first input of every compute node that ran, and the execution providers that ran them."""
+    first input of every compute node that ran (``int8`` for an integer one), and the execution
+    providers that ran them."""
     dtypes: list[str] = []
     providers: set[str] = set()
     for event in events:
@@ -74,7 +82,9 @@ def onnxruntime_compute(events: list[dict[str, Any]]) -> tuple[list[str], list[s
         if args.get("op_name") not in _ONNXRUNTIME_COMPUTE:
             continue
         inputs = args.get("input_type_shape") or []
-        if inputs:
+        if args["op_name"] in _ONNXRUNTIME_INTEGER:
+            dtypes.append("int8")
+        elif inputs:
             dtypes.append(next(iter(inputs[0])))
         if args.get("provider"):
             providers.add(str(args["provider"]))

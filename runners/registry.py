@@ -14,6 +14,7 @@ import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,11 @@ class Framework:
     recorded: tuple[str, ...] = ()
     # Its environment runs the tool's ONNX export (runners/export.py) of a model's module.
     exports_onnx: bool = False
+    # Its offline quantizer, "module:function" taking a schemas.quantize.QuantizeRequest and
+    # returning a QuantizeResult, run by ``python -m runners.quantize`` in its environment, in a
+    # process of its own (never in the measured runner); and the precisions it quantizes so.
+    quantizer: str | None = None
+    quantizes: tuple[str, ...] = ()
 
     @property
     def versioned_distributions(self) -> tuple[str, ...]:
@@ -97,11 +103,17 @@ FRAMEWORKS: dict[str, Framework] = {
     ),
     "onnxruntime": Framework(
         "runners.frameworks.onnxruntime:OnnxRuntimeRunner",
-        requires=("onnxruntime",),
+        requires=(
+            "onnxruntime",
+            "onnx",
+            "sympy",
+        ),  # onnx, sympy: onnxruntime.quantization and its pre-processing
         modules=("onnxruntime",),
         family="onnx",
         reads=("onnx", "pt2"),  # pt2 through the tool's ONNX export
         recorded=("onnxruntime",),
+        quantizer="runners.quantizers.onnxruntime:quantize",
+        quantizes=("int8", "int8-static", "int8-dynamic"),
     ),
     "openvino": Framework(
         "runners.frameworks.openvino:OpenVinoRunner",
@@ -178,6 +190,21 @@ def other_frameworks_modules(name: str) -> tuple[str, ...]:
     own = set(all_runners()[name].modules)
     others = (module for other, fw in FRAMEWORKS.items() if other != name for module in fw.modules)
     return tuple(dict.fromkeys(module for module in others if module not in own))
+
+
+def quantizes_offline(name: str, precision: str) -> bool:
+    """Whether ``name``'s cells at ``precision`` load a model its quantizer made beforehand."""
+    record = all_runners().get(name)
+    return record is not None and record.quantizer is not None and precision in record.quantizes
+
+
+def load_quantizer(name: str) -> Any:
+    """Import and return the quantizer function registered for ``name`` (quantize process only)."""
+    quantizer = all_runners()[name].quantizer
+    if quantizer is None:
+        raise ValueError(f"{name} has no offline quantizer")
+    module_name, attribute = quantizer.split(":")
+    return getattr(importlib.import_module(module_name), attribute)
 
 
 def load_runner_class(name: str) -> type:

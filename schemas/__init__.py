@@ -34,6 +34,8 @@ process, which must stay free of them, and by every runner before its framework 
 #        summary/cells gain cosine_min, cosine_mean, sqnr_db, top1_agreement (fidelity against
 #        the reference) and fidelity_shortfall (the acceptance floor a cell fell under);
 #        summary gains speedup_vs_fp32.
+#        result/summary/cells gain quantize_s (seconds quantizing, outside the timed loop);
+#        job.json gains quantized (the model a quantizer made) and model.calibration.
 SCHEMA_VERSION = 7
 
 # The oldest version still read (a history outlives releases): a column added since reads as

@@ -26,6 +26,9 @@ class ModelJob:
     source: str | None = None  # the user's model file (ref "file")
     source_format: str | None = None  # onnx | pt2 | keras | savedmodel | openvino-ir
     single_stream_samples: int = 1000  # distinct samples the single-stream scenario cycles through
+    # Input name -> .npy of the seeded calibration samples (drawn like the inputs, from a seed
+    # stream of their own: disjoint from the measured ones); empty when no cell quantizes.
+    calibration: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,9 @@ class JobSpec:
     # A LoadGen scenario: {"scenario": server | multi-stream | single-stream | offline,
     # "target_qps", "latency_bound_ms", "find_peak"}; None for the tool's own loops.
     loadgen: dict[str, Any] | None = None
+    # The model its framework's quantizer made before the cell, in a process of its own:
+    # {"path": the file the runner loads, "settings": what the quantizer did}; None: the model as is.
+    quantized: dict[str, Any] | None = None
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:

@@ -28,6 +28,7 @@ RESULT = pa.schema(
         pa.field("load_s", pa.float64()),
         pa.field("first_inference_ms", pa.float64()),
         pa.field("ready_s", pa.float64()),  # load_s + the first call: compiled, in every framework
+        pa.field("quantize_s", pa.float64()),  # quantized at load (PyTorch's flow): its own phase
         pa.field("iterations", pa.int64()),
         pa.field("timed_s", pa.float64()),
         pa.field("cpu_percent", pa.float64()),
@@ -109,6 +110,9 @@ _MEASURED = [
     pa.field("load_s", pa.float64()),
     pa.field("first_inference_ms", pa.float64()),
     pa.field("ready_s", pa.float64()),  # load_s + the first call: compiled, in every framework
+    # Seconds quantizing the model took, outside the timed loop and load_s: the quantize process
+    # (offline, once per framework/model/precision/options) or the runner's own phase (at load).
+    pa.field("quantize_s", pa.float64()),
     pa.field("timed_s", pa.float64()),
     pa.field("max_abs_diff", pa.float64()),
     pa.field("max_rel_diff", pa.float64()),  # max_abs_diff over the largest reference output

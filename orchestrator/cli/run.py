@@ -125,6 +125,7 @@ def _plan_from(args: argparse.Namespace, workloads: dict[str, Workload], input_r
         max_iterations=args.max_iterations,
         min_time_s=args.min_time,
         seed=args.seed,
+        calibration_samples=args.calibration_samples,
         output=args.output,
         timeout_s=args.timeout,
         inputs=args.inputs,

@@ -257,6 +257,14 @@ def _what_cpus_precision_inputs(what: argparse._ArgumentGroup, defaults: Plan) -
         metavar="N",
         help=f"seed of the generated weights and inputs (default: {defaults.seed})",
     )
+    what.add_argument(
+        "--calibration-samples",
+        type=_positive_int,
+        default=defaults.calibration_samples,
+        metavar="N",
+        help="samples of the seeded calibration set an int8 quantizer calibrates on, drawn like the "
+        f"inputs from a seed stream of their own (default: {defaults.calibration_samples})",
+    )
 
 
 def _how_options_and_environments(how: argparse._ArgumentGroup, defaults: Plan) -> None:

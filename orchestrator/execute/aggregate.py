@@ -50,6 +50,7 @@ _COPIED = (
     "load_s",
     "first_inference_ms",
     "ready_s",
+    "quantize_s",
     "iterations",
     "timed_s",
     "cpu_percent",
@@ -551,7 +552,7 @@ def _warnings(ok: list[CellOutcome], p50s: list[float], machine: MachineState) -
     ):  # a peak search is INVALID by design, above the peak
         reason = json.loads(invalid[0]["loadgen_json"] or "{}").get("invalid_reason") or "no reason given"
         by_kind["loadgen-invalid"] = f"loadgen-invalid: {len(invalid)} of {len(ok)} runs INVALID: {reason}"
-    asked = ok[0].cell.precision
+    asked = ok[0].cell.precision.split("-")[0]  # int8-static and int8-dynamic run int8
     # Unobserved is not a different precision: the settings say why nothing could be read.
     compiled = {o.row["precision_effective"] for o in ok} - {asked, UNOBSERVED, None}
     diffs = [o.row["max_rel_diff"] for o in ok if o.row["max_rel_diff"] is not None]

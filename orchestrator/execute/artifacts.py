@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -44,6 +44,9 @@ class PreparedModel:
     sha256: str | None  # of the user's file, or of the built-in's weights
     inputs_sha256: str | None = None  # of the input tensors, in the model's input order
     labels: np.ndarray | None = None  # the true class of the first inputs (a trained model's)
+    # .npy per input of the seeded calibration set (calibration/ in the model's directory),
+    # written only when a cell of the run quantizes; empty otherwise.
+    calibration_paths: dict[str, Path] = field(default_factory=dict)
 
 
 def file_sha256(path: Path) -> str:
@@ -67,12 +70,14 @@ def prepare_model(
     export: Exporter | None,
     inputs: dict[str, np.ndarray] | None = None,
     source: tuple[Path, str] | None = None,
+    calibration_shapes: dict[str, tuple[int, ...]] | None = None,
 ) -> PreparedModel:
     """Write model ``name``'s weights, inputs (``inputs``, else seeded ones of ``shapes``), ONNX
     graph and reference into ``directory``.
 
     ``export`` runs the PyTorch export when the model's graph comes from PyTorch (None: no
-    ONNX runtime needs it); ``source`` is the user's (file, format).
+    ONNX runtime needs it); ``source`` is the user's (file, format); ``calibration_shapes``
+    (the calibration set's, batch first) writes a calibration set too.
     """
     spec = model.spec
     (directory / "inputs").mkdir(parents=True)
@@ -90,6 +95,9 @@ def prepare_model(
     reference, kind = None, None
     if onnx_error is None or model.onnx_from == "parent":
         reference, kind = _write_reference(model, files, arrays)
+    calibration = (
+        {} if calibration_shapes is None else write_calibration(model, seed, calibration_shapes, directory)
+    )
     return PreparedModel(
         name,
         ref,
@@ -104,7 +112,23 @@ def prepare_model(
         inputs_sha256,
         # A user's --inputs are not the samples the model's labels belong to.
         model.labels() if inputs is None and source is None else None,
+        calibration,
     )
+
+
+def write_calibration(
+    model: Model, seed: int, shapes: dict[str, tuple[int, ...]], directory: Path
+) -> dict[str, Path]:
+    """The seeded calibration set, one ``calibration/<input>.npy`` each (Model.calibration_inputs):
+    drawn like the measured inputs from a seed stream of their own, so no calibration sample is a
+    measured one (a trained model's come from its training data). With a user's --inputs the set
+    is drawn by the model's spec all the same."""
+    (directory / "calibration").mkdir(exist_ok=True)
+    paths = {}
+    for input_name, array in model.calibration_inputs(seed, shapes).items():
+        paths[input_name] = directory / "calibration" / f"{input_name}.npy"
+        write_npy(array, paths[input_name])
+    return paths
 
 
 def _write_inputs(arrays: dict[str, np.ndarray], directory: Path) -> tuple[dict[str, Path], str]:

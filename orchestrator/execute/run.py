@@ -46,6 +46,7 @@ from orchestrator.execute.artifacts import (
 from orchestrator.execute.display import Display
 from orchestrator.execute.environments import Environment, StatusHandler, default_root, resolve
 from orchestrator.execute.launcher import Exit, launch, worker_env
+from orchestrator.execute.quantize import Quantization, directory_for, needs_quantizing, quantize
 from orchestrator.execute.run_record import describe_environment
 from orchestrator.host import MachineState
 from orchestrator.plan.cells import Cell, launch_groups
@@ -57,7 +58,7 @@ from orchestrator.plan.workloads import Workload, builtin, ruled_out
 from runners.registry import onnx_exporter
 from schemas import io
 from schemas.job import JobSpec, ModelJob
-from schemas.precisions import BASELINE
+from schemas.precisions import BASELINE, INT8_PRECISIONS
 from schemas.scenarios import scenario
 
 
@@ -117,7 +118,13 @@ def create_run_dir(output: Path) -> tuple[str, Path]:
         return run_id, output / run_id
 
 
-def _job_for(cell: Cell, measurement: Measurement, prepared: PreparedModel, cell_dir: Path) -> JobSpec:
+def _job_for(
+    cell: Cell,
+    measurement: Measurement,
+    prepared: PreparedModel,
+    cell_dir: Path,
+    quantized: dict[str, Any] | None = None,
+) -> JobSpec:
     files = prepared.files
     return JobSpec(
         cell_id=cell.cell_id,
@@ -140,10 +147,12 @@ def _job_for(cell: Cell, measurement: Measurement, prepared: PreparedModel, cell
             source=None if files.source is None else str(files.source.resolve()),
             source_format=files.source_format,
             single_stream_samples=prepared.spec.single_stream_samples,
+            calibration={name: str(path.resolve()) for name, path in prepared.calibration_paths.items()},
         ),
         result_path=str((cell_dir / "result.parquet").resolve()),
         options=json.loads(cell.options_json),
         loadgen=_loadgen_spec(cell),
+        quantized=quantized,
     )
 
 
@@ -340,6 +349,26 @@ class RunContext:
     environments: dict[str, Environment]
     run_dir: Path
     display: Display
+    # Each quantization made so far, by its directory: one per framework, model, precision, options.
+    quantizations: dict[Path, Quantization] = field(default_factory=dict)
+
+    def quantization(self, cell: Cell) -> Quantization:
+        """``cell``'s quantized model: made now (in the framework's environment), or the one made
+        for an earlier cell of the same framework, model, precision and options."""
+        directory = directory_for(self.run_dir, cell)
+        if directory not in self.quantizations:
+            python = self.environments[cell.framework_label].python
+            assert python is not None  # why_not_runnable skipped a cell without an environment
+            self.display.event(cell, {"event": "phase", "phase": "quantizing"})
+            self.quantizations[directory] = quantize(
+                cell, self.prepared[cell.model], python, directory, worker_env(), self.plan.timeout_s
+            )
+        return self.quantizations[directory]
+
+    def quantize_s(self, cell: Cell) -> float | None:
+        """Seconds the quantization of ``cell``'s model took, None where it loads none."""
+        found = self.quantizations.get(directory_for(self.run_dir, cell)) if needs_quantizing(cell) else None
+        return None if found is None else found.quantize_s
 
 
 @contextlib.contextmanager
@@ -361,6 +390,9 @@ def _prepare(
     plan: Plan, name: str, workload: Workload, run_dir: Path, export: Exporter | None
 ) -> PreparedModel:
     shapes = plan.call_shapes(name, plan.rows(name))
+    # Only when a cell of this model runs a quantized precision: a calibration set of its own.
+    quantizing = any(cell.model == name and cell.precision in INT8_PRECISIONS for cell in plan.cells())
+    calibration = plan.call_shapes(name, plan.calibration_samples) if quantizing else None
     return prepare_model(
         name,
         workload.ref,
@@ -371,6 +403,7 @@ def _prepare(
         export,
         inputs=workload.inputs,
         source=workload.source,
+        calibration_shapes=calibration,
     )
 
 
@@ -419,23 +452,19 @@ def _run_group(context: RunContext, group: list[Cell]) -> list[CellOutcome]:
     Cells that cannot run (their environment failed to build, their framework cannot load the
     model) are skipped with the reason, without a process.
     """
-    run_id, plan, prepared, run_dir = context.run_id, context.plan, context.prepared, context.run_dir
+    plan, prepared, run_dir = context.plan, context.prepared, context.run_dir
     environments, display = context.environments, context.display
     outcomes: list[CellOutcome] = []
     runnable = []
     for cell in group:
         cell_dir = run_dir / "cells" / cell.cell_id
         cell_dir.mkdir(parents=True)
-        environment = environments[cell.framework_label]
-        reason = why_not_runnable(cell.framework, prepared[cell.model], environment)
-        if reason is not None:
-            outcome = skipped_outcome(
-                run_id, plan.measurement, cell, reason, prepared[cell.model], environment
-            )
+        outcome, quantized = _before_the_runner(context, cell)
+        if outcome is not None:
             display.finish_cell(cell, outcome.row)
             outcomes.append(outcome)
             continue
-        job = _job_for(cell, plan.measurement, prepared[cell.model], cell_dir)
+        job = _job_for(cell, plan.measurement, prepared[cell.model], cell_dir, quantized)
         io.write_bytes(job.to_json().encode(), cell_dir / "job.json")
         runnable.append(cell)
     if not runnable:
@@ -455,6 +484,27 @@ def _run_group(context: RunContext, group: list[Cell]) -> list[CellOutcome]:
         stop.finished += outcomes + list(worker.finished.values())
         raise
     return outcomes + worker.outcomes(exit)
+
+
+def _before_the_runner(context: RunContext, cell: Cell) -> tuple[CellOutcome | None, dict[str, Any] | None]:
+    """A cell that cannot run (its environment failed to build, its framework cannot load the
+    model, its quantizer failed or cannot quantize it) as its outcome, with no process; else
+    None and the quantized model its runner loads, if it loads one."""
+    prepared, environment = context.prepared[cell.model], context.environments[cell.framework_label]
+    reason = why_not_runnable(cell.framework, prepared, environment)
+    measurement = context.plan.measurement
+    if reason is not None:
+        return skipped_outcome(context.run_id, measurement, cell, reason, prepared, environment), None
+    if not needs_quantizing(cell):
+        return None, None
+    quantization = context.quantization(cell)
+    if quantization.status == "ok":
+        return None, quantization.job
+    outcome = skipped_outcome(
+        context.run_id, measurement, cell, quantization.reason or "", prepared, environment
+    )
+    outcome.row.update(status=quantization.status, quantize_s=quantization.quantize_s)
+    return outcome, None
 
 
 @dataclass
@@ -481,6 +531,8 @@ class _Worker:
             context.environments[cell.framework_label],
             reached,
         )
+        if outcome.row.get("quantize_s") is None:  # else the runner's own (quantized at load)
+            outcome.row["quantize_s"] = context.quantize_s(cell)
         context.references.remember(cell, outcome)
         context.display.finish_cell(cell, outcome.row)
         self.finished[cell.cell_id] = outcome

@@ -89,6 +89,15 @@ def option_sets(
     return sets
 
 
+def for_precision(framework: str, sets: list[dict[str, str]], precision: str) -> list[dict[str, str]]:
+    """The option sets a cell at ``precision`` runs: without the options that do not apply to it
+    (a quantization choice at fp32), each distinct set once."""
+    offered = declared(framework)
+    return _unique(
+        [{k: v for k, v in s.items() if k not in offered or offered[k].applies_to(precision)} for s in sets]
+    )
+
+
 def _unique(candidates: list[dict[str, str]]) -> list[dict[str, str]]:
     seen: dict[str, dict[str, str]] = {}
     for candidate in candidates:

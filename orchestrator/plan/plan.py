@@ -21,7 +21,7 @@ from orchestrator.plan.cells import Cell
 from orchestrator.plan.errors import PlanError
 from orchestrator.plan.framework_refs import FrameworkRef
 from orchestrator.plan.measurement import Measurement
-from orchestrator.plan.options import OptionError, as_json, option_sets
+from orchestrator.plan.options import OptionError, as_json, for_precision, option_sets
 from orchestrator.plan.scenarios import BATCHED_SCENARIOS, SCENARIOS
 from orchestrator.plan.shapes import ShapeFlags
 from orchestrator.plan.validation import (
@@ -68,6 +68,11 @@ class Plan:
     max_iterations: int = 1_000_000
     min_time_s: float = 2.0
     seed: int = 0
+    # Samples of the seeded calibration set an int8 cell's quantizer calibrates on (written only
+    # when a cell quantizes). 64: ranges of min/max calibration settle within a few dozen samples
+    # of inputs drawn like these, ResNet-50's set is 38 MB, and a quantizer's calibration on 2
+    # CPUs stays within seconds; NNCF's default of 300 is meant for real data sets.
+    calibration_samples: int = 64
     output: Path = Path("results")
     timeout_s: float = 300.0
     inputs: Path | None = None  # the user's --inputs file; None: seeded random inputs
@@ -129,6 +134,7 @@ class Plan:
             warmup=self.warmup,
             min_time_s=self.min_time_s,
             timeout_s=self.timeout_s,
+            calibration_samples=self.calibration_samples,
         )
         self._check_scenarios()
         for name in self.models:
@@ -139,10 +145,12 @@ class Plan:
             raise PlanError("--option", str(exc)) from None
         object.__setattr__(self, "_option_sets", sets)
 
-    def option_sets_for(self, framework: str) -> list[dict[str, str]]:
-        """The option sets ``framework``'s cells run (one, its defaults, unless --option or --tune)."""
+    def option_sets_for(self, framework: str, precision: str | None = None) -> list[dict[str, str]]:
+        """The option sets ``framework``'s cells run (one, its defaults, unless --option or --tune);
+        at ``precision``, only the options that apply to it."""
         sets: dict[str, list[dict[str, str]]] = self._option_sets
-        return sets.get(framework, [{}])
+        found = sets.get(framework, [{}])
+        return found if precision is None else for_precision(framework, found, precision)
 
     def _check_scenarios(self) -> None:
         """The load flags fit the scenarios; --inputs and --batch-size have one to apply to."""
@@ -270,7 +278,7 @@ class Plan:
                     shapes = json.dumps({k: list(v) for k, v in self.call_shapes(model, batch_size).items()})
                     for threads, precision, ref in itertools.product(threads_each, self.precisions, refs):
                         for options, instance in itertools.product(
-                            self.option_sets_for(ref.name), range(self.instances)
+                            self.option_sets_for(ref.name, precision), range(self.instances)
                         ):
                             share = cpus[instance * threads : (instance + 1) * threads]
                             found.append(

@@ -112,6 +112,7 @@ def check_counts(
     warmup: int,
     min_time_s: float,
     timeout_s: float,
+    calibration_samples: int = 1,
 ) -> None:
     """Positive sizes and counts, none twice; a stop rule and a timeout that can be met."""
     for flag, values in (("--batch-size", batch_sizes), ("--threads", threads)):
@@ -131,6 +132,8 @@ def check_counts(
         raise PlanError("--warmup", f"expected zero or more iterations, got {warmup}")
     if min_time_s < 0:
         raise PlanError("--min-time", f"expected zero or more seconds, got {min_time_s}")
+    if not isinstance(calibration_samples, int) or calibration_samples < 1:
+        raise PlanError("--calibration-samples", f"expected a positive integer, got {calibration_samples!r}")
     if not timeout_s > 0:
         raise PlanError("--timeout", f"expected a positive number of seconds, got {timeout_s}")
 

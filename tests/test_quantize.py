@@ -1,0 +1,156 @@
+"""int8 by each framework's own offline quantizer, in a process of its own: the calibration set,
+``python -m runners.quantize``, the quantized model the runner loads, what executed, and the
+failure path (a calibration that fails: the cell failed with the quantizer's last line, the log
+kept, the other cells run)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+
+from conftest import QUICK, only_run_dir, run_cli
+from models.registry import load_model
+from orchestrator.plan.plan import Plan
+from runners.precision import onnxruntime_compute, summarise
+from runners.quantizers.onnxruntime import choose_flavour
+from schemas.quantize import QuantizeOutcome, QuantizeRequest, QuantizeResult
+
+
+def rows_by_model(run_dir: Path) -> dict[str, dict[str, Any]]:
+    return {row["model"]: row for row in pq.read_table(run_dir / "summary.parquet").to_pylist()}
+
+
+# --- pure parts ------------------------------------------------------------------------------
+
+
+def test_the_calibration_set_is_drawn_like_the_inputs_and_is_none_of_them() -> None:
+    model = load_model("tiny-distilbert")
+    shapes = {"input_ids": (64, 16), "attention_mask": (64, 16)}
+    inputs = model.make_inputs(0, shapes)
+    calibration = model.calibration_inputs(0, shapes)
+    ids, calibration_ids = inputs["input_ids"], calibration["input_ids"]
+    assert calibration_ids.dtype == ids.dtype and calibration_ids.shape == ids.shape
+    assert calibration_ids.min() >= 0 and calibration_ids.max() < model.spec.inputs[0].high  # type: ignore[operator]
+    assert not any(np.array_equal(row, other) for row in calibration_ids for other in ids)
+    np.testing.assert_array_equal(calibration["attention_mask"], inputs["attention_mask"])  # all ones
+    again = model.calibration_inputs(0, shapes)
+    np.testing.assert_array_equal(again["input_ids"], calibration_ids)  # seeded
+
+
+def test_int8_flavours_follow_onnxruntime_guidance() -> None:
+    assert choose_flavour("int8", {"Conv", "Relu"})[0] == "static"
+    assert choose_flavour("int8", {"MatMul", "Softmax"})[0] == "dynamic"
+    assert choose_flavour("int8-dynamic", {"Conv"})[0] == "dynamic"
+    assert choose_flavour("int8-static", {"MatMul"})[0] == "static"
+
+
+def test_quantization_options_belong_to_the_int8_cells_only() -> None:
+    plan = Plan(frameworks=("onnxruntime",), precisions=("fp32",), tune=True)
+    assert all("activation_type" not in options for options in plan.option_sets_for("onnxruntime", "fp32"))
+    int8 = plan.option_sets_for("onnxruntime", "int8")
+    assert {options["activation_type"] for options in int8} == {"uint8", "int8"}
+    assert {options["quant_format"] for options in int8} == {"qdq", "qoperator"}
+    default = Plan(frameworks=("onnxruntime",), precisions=("int8",)).cells()[0]
+    assert json.loads(default.options_json)["activation_type"] == "uint8"  # U8S8 by default
+
+
+def test_an_onnxruntime_profile_of_integer_nodes_reads_int8() -> None:
+    def node(op: str, dtype: str) -> dict[str, Any]:
+        args = {"op_name": op, "provider": "CPUExecutionProvider", "input_type_shape": [{dtype: [1, 8]}]}
+        return {"cat": "Node", "name": f"{op}_kernel_time", "args": args}
+
+    events = [node("QLinearConv", "uint8"), node("DynamicQuantizeMatMul", "float"), node("MatMul", "float")]
+    dtypes, providers = onnxruntime_compute(events)
+    assert summarise(dtypes) == "mixed: 2 int8, 1 fp32" and providers == ["CPUExecutionProvider"]
+
+
+def test_a_quantize_request_and_its_answer_round_trip(tmp_path: Path) -> None:
+    request = QuantizeRequest("onnxruntime", "mlp", "mlp", "int8", "/m", {"input": "/c.npy"}, str(tmp_path))
+    (tmp_path / "request.json").write_text(request.to_json())
+    assert QuantizeRequest.from_file(tmp_path / "request.json") == request
+    QuantizeOutcome("ok", None, QuantizeResult("/q.onnx", {"flavour": "dynamic"}), 0.5).write(tmp_path)
+    assert QuantizeOutcome.read(tmp_path).result == QuantizeResult("/q.onnx", {"flavour": "dynamic"})
+
+
+# --- end to end --------------------------------------------------------------------------------
+
+
+def test_onnxruntime_int8_quantizes_each_model_and_runs_int8(tmp_path: Path) -> None:
+    """The MLP and the transformer dynamically, the CNN static QDQ per channel: each quantized in
+    its own process before its cell (the model and quantize.log kept in the run directory),
+    timed apart from the timed loop, loaded by the runner, and observed running int8 kernels."""
+    models = "mlp,tiny-resnet,tiny-distilbert"
+    flags = ["--precision", "int8", "--calibration-samples", "16", "--output", str(tmp_path), "--quiet"]
+    proc = run_cli(["--frameworks", "onnxruntime", "--model", models, *flags, *QUICK], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = only_run_dir(tmp_path)
+    rows = rows_by_model(run_dir)
+    flavours = {"mlp": "dynamic", "tiny-resnet": "static", "tiny-distilbert": "dynamic"}
+    for model, flavour in flavours.items():
+        row = rows[model]
+        assert row["status"] == "ok", row["error"]
+        settings = json.loads(row["settings_json"])
+        quantized = Path(settings["quantized_model"])
+        assert quantized.is_file() and quantized.is_relative_to(run_dir / "quantized" / model)
+        assert (quantized.parent / "quantize.log").is_file()
+        assert settings["quantization"]["flavour"] == flavour
+        assert settings["quantization"]["activation_type"].startswith("uint8")  # U8S8
+        assert settings["options"]["activation_type"] == "uint8"
+        assert row["quantize_s"] > 0 and row["quantize_s"] > settings["quantization"]["quantize_call_s"]
+        # The calibration set: beside the inputs, as many samples as asked.
+        for name in json.loads(row["input_shapes"]):
+            assert len(np.load(run_dir / "models" / model / "calibration" / f"{name}.npy")) == 16
+    # The node types that ran: the same on any x86-64 (without VNNI ONNX Runtime's integer
+    # kernels use AVX2 or AVX-512BW), so this is checked everywhere, never skipped.
+    assert rows["mlp"]["precision_effective"] == "int8"
+    assert rows["tiny-resnet"]["precision_effective"] == "int8"
+    # The attention's activation-by-activation products stay float: mixed, and said so.
+    assert rows["tiny-distilbert"]["precision_effective"].startswith("mixed: ")
+    assert " int8" in rows["tiny-distilbert"]["precision_effective"]
+
+
+def _nan_graph(path: Path) -> None:
+    """A graph whose activations are NaN for inputs in [0, 1): log(-x), then a matrix product."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    weights = numpy_helper.from_array(
+        np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32), "W"
+    )
+    nodes = [
+        helper.make_node("Neg", ["x"], ["negated"]),
+        helper.make_node("Log", ["negated"], ["logged"]),
+        helper.make_node("MatMul", ["logged", "W"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "nan",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
+        [weights],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+
+
+def test_a_calibration_that_fails_fails_its_cell_alone(tmp_path: Path) -> None:
+    """NaN activations give a NaN range: the quantizer fails, its cell is failed with the
+    quantizer's last line and the log kept, and the other model's cell runs."""
+    _nan_graph(tmp_path / "nan.onnx")
+    models = f"{tmp_path / 'nan.onnx'},mlp"
+    flags = ["--precision", "int8-static", "--calibration-samples", "8", "--output", str(tmp_path / "out")]
+    proc = run_cli(["--frameworks", "onnxruntime", "--model", models, *flags, "--quiet", *QUICK], tmp_path)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    rows = rows_by_model(only_run_dir(tmp_path / "out"))
+    failed = rows["nan"]
+    assert failed["status"] == "failed" and failed["error"].startswith("quantizing failed: ")
+    log = Path(failed["error"].rsplit("(see ", 1)[1].rstrip(")"))
+    last = [line for line in log.read_text().splitlines() if line.strip()][-1]
+    assert last in failed["error"] and failed["quantize_s"] is not None
+    assert rows["mlp"]["status"] == "ok", rows["mlp"]["error"]
+    assert json.loads(rows["mlp"]["settings_json"])["quantization"]["flavour"] == "static"
