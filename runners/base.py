@@ -182,7 +182,6 @@ def run_cell(
     figures = result.figures
     _take_precision_inputs(runner, job)
     figures["rss_mb_baseline"] = probes.rss_mb()
-
     events.phase("importing")
     start = time.perf_counter()
     try:

@@ -13,9 +13,7 @@ import numpy as np
 from models.base import Model, ModelFiles, UnsupportedModel
 from runners.base import Option, Runner, Sample, UnsupportedPrecision
 from runners.precision import onnxruntime_compute, summarise
-
-# The int8 precisions, each quantized offline by runners/quantizers/onnxruntime.py.
-INT8 = ("int8", "int8-static", "int8-dynamic")
+from schemas.precisions import INT8_PRECISIONS
 
 _LEVELS = {
     "all": "ORT_ENABLE_ALL",
@@ -37,13 +35,13 @@ class OnnxRuntimeRunner(Runner):
         # Static int8 only (runners/quantizers/onnxruntime.py): uint8 activations with int8 weights
         # (U8S8) ran 2.9x fp32 on a Xeon where int8 activations (S8S8, the tools' default) ran 1.0x.
         "activation_type": Option(
-            ("uint8", "int8"), "static int8: the activations' type (U8S8 or S8S8)", precisions=INT8
+            ("uint8", "int8"), "static int8: the activations' type (U8S8 or S8S8)", precisions=INT8_PRECISIONS
         ),
         "quant_format": Option(
             ("qdq", "qoperator"),
             "static int8: QuantizeLinear/DequantizeLinear pairs around float operators (QDQ, fused at "
             "load) or integer operators written out (QOperator)",
-            precisions=INT8,
+            precisions=INT8_PRECISIONS,
         ),
     }
 
@@ -83,11 +81,11 @@ class OnnxRuntimeRunner(Runner):
                 "onnxruntime's CPU provider has no bf16 path for float32 graphs (bfloat16 kernels "
                 "for a few operators only, no precision hint); its reduced precision is int8"
             )
-        if precision in INT8 and self.quantized is None:
+        if precision in INT8_PRECISIONS and self.quantized is None:
             raise UnsupportedPrecision(
                 f"onnxruntime runs {precision} from a quantized graph, and none was made"
             )
-        super().configure_precision("fp32" if precision in INT8 else precision)
+        super().configure_precision("fp32" if precision in INT8_PRECISIONS else precision)
 
     def observed_threads(self) -> int | None:
         return int(self._session.get_session_options().intra_op_num_threads)
