@@ -35,7 +35,7 @@ th, td { border: 1px solid #e1e4e8; padding: 3px 6px; vertical-align: top; text-
 #summary tr:not(.status-ok) td { background: #fdecea; }
 table.kv th { background: #f8f9fa; font-weight: 600; white-space: nowrap; }
 pre { margin: 0; font-size: 11.5px; max-height: 24em; overflow: auto; }
-.omitted { color: #7b8794; font-style: italic; }
+.omitted, .left-out { color: #7b8794; font-style: italic; } p.left-out { margin-bottom: 0; }
 .chart { margin-bottom: 1.5em; } ul.warnings > li { margin-bottom: .4em; }
 """
 
@@ -111,7 +111,7 @@ def _chart(chart: Chart) -> str:
         full_html=False, include_plotlyjs=False, div_id=f"chart-{chart.key}", config={"displaylogo": False}
     )
     notes = "".join(f"<li>{escape(note)}</li>" for note in chart.notes)
-    notes = f'<ul class="omitted">Not drawn: {notes}</ul>' if notes else ""
+    notes = f'<p class="left-out">Not in this chart:</p><ul class="left-out">{notes}</ul>' if notes else ""
     return f'<div class="chart">{figure}{notes}</div>'
 
 

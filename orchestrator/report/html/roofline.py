@@ -37,12 +37,15 @@ def roofline_chart(rows: list[Row], roofs: dict[str, Any]) -> Chart:
     intensity = [float(row["arithmetic_intensity"]) for row in drawn]
     notes += _roofs(figure, roofs, drawn, (min(intensity) / 10, max(intensity) * 10))
     colour = colours(rows)
-    for row in drawn:
+    for index, row in enumerate(drawn):
         figure.add_trace(
             go.Scatter(
                 x=[row["arithmetic_intensity"]],
                 y=[row["gflops_per_s"]],
-                mode="markers",
+                mode="markers+text",
+                text=[_percent(row)],
+                # Cells of one model share an intensity: their labels alternate sides.
+                textposition="middle right" if index % 2 == 0 else "middle left",
                 name=name(row),
                 marker={"size": 12, "color": colour[row["framework"]], "line": {"width": 1, "color": "#333"}},
                 hovertemplate=_hover(row),
@@ -56,7 +59,8 @@ def roofline_chart(rows: list[Row], roofs: dict[str, Any]) -> Chart:
 def _roofs(
     figure: Any, roofs: dict[str, Any], drawn: list[Row], span: tuple[float, float]
 ) -> tuple[str, ...]:
-    """Draw the roofs the drawn cells ran under, over ``span`` of intensity; say which are missing.
+    """Draw the roofs the drawn cells ran under, over ``span`` of intensity widened to show each
+    ridge (where a bandwidth slope meets its ceiling); say which roofs are missing.
 
     environment.json's ``roofs`` holds the machine's roofs at its widest thread count, and
     under ``by_threads`` those of every thread count measured: each cell is placed under the
@@ -64,49 +68,50 @@ def _roofs(
     """
     if not roofs:
         return ("no roof lines: environment.json has no roofs for this machine",)
+    import plotly.graph_objects as go
+
     wanted = dict.fromkeys((_busy_threads(row), str(row.get("roof_precision") or "fp32")) for row in drawn)
     several = len({threads for threads, _ in wanted}) > 1
+    lines: list[tuple[str, str, float, float | None]] = []
     notes: list[str] = []
     for threads, precision in wanted:
         machine = (roofs.get("by_threads") or {}).get(threads) or roofs
-        suffix = f", {threads} thread(s)" if several else ""
+        compute, bandwidth = machine.get(precision) or {}, machine.get("bandwidth") or {}
         for kind, dash in _KINDS:
-            notes += _roof(figure, machine, precision, kind, dash, span, suffix)
+            peak, gbs = compute.get(f"{kind}_gflops"), bandwidth.get(f"{kind}_gbs")
+            if peak:
+                lines.append(
+                    (_roof_name(kind, precision, threads if several else "", peak, gbs), dash, peak, gbs)
+                )
+            else:
+                notes.append(
+                    f"no {kind} {precision} roof: {compute.get('basis') or 'not in environment.json'}"
+                )
+    ridges = [peak / gbs for _, _, peak, gbs in lines if gbs]
+    x = np.geomspace(min([span[0], *(r / 4 for r in ridges)]), max([span[1], *(r * 4 for r in ridges)]), 96)
+    for name, dash, peak, gbs in lines:
+        y = np.minimum(peak, gbs * x) if gbs else np.full_like(x, peak)  # flat: no bandwidth known
+        line = {"dash": dash, "color": "#555", "width": 1.5}
+        figure.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, line=line, hoverinfo="name"))
     return tuple(notes)
 
 
-def _roof(
-    figure: Any,
-    machine: dict[str, Any],
-    precision: str,
-    kind: str,
-    dash: str,
-    span: tuple[float, float],
-    suffix: str,
-) -> list[str]:
-    """One roof line: the peak GFLOP/s, capped by bandwidth x intensity where the bandwidth is
-    known, flat where it is not; or a note saying why there is none."""
-    import plotly.graph_objects as go
-
-    compute, bandwidth = machine.get(precision) or {}, machine.get("bandwidth") or {}
-    peak, gbs = compute.get(f"{kind}_gflops"), bandwidth.get(f"{kind}_gbs")
-    if not peak:
-        return [f"no {kind} {precision} roof: {compute.get('basis') or 'not in environment.json'}"]
-    x = np.geomspace(span[0], span[1], 64)
-    if gbs:
-        x = np.geomspace(min(span[0], peak / gbs / 4), max(span[1], peak / gbs * 4), 64)  # the ridge too
-        name = f"{kind} {precision} roof{suffix}: {peak:,.0f} GFLOP/s, {gbs:,.0f} GB/s"
-    else:
-        name = f"{kind} {precision} roof{suffix}: {peak:,.0f} GFLOP/s (no {kind} bandwidth: flat)"
-    line = {"dash": dash, "color": "#555", "width": 1.5}
-    y = np.minimum(peak, gbs * x) if gbs else np.full_like(x, peak)
-    figure.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, line=line, hoverinfo="name"))
-    return []
+def _roof_name(kind: str, precision: str, threads: str, peak: float, gbs: float | None) -> str:
+    """``measured fp32 roof: 250 GFLOP/s, 20 GB/s``, naming the threads where several are drawn."""
+    where = f", {threads} thread(s)" if threads else ""
+    cap = f"{gbs:,.0f} GB/s" if gbs else f"no {kind} bandwidth: flat"
+    return f"{kind} {precision} roof{where}: {peak:,.0f} GFLOP/s" + (f", {cap}" if gbs else f" ({cap})")
 
 
 def _busy_threads(row: Row) -> str:
     """The threads a cell kept busy, as by_threads names them: its threads times its instances."""
     return str((row.get("threads") or 1) * (row.get("instances") or 1))
+
+
+def _percent(row: Row) -> str:
+    """The cell's share of its measured roof, written beside its point: ``16 %``."""
+    share = row.get("roof_pct_measured")
+    return "" if share is None else f" {share:.0f} %"
 
 
 def _hover(row: Row) -> str:
