@@ -22,6 +22,7 @@ from rich.markup import escape
 from rich.table import Table
 from rich.text import Text
 
+from orchestrator.report.fidelity_labels import format_fidelity, format_speedup, shows_precision
 from orchestrator.report.labels import (
     contender_label,
     format_accuracy,
@@ -109,12 +110,7 @@ def columns(rows: list[Row], baseline: str | None, relative: bool) -> list[Colum
         Column("parity", [_parity(row) for row in rows], IMPORTANT),  # right: its figures align
         Column("status", [_status(row) for row in rows], ESSENTIAL, numeric=False),
     ]
-    if has_accuracy(rows):  # a trained model: what its outputs get right, and what was lost
-        at = len(found) - 2  # before parity and status
-        found[at:at] = [
-            Column("accuracy", [format_accuracy(row) for row in rows], IMPORTANT),
-            Column("vs ref", [format_accuracy_drop(row) for row in rows], USEFUL),
-        ]
+    _insert_output_columns(found, rows)
     if any(row.get("loadgen_validity") for row in rows):
         verdicts = [_verdict(row.get("loadgen_validity")) for row in rows]
         found.insert(len(found) - 1, Column("LoadGen", verdicts, ESSENTIAL, numeric=False))
@@ -133,6 +129,23 @@ def columns(rows: list[Row], baseline: str | None, relative: bool) -> list[Colum
             )
         )
     return found
+
+
+def _insert_output_columns(found: list[Column], rows: list[Row]) -> None:
+    """The columns of what the outputs are worth, where the run has them, before parity and
+    status: a precision's speed-up (beside the other ratios) and fidelity, a trained model's
+    accuracy."""
+    if shows_precision(rows):  # what a lower precision gains in speed, and costs in fidelity
+        after_ratios = next(i for i, column in enumerate(found) if column.header == "samples/s")
+        found.insert(after_ratios, Column("speed-up", [format_speedup(row) for row in rows], IMPORTANT))
+        at = len(found) - 2
+        found.insert(at, Column("cos min / SQNR", [format_fidelity(row) for row in rows], IMPORTANT))
+    if has_accuracy(rows):  # a trained model: what its outputs get right, and what was lost
+        at = len(found) - 2
+        found[at:at] = [
+            Column("accuracy", [format_accuracy(row) for row in rows], IMPORTANT),
+            Column("vs ref", [format_accuracy_drop(row) for row in rows], USEFUL),
+        ]
 
 
 def _ran_elsewhere(row: Row) -> bool:

@@ -5,8 +5,9 @@ Every exporter takes the summary rows (one dict per cell, the columns of
 file into the run directory atomically and returns its path. A kind may also have companions
 (:data:`COMPANIONS`): same arguments, but each writes its file only when the rows call for it
 and returns its path, or None when it wrote nothing -- the png kind adds sweep.png when the
-run sweeps batch sizes or thread counts, and load.png when it has LoadGen server figures at two
-offered rates or more. :func:`write_reports` runs both and lists every file.
+run sweeps batch sizes or thread counts, load.png when it has LoadGen server figures at two
+offered rates or more, and precision.png when it has a precision other than fp32.
+:func:`write_reports` runs both and lists every file.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from orchestrator.report.csv_file import write_csv
 from orchestrator.report.html.page import write_html
 from orchestrator.report.labels import Row
 from orchestrator.report.markdown import write_markdown
-from orchestrator.report.png import write_load_png, write_png, write_sweep_png
+from orchestrator.report.png import write_load_png, write_png, write_precision_png, write_sweep_png
 
 Exporter = Callable[[list[Row], Path, str | None], Path]
 Companion = Callable[[list[Row], Path, str | None], Path | None]
@@ -32,7 +33,7 @@ EXPORTERS: dict[str, Exporter] = {
 }
 
 
-COMPANIONS: dict[str, tuple[Companion, ...]] = {"png": (write_sweep_png, write_load_png)}
+COMPANIONS: dict[str, tuple[Companion, ...]] = {"png": (write_sweep_png, write_load_png, write_precision_png)}
 
 
 def write_reports(
@@ -41,7 +42,8 @@ def write_reports(
     """Write the report files of each kind (``csv``, ``md``, ``png``, ``html``) into ``run_dir``.
 
     Returns the path of every file written, in order: each kind's exporter's, then any of its
-    companions' (``png`` adds sweep.png on a batch-size or threads sweep, load.png on a peak search).
+    companions' (``png`` adds sweep.png on a batch-size or threads sweep, load.png on a peak search,
+    precision.png on a precision other than fp32).
     Raises ValueError naming an unknown kind before anything is written.
     """
     wanted = list(dict.fromkeys(kinds))

@@ -6,6 +6,13 @@ import json
 from pathlib import Path
 
 from orchestrator.plan.options import non_default
+from orchestrator.report.fidelity_labels import (
+    format_cosine,
+    format_speedup,
+    format_sqnr,
+    format_top1,
+    shows_precision,
+)
 from orchestrator.report.labels import (
     Row,
     _fmt,
@@ -57,6 +64,17 @@ def _accuracy_note(rows: list[Row], shown: bool) -> list[str]:
     ]
 
 
+# The fidelity columns of a run with a precision other than fp32, and what they mean.
+_FIDELITY = ["cos min", "SQNR dB", "top-1"]
+_PRECISION_NOTE = [
+    "",
+    "`speed-up`: the p50 of the same configuration at fp32 over this cell's (2.00x: twice as fast). "
+    "Against the model's float64 reference: `cos min` the least cosine similarity of a sample's "
+    "outputs, `SQNR dB` 10 log10 of the reference's energy over the error's, `top-1` the samples "
+    "whose class is the reference's (docs/fidelity.md).",
+]
+
+
 def _not_ok_note(rows: list[Row], vary: list[str]) -> str:
     """One line naming every cell that failed, was skipped or diverged."""
     problems = [f"{cell_label(row, vary)} ({row['status']})" for row in rows if row["status"] != "ok"] + [
@@ -91,9 +109,12 @@ def markdown_summary(
     ratios = relative_to(rows, baseline)
     headers = ["framework", *(_header(key) for key in vary)]
     tail_header, tail_value = tail_column(rows)
-    headers += ["p50 ms", tail_header, relative_header(baseline), "samples/s", "CPU %", "peak MB"]
+    precision = shows_precision(rows)
+    headers += ["p50 ms", tail_header, relative_header(baseline), *(["speed-up"] if precision else [])]
+    headers += ["samples/s", "CPU %", "peak MB", "import s", "ready s"]
     accuracy = has_accuracy(rows)
-    headers += ["import s", "ready s", *(["accuracy", "vs ref"] if accuracy else []), "parity", "status"]
+    headers += [*(["accuracy", "vs ref"] if accuracy else []), *(_FIDELITY if precision else [])]
+    headers += ["parity", "status"]
     right = {"framework", "options", "parity", "status"}  # left-aligned text columns; numbers align right
     lines = [
         f"# Benchmark run `{run_id}`",
@@ -105,6 +126,7 @@ def markdown_summary(
         + (f"p50 of {baseline}" if baseline else "fastest p50 among the frameworks")
         + " at the same settings (1.00x is that one).",
         *_accuracy_note(rows, accuracy),
+        *(_PRECISION_NOTE if precision else []),
         "",
         "| " + " | ".join(headers) + " |",
         "|" + "|".join(":---" if h in right else "---:" for h in headers) + "|",
@@ -117,10 +139,12 @@ def markdown_summary(
         cells += [non_default(row["framework"], row.get("options_json"))] if options_vary else []
         cells += [display_value(row.get(key)) for key in vary]
         cells += [format_ms(row["latency_ms_p50"]), tail_value(row)]
-        cells += [format_ratio(ratios[row["cell_id"]]), _fmt(row["throughput_per_s"], 0)]
+        cells += [format_ratio(ratios[row["cell_id"]]), *([format_speedup(row)] if precision else [])]
+        cells += [_fmt(row["throughput_per_s"], 0)]
         cells += [_fmt(row["cpu_percent"], 0), _fmt(row["peak_rss_mb"], 0)]
         cells += [_fmt(row["import_s"], 2), _fmt(row.get("ready_s"), 2)]
         cells += [format_accuracy(row), format_accuracy_drop(row)] if accuracy else []
+        cells += [format_cosine(row), format_sqnr(row), format_top1(row)] if precision else []
         cells += [_md_parity(row), _md_status(row)]
         lines.append("| " + " | ".join(cells) + " |")
     lines += ["", _not_ok_note(rows, vary), ""]

@@ -26,6 +26,15 @@ def write_sweep_png(rows: list[Row], run_dir: Path, baseline: str | None = None)
     return sweep_chart(rows, run_dir / "sweep.png")
 
 
+def write_precision_png(rows: list[Row], run_dir: Path, baseline: str | None = None) -> Path | None:
+    """Write precision.png when the run has a precision other than fp32: each framework's
+    speed-up over its own fp32 against the fidelity it kept; else nothing, None."""
+    from orchestrator.report.precision_chart import precision_chart
+
+    del baseline  # each framework against its own fp32
+    return precision_chart(rows, run_dir / "precision.png")
+
+
 # Extra files of a kind, written after its exporter's only when the rows call for them.
 def write_load_png(rows: list[Row], run_dir: Path, baseline: str | None = None) -> Path | None:
     """Write load.png when the run has server figures at two rates or more (a peak search)."""
