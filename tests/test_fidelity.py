@@ -146,5 +146,12 @@ def test_speedup_is_the_fp32_twins_p50_over_the_cells() -> None:
     assert speedups_vs_fp32(rows) == {
         "a32": 1.0, "a16": 2.5, "a8": 4.0, "b16": None, "a8t2": None, "a8s": None,
     }  # fmt: skip
+    int8_options = '{"activation_type": "uint8", "spinning": "on"}'  # an option fp32 cells do not run
+    with_options = [
+        _row("o32", "fp32", 9.0, options_json='{"spinning": "on"}'),
+        _row("o32off", "fp32", 7.0, options_json='{"spinning": "off"}'),
+        _row("o8", "int8", 3.0, options_json=int8_options),
+    ]
+    assert speedups_vs_fp32(with_options) == {"o32": 1.0, "o32off": 1.0, "o8": 3.0}
     failed_baseline = [_row("a32", "fp32", None, status="failed"), _row("a16", "bf16", 4.0)]
     assert speedups_vs_fp32(failed_baseline) == {"a32": None, "a16": None}

@@ -2,28 +2,47 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from schemas.configuration import config_key
 from schemas.precisions import BASELINE
 
+# What a cell's fp32 twin shares with it: everything but these (its options are matched apart).
+_APART = ("precision", "options_json")
+
 
 def speedups_vs_fp32(rows: Sequence[Mapping[str, Any]]) -> dict[str, float | None]:
     """By ``cell_id``: the p50 of the fp32 row of the same configuration (framework, version,
     model, scenario, shapes, threads, CPUs, options, mode: everything but the precision) over
     this row's p50 -- 2.0 is twice as fast as fp32, 1.0 for the fp32 row itself. None where
-    either row is not ok or has no p50, or the run has no such fp32 row."""
-    baselines: dict[tuple[Any, ...], float] = {}
+    either row is not ok or has no p50, or the run has no such fp32 row.
+
+    Options that apply to a lower precision only (a quantization format, an activation type)
+    are not in an fp32 cell's options: its twin is the fp32 row whose options all hold in this
+    row's, the one with the most of them where several do.
+    """
+    baselines: dict[tuple[Any, ...], list[tuple[dict[str, Any], float]]] = {}
     for row in rows:
-        if row.get("precision") == BASELINE and _p50(row) is not None:
-            baselines[config_key(row, without=("precision",))] = float(row["latency_ms_p50"])
+        p50 = _p50(row)
+        if row.get("precision") == BASELINE and p50 is not None:
+            baselines.setdefault(config_key(row, without=_APART), []).append((_options(row), p50))
     found: dict[str, float | None] = {}
     for row in rows:
-        base = baselines.get(config_key(row, without=("precision",)))
-        p50 = _p50(row)
-        found[row["cell_id"]] = None if base is None or p50 is None else base / p50
+        options, p50 = _options(row), _p50(row)
+        twins = [
+            (len(theirs), base)
+            for theirs, base in baselines.get(config_key(row, without=_APART), [])
+            if theirs.items() <= options.items()
+        ]
+        found[row["cell_id"]] = None if not twins or p50 is None else max(twins)[1] / p50
     return found
+
+
+def _options(row: Mapping[str, Any]) -> dict[str, Any]:
+    options = json.loads(row.get("options_json") or "{}")
+    return options if isinstance(options, dict) else {}
 
 
 def _p50(row: Mapping[str, Any]) -> float | None:
