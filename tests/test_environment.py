@@ -5,7 +5,7 @@ import os
 import platform
 from pathlib import Path
 
-from orchestrator.execute.run_record import describe_environment, host_fingerprint
+from orchestrator.execute.run_record import PRECISION_FEATURES, describe_environment, host_fingerprint
 
 
 def _proc_field(path: str, key: str) -> str:
@@ -25,6 +25,8 @@ def test_the_host_record_is_this_machine() -> None:
     mem_total_kib = int(_proc_field("/proc/meminfo", "MemTotal").split()[0])
     assert round(host["memory_total_mb"]) == round(mem_total_kib / 1024)
     assert host["machine"] == platform.machine()
+    flags = set(_proc_field("/proc/cpuinfo", "flags").split())
+    assert set(host["cpu_features"]) == flags & set(PRECISION_FEATURES)  # what bf16/int8 kernels can use
 
 
 def test_the_fingerprint_follows_the_hardware_not_the_software() -> None:

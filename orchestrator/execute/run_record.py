@@ -44,6 +44,24 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# The instruction-set extensions that decide what bf16 and int8 gain on x86: AVX2 and FMA (the
+# floor), AVX-512 and its VNNI (int8 dot products) and BF16, AVX-VNNI (the AVX2-width VNNI),
+# and AMX's tiles (bf16 and int8 matrix multiplies). As the kernel names them in /proc/cpuinfo.
+PRECISION_FEATURES = (
+    "avx2", "fma", "avx512f", "avx512_vnni", "avx_vnni", "avx512_bf16", "avx512_fp16",
+    "amx_tile", "amx_bf16", "amx_int8",
+)  # fmt: skip
+
+
+def _cpu_features() -> list[str]:
+    """Which of :data:`PRECISION_FEATURES` the CPU has (its first processor's flags)."""
+    for line in (_read("/proc/cpuinfo") or "").splitlines():
+        if line.startswith("flags"):
+            flags = set(line.split(":", 1)[1].split())
+            return [feature for feature in PRECISION_FEATURES if feature in flags]
+    return []
+
+
 def package_versions() -> dict[str, str | None]:
     """Installed version of each relevant distribution, None when absent."""
     versions: dict[str, str | None] = {}
@@ -120,6 +138,7 @@ def _describe_host() -> dict[str, Any]:
     return {
         "hostname": platform.node(),
         "cpu_model": _cpu_model(),
+        "cpu_features": _cpu_features(),  # what bf16 and int8 kernels can use here
         "logical_cpus": psutil.cpu_count(logical=True),
         "physical_cpus": psutil.cpu_count(logical=False),
         "allowed_cpus": list(allowed_cpus()),
