@@ -150,7 +150,9 @@ def test_without_samples_or_environment_the_page_says_so(tmp_path: Path) -> None
 
 
 def test_the_table_has_every_summary_column_and_escapes_values() -> None:
-    rows = _rows(error="<script>alert(1)</script>", sqnr_db=float("inf"))
+    rows = _rows(
+        error="<script>alert(1)</script>", sqnr_db=float("inf"), latency_ms_p90=1.25, latency_ms_p99=1.75
+    )
 
     table = summary_table(rows, baseline=None)
 
@@ -159,6 +161,7 @@ def test_the_table_has_every_summary_column_and_escapes_values() -> None:
     assert "<script>" not in table and "&lt;script&gt;" in table
     assert table.count('<tr class="status-ok">') == 2
     assert '<td class="number" data-sort="Infinity">inf</td>' in table  # sorts as a number
+    assert ">1.25</td>" not in table and ">1.75</td>" not in table  # 50 calls: too few for a tail
 
 
 _ROOFS = {

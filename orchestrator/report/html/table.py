@@ -8,7 +8,7 @@ import math
 from html import escape
 from typing import Any
 
-from orchestrator.report.labels import Row, format_ratio, relative_header, relative_to
+from orchestrator.report.labels import Row, format_ratio, relative_header, relative_to, supported_only
 
 # Shown first, in this order, where the summary has them; every other column follows in the
 # summary's own order.
@@ -44,7 +44,11 @@ document.querySelectorAll("table.sortable").forEach((table) => {
 
 
 def summary_table(rows: list[Row], baseline: str | None) -> str:
-    """The table as HTML: a header cell per column (its name in the summary), a row per cell."""
+    """The table as HTML: a header cell per column (its name in the summary), a row per cell.
+
+    A tail percentile the cell's calls do not support is left empty, as in every other output
+    (:func:`supported_only`: a p99 needs 1000 calls).
+    """
     columns = _columns(rows)
     ratios = relative_to(rows, baseline)
     ratio_header = relative_header(baseline)
@@ -55,7 +59,8 @@ def summary_table(rows: list[Row], baseline: str | None) -> str:
     body = []
     for row in rows:
         ratio = ratios.get(row["cell_id"])
-        cells = [_cell(row.get(column)) for column in columns]
+        shown = supported_only(row)
+        cells = [_cell(shown.get(column)) for column in columns]
         ratio_cell = f'<td data-sort="{"" if ratio is None else ratio}">{format_ratio(ratio)}</td>'
         status = escape(str(row.get("status")))
         body.append(f'<tr class="status-{status}">' + "".join([*cells[:8], ratio_cell, *cells[8:]]) + "</tr>")
