@@ -137,3 +137,15 @@ def test_the_tables_show_accuracy_only_where_a_model_has_labels() -> None:
     assert shown["accuracy"] == ["97.59%", "97.78%"]
     assert shown["vs ref"] == ["-0.19 pt", "0.00 pt"]
     assert "| 97.59% | -0.19 pt |" in markdown_summary(labelled, RUN_ID)
+
+
+def test_digits_on_onnx_runtime_keeps_the_reference_accuracy_at_fp32(tmp_path: Path) -> None:
+    """A real framework on the trained weights (through the parent's ONNX graph): at fp32 it
+    predicts every held-out label as the float64 reference does."""
+    args = ["--frameworks", "onnxruntime", "--model", "digits", "--scenario", "single-stream", "--quiet"]
+    proc = run_cli([*args, *QUICK], cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    (row,) = pq.read_table(only_run_dir(tmp_path / "results") / "summary.parquet").to_pylist()
+    assert row["status"] == "ok" and row["parity_ok"], row["error"]
+    assert row["accuracy_samples"] == HELD_OUT
+    assert row["accuracy"] == row["accuracy_reference"] > 0.8
