@@ -62,13 +62,16 @@ class Tolerance:
     infinite: the difference is not bounded, the floors judge). The floors bound the fidelity
     figures (orchestrator/figures/fidelity.py; None: not judged): ``min_sqnr_db`` the
     signal-to-quantization-noise ratio over every output, ``min_top1_agreement`` (0..1) the
-    share of samples whose class is the reference's, where the model names a :class:`TopOne`.
+    share of samples whose class is the reference's, where the model names a :class:`TopOne`;
+    ``min_accuracy_ratio`` (0..1) the accuracy on held-out labels over the float64 reference's
+    on the same samples, for a model with labels (MLPerf holds int8 to 0.99 of fp32's).
     """
 
     absolute: float = 0.0
     relative: float = 0.0
     min_sqnr_db: float | None = None
     min_top1_agreement: float | None = None
+    min_accuracy_ratio: float | None = None
 
     def limit(self, reference: np.ndarray) -> float:
         """The largest absolute difference allowed against ``reference`` (inf: unbounded)."""

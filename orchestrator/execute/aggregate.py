@@ -21,7 +21,7 @@ from models.spec import Flops, Tolerance, TopOne
 from orchestrator.execute.artifacts import PreparedModel
 from orchestrator.execute.environments import Environment
 from orchestrator.execute.launcher import Exit
-from orchestrator.figures.accuracy import accuracy_figures
+from orchestrator.figures.accuracy import accuracy_figures, accuracy_shortfall
 from orchestrator.figures.fidelity import fidelity, shortfall
 from orchestrator.figures.speedup import speedups_vs_fp32
 from orchestrator.figures.stats import bootstrap_ci, latency_stats, throughput_per_s
@@ -144,8 +144,23 @@ def summarise_cell(
                 row.update(parity_reference=f"none: no {BASELINE} outputs of this configuration came first")
             outputs = _by_sample(outputs, _samples_in(cell, prepared))
             if prepared.labels is not None:
-                row.update(accuracy_figures(outputs, prepared.labels, prepared.reference))
+                row.update(_accuracy(outputs, prepared, reference, row))
     return CellOutcome(cell, row, latencies, load, outputs)
+
+
+def _accuracy(
+    outputs: np.ndarray, prepared: PreparedModel, reference: Reference | None, row: dict[str, Any]
+) -> dict[str, Any]:
+    """The accuracy columns of a model with labels, and -- where it falls below the model's
+    acceptance at the cell's precision -- the verdict failed, the reason beside the fidelity's."""
+    assert prepared.labels is not None
+    figures = accuracy_figures(outputs, prepared.labels, prepared.reference)
+    if reference is not None:
+        below = accuracy_shortfall(figures, reference.tolerance, reference.precision)
+        if below is not None:
+            reasons = "; ".join(filter(None, [row.get("fidelity_shortfall"), below]))
+            figures.update(parity_ok=False, fidelity_shortfall=reasons)
+    return figures
 
 
 def loadgen_figures(text: str) -> dict[str, Any]:

@@ -12,6 +12,8 @@ from typing import Any
 
 import numpy as np
 
+from models.spec import Tolerance
+
 
 def predicted(outputs: np.ndarray) -> np.ndarray:
     """Each sample's class: the argmax of its outputs; -1 where an output is NaN or infinite
@@ -36,3 +38,14 @@ def accuracy_figures(outputs: np.ndarray, labels: np.ndarray, reference: np.ndar
     if reference is not None and reference.ndim == 2 and len(reference) >= count:
         figures["accuracy_reference"] = float(np.mean(predicted(reference[:count]) == labels[:count]))
     return figures
+
+
+def accuracy_shortfall(figures: dict[str, Any], tolerance: Tolerance | None, precision: str) -> str | None:
+    """Where the accuracy in ``figures`` (:func:`accuracy_figures`) falls below the floor of the
+    model's acceptance at ``precision`` -- ``accuracy 91.30% under int8's floor of 99% of the
+    reference's 97.59%`` -- or None (no floor, or no figure to judge)."""
+    floor = None if tolerance is None else tolerance.min_accuracy_ratio
+    value, reference = figures.get("accuracy"), figures.get("accuracy_reference")
+    if floor is None or value is None or reference is None or value >= floor * reference:
+        return None
+    return f"accuracy {value:.2%} under {precision}'s floor of {floor:.0%} of the reference's {reference:.2%}"
