@@ -117,12 +117,15 @@ FRAMEWORKS: dict[str, Framework] = {
     ),
     "openvino": Framework(
         "runners.frameworks.openvino:OpenVinoRunner",
-        requires=("openvino",),
+        # nncf: its int8 path, run only by the quantize process (it pulls scikit-learn, scipy).
+        requires=("openvino", "nncf"),
         modules=("openvino",),
         family="onnx",
         reads=("onnx", "pt2", "openvino-ir"),  # pt2 through the tool's ONNX export
         inspects=("openvino-ir",),
-        recorded=("openvino",),
+        recorded=("openvino", "nncf"),
+        quantizer="runners.quantizers.openvino:quantize",
+        quantizes=("int8", "int8-static"),  # NNCF's post-training quantization is static
     ),
 }
 

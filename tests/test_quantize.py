@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow.parquet as pq
+import pytest
 
 from conftest import QUICK, only_run_dir, run_cli
 from models.registry import load_model
@@ -154,3 +155,43 @@ def test_a_calibration_that_fails_fails_its_cell_alone(tmp_path: Path) -> None:
     assert last in failed["error"] and failed["quantize_s"] is not None
     assert rows["mlp"]["status"] == "ok", rows["mlp"]["error"]
     assert json.loads(rows["mlp"]["settings_json"])["quantization"]["flavour"] == "static"
+
+
+def test_openvino_int8_is_nncf_quantized_and_runs_int8_layers(tmp_path: Path) -> None:
+    """NNCF's post-training quantization in the quantize process (never in the runner, whose
+    loaded modules hold no nncf), the IR loaded by the runner, its compute layers observed at
+    int8 runtime precision; int8-dynamic, which OpenVINO lacks, skipped in one line."""
+    models = "mlp,tiny-resnet,tiny-distilbert"
+    flags = ["--precision", "int8,int8-dynamic", "--calibration-samples", "16", "--output", str(tmp_path)]
+    proc = run_cli(["--frameworks", "openvino", "--model", models, *flags, "--quiet", *QUICK], tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    run_dir = only_run_dir(tmp_path)
+    rows = pq.read_table(run_dir / "summary.parquet").to_pylist()
+    for row in rows:
+        if row["precision"] == "int8-dynamic":
+            assert row["status"] == "skipped" and "no int8-dynamic" in row["error"], row["error"]
+            assert "\n" not in row["error"]
+            continue
+        assert row["status"] == "ok", row["error"]
+        settings = json.loads(row["settings_json"])
+        assert Path(settings["quantized_model"]).is_file()
+        assert Path(settings["quantized_model"]).is_relative_to(run_dir / "quantized" / row["model"])
+        assert settings["quantization"]["fake_quantize_nodes"] > 0
+        assert settings["INFERENCE_PRECISION_HINT"] == "f32"  # the layers left in float: f32, not bf16
+        loaded = json.loads(row["modules_json"])
+        assert "nncf" not in loaded and "sklearn" not in loaded
+        assert row["quantize_s"] > 0
+        # Every compute layer int8 (OpenVINO's CPU plugin has int8 kernels on any x86-64 with
+        # SSE4.1, VNNI or not), or the attention's products left in float: mixed, said so.
+        assert row["precision_effective"] == "int8" or (
+            row["model"] == "tiny-distilbert" and " int8" in row["precision_effective"]
+        ), row["precision_effective"]
+
+
+def test_onnxruntime_has_no_bf16_and_says_so_in_one_line() -> None:
+    from runners.base import UnsupportedPrecision
+    from runners.frameworks.onnxruntime import OnnxRuntimeRunner
+
+    with pytest.raises(UnsupportedPrecision, match="no bf16 arithmetic") as raised:
+        OnnxRuntimeRunner().configure_precision("bf16")
+    assert "\n" not in str(raised.value)

@@ -75,11 +75,11 @@ class OnnxRuntimeRunner(Runner):
 
     def configure_precision(self, precision: str) -> None:
         if precision == "bf16":
-            # Its CPU provider has bfloat16 kernels for a handful of operators only, and no
-            # option that runs a float32 graph in bf16: a bf16 cell would be fp32 with casts.
+            # Its CPU provider has no bfloat16 arithmetic (microsoft/onnxruntime#20630, #28768);
+            # its one bf16 GEMM mode, mlas.enable_gemm_fastmath_arm64_bfloat16, is for arm64.
             raise UnsupportedPrecision(
-                "onnxruntime's CPU provider has no bf16 path for float32 graphs (bfloat16 kernels "
-                "for a few operators only, no precision hint); its reduced precision is int8"
+                "onnxruntime's CPU provider has no bf16 arithmetic on x86-64 (its bf16 GEMM fast-math "
+                "mode is arm64-only); its reduced precision is int8"
             )
         if precision in INT8_PRECISIONS and self.quantized is None:
             raise UnsupportedPrecision(

@@ -11,6 +11,7 @@ import numpy as np
 from models.base import Model, ModelFiles
 from runners.base import Option, Runner, Sample, UnsupportedPrecision
 from runners.frameworks.onnxruntime import onnx_path
+from schemas.precisions import INT8_PRECISIONS
 
 # Read back from the compiled model and recorded: each can change a figure.
 _RECORDED_PROPERTIES = (
@@ -53,15 +54,28 @@ class OpenVinoRunner(Runner):
         self._threads = threads  # applied at compile time, below
 
     def configure_precision(self, precision: str) -> None:
-        self._precision_hint = self.precision_path(precision, {"fp32": "f32", "bf16": "bf16"})
-        self._precision_asked = precision
+        if precision in INT8_PRECISIONS and self.quantized is None:
+            # int8-dynamic, or a quantization that made nothing: NNCF's path is static only.
+            raise UnsupportedPrecision(
+                f"OpenVINO runs int8 from NNCF's post-training quantization (static); "
+                f"no {precision} model was made"
+            )
+        # An int8 model's layers that NNCF left in float run f32, not the bf16 a bf16 CPU defaults to.
+        paths = {"fp32": "f32", "bf16": "bf16", **{name: "f32" for name in INT8_PRECISIONS}}
+        self._precision_hint = self.precision_path(precision, paths)
+        self._precision_asked = "fp32" if precision in INT8_PRECISIONS else precision
 
     def observed_threads(self) -> int | None:
         return int(self._compiled.get_property("INFERENCE_NUM_THREADS"))
 
     def load(self, model: Model, files: ModelFiles, sample: Sample) -> None:
         core = self.ov.Core()
-        path = Path(str(files.source)) if files.source_format == "openvino-ir" else Path(onnx_path(files))
+        if self.quantized is not None:  # NNCF's IR, made by the quantize process
+            path = Path(self.quantized["path"])
+        elif files.source_format == "openvino-ir":
+            path = Path(str(files.source))
+        else:
+            path = Path(onnx_path(files))
         network = core.read_model(str(path))
         network.reshape({name: list(array.shape) for name, array in sample.items()})
         config = {
@@ -105,7 +119,9 @@ class OpenVinoRunner(Runner):
         for op in self._compiled.get_runtime_model().get_ordered_ops():
             info = op.get_rt_info()
             if "layerType" in info and str(info["layerType"].astype(str)) in _COMPUTE_LAYERS:
-                dtypes.append(str(info["runtimePrecision"].astype(str)))
+                runtime = str(info["runtimePrecision"].astype(str))
+                # u8/i8: an 8-bit integer convolution or product (u8 activations, i8 weights).
+                dtypes.append("int8" if runtime.lower() in ("u8", "i8") else runtime)
         return summarise(dtypes)
 
     def predict(self, feed: Sample) -> np.ndarray:
