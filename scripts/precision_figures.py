@@ -34,13 +34,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # the zoo models at batch 1, fewer calls (each is 10-100 ms), the reference checks 4-8 rows.
 BUDGETS = {
     "mlp": ["--warmup", "20", "--min-iterations", "100", "--min-time", "1"],
-    "resnet50": ["--warmup", "5", "--min-iterations", "30", "--min-time", "1"],
-    "distilbert": ["--warmup", "5", "--min-iterations", "30", "--min-time", "1"],
+    "resnet50": ["--warmup", "3", "--min-iterations", "20", "--min-time", "1"],
+    "distilbert": ["--warmup", "3", "--min-iterations", "20", "--min-time", "1"],
 }
 DEFAULT_BUDGET = ["--warmup", "5", "--min-iterations", "30", "--min-time", "1"]
 
 _COLUMNS = (
-    ("model", 10), ("framework", 11), ("precision", 12), ("ran", 14), ("p50 ms", 9), ("speed-up", 8),
+    ("model", 10), ("framework", 11), ("precision", 12), ("ran", 24), ("p50 ms", 9), ("speed-up", 8),
     ("peak MB", 7), ("quant s", 7), ("cos min", 8), ("SQNR dB", 7), ("top-1", 6), ("status", 30),
 )  # fmt: skip
 

@@ -11,6 +11,7 @@ import pytest
 from conftest import QUICK, only_run_dir, run_cli
 from orchestrator.cli.run import _parse, _plan_from
 from orchestrator.cli.run_flags import build_parser
+from orchestrator.execute.display import _label
 from orchestrator.plan.plan import Plan
 from orchestrator.plan.workloads import builtin
 from schemas.precisions import PRECISIONS
@@ -24,6 +25,8 @@ def test_each_precision_is_a_configuration_of_its_own_and_fp32_runs_first() -> N
         ("fp32", "fake"), ("fp32", "noop"), ("bf16", "fake"), ("bf16", "noop"),
     ]  # fmt: skip
     assert len({cell.config_id for cell in cells}) == 4  # the precision is part of the key
+    live = [_label(cell, cells) for cell in cells[:3]]  # the live display names the precision too
+    assert live == ["fake fp32", "noop fp32", "fake bf16"]
 
 
 def test_int4_is_one_line_naming_the_flag_and_the_known_precisions(tmp_path: Path) -> None:

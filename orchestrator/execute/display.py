@@ -88,6 +88,7 @@ def _label(cell: Cell, cells: list[Cell]) -> str:
         ("target_qps", " qps "),
         ("batch_size", " b"),
         ("threads", " t"),
+        ("precision", " "),
         ("mode", " "),
         ("repeat", " #"),
         ("instance", " copy "),
