@@ -214,22 +214,38 @@ def test_the_roofline_without_its_columns_is_omitted() -> None:
 @pytest.mark.parametrize(
     ("values", "x_title", "y_title"),
     [
-        ({"speedup_vs_fp32": 1.8, "sqnr_db": 35.0}, "speed-up over the same cell in fp32", "SQNR"),
-        ({"max_abs_diff": 1e-3}, "p50 latency per call", "max |diff|"),
-        ({"speedup_vs_fp32": 1.1, "sqnr_db": 20.0, "accuracy": 0.97}, "speed-up", "accuracy"),
+        ({"speedup_vs_fp32": 1.8, "sqnr_db": 35.0}, "SQNR", "speed-up over the same cell at fp32"),
+        ({"max_abs_diff": 1e-3}, "max |diff|", "p50 latency per call"),
+        ({"speedup_vs_fp32": 1.1, "sqnr_db": 20.0, "accuracy": 0.97}, "accuracy", "speed-up"),
     ],
 )
-def test_speed_against_fidelity_with_two_precisions(
+def test_speed_against_fidelity_joins_each_frameworks_precisions(
     values: dict[str, Any], x_title: str, y_title: str
 ) -> None:
     rows = _rows(**values)
-    rows[1]["precision"] = "bf16"
+    rows[1] |= rows[0] | {"cell_id": "b", "precision": "bf16", "precision_effective": "fp32"}
 
     chart = fidelity_chart(rows)
 
-    assert chart.figure is not None and len(chart.figure.data) == 2
+    (line,) = chart.figure.data  # one framework at one configuration: one line
+    assert list(line.text) == ["fp32", "bf16 (ran fp32)"]
     assert chart.figure.layout.xaxis.title.text.startswith(x_title)
     assert chart.figure.layout.yaxis.title.text.startswith(y_title)
+
+
+def test_one_precision_draws_no_speed_against_fidelity() -> None:
+    assert fidelity_chart(_rows()).omitted == "one precision in this run (fp32)"
+
+
+def test_an_output_equal_to_the_reference_is_named_not_plotted_at_infinity() -> None:
+    rows = _rows(sqnr_db=float("inf"))
+    rows[1] |= rows[0] | {"cell_id": "b", "precision": "bf16", "sqnr_db": 31.0}
+
+    chart = fidelity_chart(rows)
+
+    (line,) = chart.figure.data
+    assert list(line.x) == [31.0]
+    assert chart.notes == ("onnxruntime fp32: sqnr_db inf (its output equals the reference)",)
 
 
 def test_the_load_curve_marks_invalid_runs_the_bound_and_the_peak() -> None:
@@ -266,13 +282,3 @@ def test_the_latency_distribution_counts_every_call_of_each_ok_cell() -> None:
     assert line.name == "onnxruntime b1 (8 calls)"
     assert sum(line.y) == pytest.approx(100.0)  # every call in one bin or another
     assert min(line.x) < 0.9 and max(line.x) > 5.0  # an empty bin beyond each end
-
-
-def test_an_output_equal_to_the_reference_is_named_not_plotted_at_infinity() -> None:
-    rows = _rows(sqnr_db=float("inf"))
-    rows[1] |= {"precision": "bf16", "sqnr_db": 31.0}
-
-    chart = fidelity_chart(rows)
-
-    assert len(chart.figure.data) == 1
-    assert chart.notes == ("onnxruntime b1 fp32: sqnr_db inf (its output equals the reference)",)

@@ -84,9 +84,9 @@ def _roofs(
                     (_roof_name(kind, precision, threads if several else "", peak, gbs), dash, peak, gbs)
                 )
             else:
-                notes.append(
-                    f"no {kind} {precision} roof: {compute.get('basis') or 'not in environment.json'}"
-                )
+                # The roofline branch says why a measured roof is missing in measured_basis.
+                why = compute.get(f"{kind}_basis") or compute.get("basis") or "not in environment.json"
+                notes.append(f"no {kind} {precision} roof: {why}")
     ridges = [peak / gbs for _, _, peak, gbs in lines if gbs]
     x = np.geomspace(min([span[0], *(r / 4 for r in ridges)]), max([span[1], *(r * 4 for r in ridges)]), 96)
     for name, dash, peak, gbs in lines:
