@@ -166,3 +166,75 @@ class MachineState:
     def read(cls) -> MachineState:
         """The machine as it is now."""
         return cls(read_cpufreq_state(), perf_counter_resolution_s())
+
+
+@dataclass(frozen=True)
+class CpuInfo:
+    """What /proc/cpuinfo and sysfs say of the CPU: enough to derive its theoretical peak.
+
+    ``clock_mhz`` is cpufreq's ``cpuinfo_max_freq`` (the highest clock the kernel knows, boost
+    included) where sysfs has it, else /proc/cpuinfo's ``cpu MHz`` (the clock at the moment of
+    reading; in a virtual machine usually the host's nominal clock); ``clock_source`` says which.
+    ``cores`` maps each CPU to its physical core (package, core id), so that two SMT siblings,
+    which share one core's vector units, count once.
+    """
+
+    model: str
+    vendor: str
+    family: int | None
+    flags: frozenset[str]
+    clock_mhz: float | None
+    clock_source: str
+    cores: dict[int, tuple[int, int]]
+
+    def physical_cores(self, cpus: tuple[int, ...] | list[int]) -> int:
+        """Distinct physical cores among ``cpus`` (a CPU of unknown topology counts as its own)."""
+        return len({self.cores.get(cpu, (-1, cpu)) for cpu in cpus})
+
+
+def read_cpu_info(cpuinfo: Path = Path("/proc/cpuinfo"), root: Path = _CPU_SYSFS) -> CpuInfo:
+    """The CPU as /proc/cpuinfo (its first processor's block) and sysfs describe it."""
+    fields: dict[str, str] = {}
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        text = ""
+    for line in text.split("\n\n", 1)[0].splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    family = fields.get("cpu family", "")
+    max_khz = _read_text(root / "cpu0" / "cpufreq" / "cpuinfo_max_freq")
+    clock: float | None
+    if max_khz and max_khz.isdigit():
+        clock, source = int(max_khz) / 1000.0, "cpufreq cpuinfo_max_freq"
+    else:
+        mhz = _to_float(fields.get("cpu MHz"))
+        clock, source = mhz, "/proc/cpuinfo cpu MHz (no cpufreq in sysfs)" if mhz else "unknown"
+    return CpuInfo(
+        model=fields.get("model name", ""),
+        vendor=fields.get("vendor_id", ""),
+        family=int(family) if family.isdigit() else None,
+        flags=frozenset(fields.get("flags", "").split()),
+        clock_mhz=clock,
+        clock_source=source,
+        cores={cpu: _core_of(root, cpu) for cpu in allowed_cpus()},
+    )
+
+
+def _to_float(text: str | None) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        return None
+
+
+def _core_of(root: Path, cpu: int) -> tuple[int, int]:
+    """(package, core id) of ``cpu`` from sysfs topology; (-1, cpu) where unreadable."""
+    topology = root / f"cpu{cpu}" / "topology"
+    package, core = _read_text(topology / "physical_package_id"), _read_text(topology / "core_id")
+    if package is None or core is None:
+        return (-1, cpu)
+    try:
+        return (int(package), int(core))
+    except ValueError:
+        return (-1, cpu)

@@ -36,6 +36,10 @@ process, which must stay free of them, and by every runner before its framework 
 #        summary gains speedup_vs_fp32.
 #        result/summary/cells gain quantize_s (seconds quantizing, outside the timed loop);
 #        job.json gains quantized (the model a quantizer made) and model.calibration.
+#        The machine's limit: summary gains gflops_per_s, arithmetic_intensity,
+#        roof_precision, roof_measured_gflops, roof_theoretical_gflops, roof_measured_gbs,
+#        roof_pct_measured, roof_pct_theoretical, roof_omitted; summary/cells gain
+#        model_io_bytes_per_sample.
 SCHEMA_VERSION = 7
 
 # The oldest version still read (a history outlives releases): a column added since reads as

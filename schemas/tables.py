@@ -63,6 +63,9 @@ _CELL_SETTINGS = [
     pa.field("model_parameters", pa.int64()),
     pa.field("model_flops_per_sample", pa.float64()),  # 2 x multiply-adds at input_shapes, where known
     pa.field("model_flops_basis", pa.string()),  # how that figure was found, or why there is none
+    pa.field(
+        "model_io_bytes_per_sample", pa.float64()
+    ),  # one sample's inputs and output (no reference: inputs)
     pa.field("input_shapes", pa.string(), nullable=False),  # JSON: input name -> shape of one call
     pa.field("inputs_sha256", pa.string()),  # of the input tensors (the seed's, or the user's --inputs)
     pa.field("measurement_json", pa.string()),  # seed, warm-up, stop rule, timeout: how it was timed
@@ -172,6 +175,19 @@ SUMMARY = pa.schema(
         # The same configuration's fp32 p50 over this one's (null without an ok fp32 row).
         pa.field("speedup_vs_fp32", pa.float64()),
         pa.field("warnings", pa.string()),  # "; "-separated reasons to doubt a figure
+        # The cell under the machine's roofs (orchestrator.figures.roofs; null, with
+        # roof_omitted saying why, where a figure is unknown -- never a zero):
+        pa.field("gflops_per_s", pa.float64()),  # model_flops_per_sample x throughput_per_s
+        pa.field(
+            "arithmetic_intensity", pa.float64()
+        ),  # FLOP per byte of weights + inputs/outputs a call moves
+        pa.field("roof_precision", pa.string()),  # whose roof: precision_effective's
+        pa.field("roof_measured_gflops", pa.float64()),  # that roof, measured, at the cell's busy threads
+        pa.field("roof_theoretical_gflops", pa.float64()),  # that roof, from the CPU's features
+        pa.field("roof_measured_gbs", pa.float64()),  # memory bandwidth, measured (STREAM-like triad)
+        pa.field("roof_pct_measured", pa.float64()),  # 100 x gflops_per_s / roof_measured_gflops
+        pa.field("roof_pct_theoretical", pa.float64()),  # 100 x gflops_per_s / roof_theoretical_gflops
+        pa.field("roof_omitted", pa.string()),  # why part of the point is missing, else null
     ]
 )
 

@@ -24,6 +24,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # every process it starts; a user's run has none of them.
 FAKE_RUNNERS = Path(__file__).resolve().parent / "fake_runners.py"
 os.environ[EXTRA_RUNNERS_VARIABLE] = str(FAKE_RUNNERS)
+# The suite's runs record the theoretical roofs only: a micro-benchmark per CPU set and thread
+# count would cost each a few seconds. tests/test_roofs.py measures, and runs with a cache.
+os.environ.setdefault("INFERENCE_BENCH_ROOFS_MODE", "off")
 
 # A budget small enough for CI, large enough for every stage to run.
 QUICK = ["--warmup", "3", "--min-iterations", "10", "--min-time", "0"]

@@ -124,3 +124,61 @@ def test_a_graph_whose_shapes_cannot_be_known_has_no_figure_and_says_why(tmp_pat
     onnx.save(model, str(tmp_path / "open.onnx"))
     found = onnx_flops(tmp_path / "open.onnx", {"a": (2, 4)})
     assert found.per_sample is None and "MatMul" in found.basis
+
+
+def attention_graphs(tmp_path: Path) -> tuple[Path, Path]:
+    """One attention (4 heads of 8, 6 queries over 10 keys) twice: ONNX's Attention operator, and
+    the same products spelled as MatMuls (Q K^T, softmax, times V)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    def value(name: str, dims: list[Any]) -> Any:
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, dims)
+
+    inputs = [value("q", ["b", 4, 6, 8]), value("k", ["b", 4, 10, 8]), value("v", ["b", 4, 10, 8])]
+    fused = [helper.make_node("Attention", ["q", "k", "v"], ["y"])]
+    spelled = [
+        helper.make_node("Transpose", ["k"], ["kt"], perm=[0, 1, 3, 2]),
+        helper.make_node("MatMul", ["q", "kt"], ["scores"]),
+        helper.make_node("Softmax", ["scores"], ["weights"], axis=-1),
+        helper.make_node("MatMul", ["weights", "v"], ["y"]),
+    ]
+    paths = []
+    for name, nodes in (("fused", fused), ("spelled", spelled)):
+        graph = helper.make_graph(nodes, name, inputs, [value("y", None)])
+        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 23)])
+        model.ir_version = 10
+        onnx.save(model, str(tmp_path / f"{name}.onnx"))
+        paths.append(tmp_path / f"{name}.onnx")
+    return paths[0], paths[1]
+
+
+def test_onnx_attention_counts_as_its_two_matrix_products(tmp_path: Path) -> None:
+    fused, spelled = attention_graphs(tmp_path)
+    shapes = {"q": (2, 4, 6, 8), "k": (2, 4, 10, 8), "v": (2, 4, 10, 8)}
+    counted = onnx_flops(fused, shapes)
+    assert counted.per_sample == onnx_flops(spelled, shapes).per_sample == 2 * (2.0 * 4 * 6 * 10 * 8)
+    assert "Attention" in counted.basis
+
+
+def test_onnx_runtimes_contrib_attention_is_not_counted_and_says_so(tmp_path: Path) -> None:
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        [helper.make_node("Attention", ["x", "w", "bias"], ["y"], domain="com.microsoft", num_heads=2)],
+        "contrib",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["b", 5, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+        initializer=[
+            helper.make_tensor("w", TensorProto.FLOAT, [8, 24], [0.0] * 192),
+            helper.make_tensor("bias", TensorProto.FLOAT, [24], [0.0] * 24),
+        ],
+    )
+    opsets = [helper.make_opsetid("", 17), helper.make_opsetid("com.microsoft", 1)]
+    model = helper.make_model(graph, opset_imports=opsets)
+    model.ir_version = 8
+    onnx.save(model, str(tmp_path / "contrib.onnx"))
+    found = onnx_flops(tmp_path / "contrib.onnx", {"x": (1, 5, 8)})
+    assert found.per_sample is None
+    assert found.basis == "the ONNX graph has com.microsoft.Attention, whose FLOPs are not counted"

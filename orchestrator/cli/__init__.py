@@ -34,6 +34,10 @@ def main(argv: list[str] | None = None) -> int:
         from orchestrator.cli.machines import machines_main
 
         return machines_main(argv[1:])
+    if command == "roofs":
+        from orchestrator.cli.roofs import roofs_main
+
+        return roofs_main(argv[1:])
     from orchestrator.cli.run import run_main
 
     return run_main(argv)

@@ -31,7 +31,9 @@ from orchestrator.cli.flags import (
 from orchestrator.cli.run_flags import build_parser
 from orchestrator.execute.display import PipeGuard, make_console, make_display
 from orchestrator.execute.env_status import ConsoleStatus
+from orchestrator.execute.environments import Environment
 from orchestrator.execute.inputs import InputError, load_inputs
+from orchestrator.execute.roofs import bench_python, run_mode, run_roofs
 from orchestrator.execute.run import (
     Interrupted,
     OutOfMemory,
@@ -41,10 +43,12 @@ from orchestrator.execute.run import (
     execute,
     resolve_environments,
 )
+from orchestrator.figures.roofs import MachineRoofs
 from orchestrator.figures.stats import MIN_PROCESSES
 from orchestrator.history.compare import latencies_by_config, process_p50s_by_config
 from orchestrator.history.regressions import record_and_compare
 from orchestrator.history.store import HistoryError
+from orchestrator.host import read_cpu_info
 from orchestrator.plan.errors import PlanError
 from orchestrator.plan.options import TUNE_REPEATS, tuning_summary
 from orchestrator.plan.plan import Plan
@@ -54,6 +58,7 @@ from orchestrator.report.console_table import notes, settings_lines, summary_vie
 from orchestrator.report.contamination import isolation_table
 from orchestrator.report.formats import write_reports
 from orchestrator.report.labels import settings_parts, varying_keys
+from orchestrator.report.markdown import roofs_line
 from schemas import io, tables
 
 
@@ -286,10 +291,14 @@ def _run(
     environments, export = resolve_environments(plan, workloads, _envs_root(args), said, args.torch_index_url)
     _refuse_unavailable_versions(parser, args, environments)
     said.summary()
+    try:
+        roofs = _roofs(plan, environments, args, console)
+    except ValueError as exc:  # $INFERENCE_BENCH_ROOFS_MODE: nothing is written yet
+        parser.exit(EXIT_USAGE, f"{parser.prog}: error: {exc}\n")
     _raise_on_signals()
     try:
         record = execute(
-            plan, make_display(console, args.quiet), workloads, environments, export, args.config
+            plan, make_display(console, args.quiet), workloads, environments, export, args.config, roofs
         )
     except OutputError as exc:
         parser.exit(EXIT_USAGE, f"{parser.prog}: error: argument --output: {exc}\n")
@@ -309,6 +318,18 @@ def _run(
     finally:
         _default_signals()
     return _after_run(parser, args, record, console)
+
+
+def _roofs(
+    plan: Plan, environments: dict[str, Environment], args: argparse.Namespace, console: Console
+) -> dict[int, MachineRoofs]:
+    """The machine's roofs at each thread count of the run: cached, or measured once now
+    (``python -m orchestrator roofs --measure`` measures again; $INFERENCE_BENCH_ROOFS_MODE)."""
+    mode = run_mode()
+    bench = bench_python(environments, Path(sys.executable), _envs_root(args))
+    if not args.quiet and mode != "off":
+        console.print(f"roofs: {mode}, measured in {bench.words}", markup=False, highlight=False)
+    return run_roofs(read_cpu_info(), plan.cells(), bench, mode)
 
 
 def _after_run(
@@ -396,7 +417,8 @@ def _show(console: Console, record: RunRecord, baseline: str | None) -> None:
     width = console.width if console.is_terminal else None
     settings = settings_lines(settings_parts(record.rows, varying_keys(record.rows)), width)
     versions = settings_lines(version_parts(record.rows), width, "versions:")  # as each reported it
-    for line in settings + versions:
+    roofs = roofs_line(record.run_dir)
+    for line in settings + versions + ([f"roofs: {roofs}"] if roofs else []):
         console.print(line, markup=False, highlight=False, soft_wrap=True)
     console.print(summary_view(record.rows, width, baseline=baseline, relative=True))
 

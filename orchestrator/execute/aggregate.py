@@ -24,6 +24,7 @@ from orchestrator.execute.launcher import Exit
 from orchestrator.figures.accuracy import accuracy_figures, accuracy_shortfall
 from orchestrator.figures.fidelity import fidelity, shortfall
 from orchestrator.figures.speedup import speedups_vs_fp32
+from orchestrator.figures.roofs import ROOFLINE_COLUMNS
 from orchestrator.figures.stats import bootstrap_ci, latency_stats, throughput_per_s
 from orchestrator.figures.trust import assess, cpu_budget_warnings, printed_percentiles
 from orchestrator.host import MachineState
@@ -332,6 +333,7 @@ def cell_row(
             model_parameters=spec.parameters,
             model_flops_per_sample=flops.per_sample,
             model_flops_basis=flops.basis,
+            model_io_bytes_per_sample=io_bytes_per_sample(prepared, shapes),
             inputs_sha256=prepared.inputs_sha256,
         )
     if measurement is not None:
@@ -339,6 +341,19 @@ def cell_row(
     if environment is not None:
         row.update(environment_key=environment.key)
     return row
+
+
+def io_bytes_per_sample(prepared: PreparedModel, shapes: dict[str, tuple[int, ...]]) -> float | None:
+    """Bytes of one sample's inputs (at their dtypes) and output (float32, its size from the
+    reference; left out where the model has none): the activations a call must move at the
+    least, beside its weights. None without input shapes."""
+    if not shapes:
+        return None
+    dtypes = {spec.name: np.dtype(spec.dtype).itemsize for spec in prepared.spec.inputs}
+    total = sum(math.prod(shape[1:]) * dtypes.get(name, 4) for name, shape in shapes.items())
+    if prepared.reference is not None and prepared.reference.ndim > 1:
+        total += math.prod(prepared.reference.shape[1:]) * 4
+    return float(total)
 
 
 def _read_result(path: Path) -> dict[str, Any] | str:
@@ -611,6 +626,7 @@ _MEDIAN_OVER_REPEATS = frozenset(
     and not field.name.startswith("model_")
     and field.name not in _PARITY_COLUMNS  # the worst repeat's, with its verdict
     and field.name != "speedup_vs_fp32"  # between configurations: with_speedups
+    and field.name not in ROOFLINE_COLUMNS  # of the summary row itself, under the run's roofs
 )
 
 

@@ -47,7 +47,9 @@ from orchestrator.execute.display import Display
 from orchestrator.execute.environments import Environment, StatusHandler, default_root, resolve
 from orchestrator.execute.launcher import Exit, launch, worker_env
 from orchestrator.execute.quantize import Quantization, directory_for, needs_quantizing, quantize
+from orchestrator.execute.roofs import roofs_record
 from orchestrator.execute.run_record import describe_environment
+from orchestrator.figures.roofs import MachineRoofs, with_roofline
 from orchestrator.host import MachineState
 from orchestrator.plan.cells import Cell, launch_groups
 from orchestrator.plan.framework_refs import FrameworkRef
@@ -249,12 +251,15 @@ def execute(
     environments: dict[str, Environment] | None = None,
     export: Exporter | None = None,
     config: Path | None = None,
+    roofs: dict[int, MachineRoofs] | None = None,
 ) -> RunRecord:
     """Run every cell of ``plan`` in its worker process, in order, and write the summary.
 
     ``workloads`` are the plan's models, resolved (with the user's --inputs, if any);
     ``environments`` the interpreter of each framework (by label); ``export`` makes the ONNX
-    graph of a model that is exported from PyTorch; ``config`` is recorded with the environment.
+    graph of a model that is exported from PyTorch; ``config`` is recorded with the environment;
+    ``roofs`` (by busy thread count, ``orchestrator.execute.roofs``) go into environment.json and
+    place each summary row under them (None: every row's point says they were not measured).
     Left out, the workloads are the plan's built-in models and the environments are resolved
     (and the export found) with :func:`resolve_environments`.
     On SIGINT/SIGTERM (raised as :class:`Interrupted`) the running worker is killed,
@@ -269,7 +274,7 @@ def execute(
     except OSError as exc:
         raise OutputError(f"cannot create a run directory in {plan.output}: {exc.strerror or exc}") from exc
     cells = plan.cells()
-    written = _RunTables(run_dir)
+    written = _RunTables(run_dir, roofs)
     # The host as it is, before this process moves itself off the runners' CPUs: the record
     # (and the fingerprint that keys history and compare) must not depend on --cpus.
     described = describe_environment(config)
@@ -278,6 +283,7 @@ def execute(
         try:
             io.write_json({"run_id": run_id, **plan.to_dict()}, run_dir / "plan.json")
             described["environments"] = {label: env.record() for label, env in environments.items()}
+            described["roofs"] = roofs_record(roofs or {}) or None
             io.write_json(described, run_dir / "environment.json")
             prepared = {
                 name: _prepare(plan, name, workload, run_dir, export) for name, workload in workloads.items()
@@ -318,6 +324,7 @@ class _RunTables:
     """The run's three tables as they grow: every outcome so far, rewritten after each group."""
 
     run_dir: Path
+    roofs: dict[int, MachineRoofs] | None = None
     outcomes: list[CellOutcome] = field(default_factory=list)
     samples: list[pa.Table] = field(default_factory=list)
     summary: dict[str, dict[str, Any]] = field(default_factory=dict)  # by config_id, first-run order
@@ -330,7 +337,10 @@ class _RunTables:
         machine = MachineState.read()  # as the machine is now, once for every config of this save
         for row in summarise_configs([o for o in self.outcomes if o.cell.config_id in changed], machine):
             self.summary[row["config_id"]] = row
-        rows = with_speedups(with_comparison_warnings(list(self.summary.values())))
+        rows = [
+            with_roofline(row, self.roofs)
+            for row in with_speedups(with_comparison_warnings(list(self.summary.values())))
+        ]
         write_cells(self.outcomes, self.run_dir / "cells.parquet")
         write_summary(rows, self.run_dir / "summary.parquet")
         write_samples(self.samples, self.run_dir / "samples.parquet")

@@ -29,6 +29,7 @@ from orchestrator.report.labels import (
     format_accuracy_drop,
     format_ms,
     format_ratio,
+    format_roof_pct,
     has_accuracy,
     relative_header,
     relative_to,
@@ -103,6 +104,7 @@ def columns(rows: list[Row], baseline: str | None, relative: bool) -> list[Colum
     found += [
         # Offline, batch / p50: the p50 column says it already, where CPU % says what nothing else does.
         Column("samples/s", [_fmt(row.get("throughput_per_s"), 0) for row in rows], DETAIL),
+        *_roof_column(rows),
         Column("CPU %", [_fmt(row.get("cpu_percent"), 0) for row in rows], USEFUL),
         Column("peak MB", [_peak(row) for row in rows], IMPORTANT),
         Column("import s", [_fmt(row.get("import_s"), 2) for row in rows], EXTRA),
@@ -146,6 +148,14 @@ def _insert_output_columns(found: list[Column], rows: list[Row]) -> None:
             Column("accuracy", [format_accuracy(row) for row in rows], IMPORTANT),
             Column("vs ref", [format_accuracy_drop(row) for row in rows], USEFUL),
         ]
+
+
+def _roof_column(rows: list[Row]) -> list[Column]:
+    """``% roof``: each cell's share of the measured roof of the precision that executed;
+    none for rows from before the roofs (or a run without them)."""
+    if not any(row.get("roof_pct_measured") is not None for row in rows):
+        return []
+    return [Column("% roof", [format_roof_pct(row) for row in rows], USEFUL)]
 
 
 def _ran_elsewhere(row: Row) -> bool:

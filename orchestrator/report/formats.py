@@ -6,7 +6,8 @@ file into the run directory atomically and returns its path. A kind may also hav
 (:data:`COMPANIONS`): same arguments, but each writes its file only when the rows call for it
 and returns its path, or None when it wrote nothing -- the png kind adds sweep.png when the
 run sweeps batch sizes or thread counts, load.png when it has LoadGen server figures at two
-offered rates or more, and precision.png when it has a precision other than fp32.
+offered rates or more, precision.png when it has a precision other than fp32, and roofline.png
+when a cell has a point under the machine's roofs.
 :func:`write_reports` runs both and lists every file.
 """
 
@@ -19,7 +20,13 @@ from orchestrator.report.csv_file import write_csv
 from orchestrator.report.html.page import write_html
 from orchestrator.report.labels import Row
 from orchestrator.report.markdown import write_markdown
-from orchestrator.report.png import write_load_png, write_png, write_precision_png, write_sweep_png
+from orchestrator.report.png import (
+    write_load_png,
+    write_png,
+    write_precision_png,
+    write_roofline_png,
+    write_sweep_png,
+)
 
 Exporter = Callable[[list[Row], Path, str | None], Path]
 Companion = Callable[[list[Row], Path, str | None], Path | None]
@@ -33,7 +40,9 @@ EXPORTERS: dict[str, Exporter] = {
 }
 
 
-COMPANIONS: dict[str, tuple[Companion, ...]] = {"png": (write_sweep_png, write_load_png, write_precision_png)}
+COMPANIONS: dict[str, tuple[Companion, ...]] = {
+    "png": (write_sweep_png, write_load_png, write_precision_png, write_roofline_png)
+}
 
 
 def write_reports(
@@ -43,7 +52,7 @@ def write_reports(
 
     Returns the path of every file written, in order: each kind's exporter's, then any of its
     companions' (``png`` adds sweep.png on a batch-size or threads sweep, load.png on a peak search,
-    precision.png on a precision other than fp32).
+    precision.png on a precision other than fp32, roofline.png where a cell's FLOPs are known).
     Raises ValueError naming an unknown kind before anything is written.
     """
     wanted = list(dict.fromkeys(kinds))

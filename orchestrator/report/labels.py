@@ -275,3 +275,33 @@ def _shapes(rows: list[Row]) -> str:
     if any(len(tail) != 1 for tail in tails.values()):
         return ""
     return " (" + ", ".join(f"{n} {'x'.join(['B', *map(str, next(iter(tails[n])))])}" for n in names) + ")"
+
+
+def format_roof_pct(row: Row) -> str:
+    """A cell's share of the measured roof of the precision that executed, ``12.3`` (``-`` where
+    it has none: roof_omitted says why)."""
+    pct = row.get("roof_pct_measured")
+    if pct is None or math.isnan(pct):
+        return "-"
+    return f"{pct:.1f}" if pct < 10 else f"{pct:.0f}"
+
+
+def describe_roofs(roofs: dict[str, Any] | None) -> str | None:
+    """environment.json's ``roofs`` in one line: each precision's measured and theoretical
+    GFLOP/s, then the measured bandwidth, at the run's widest thread count; None without them."""
+    if not roofs:
+        return None
+
+    def figure(value: float | None) -> str:
+        return "-" if value is None else f"{value:,.0f}"
+
+    parts = [
+        f"{name} {figure(roofs[name].get('measured_gflops'))} measured / "
+        f"{figure(roofs[name].get('theoretical_gflops'))} theoretical GFLOP/s"
+        for name in ("fp32", "bf16", "int8")
+        if name in roofs
+    ]
+    bandwidth = (roofs.get("bandwidth") or {}).get("measured_gbs")
+    parts.append(f"memory {figure(bandwidth)} GB/s measured")
+    cpus = ",".join(map(str, roofs.get("cpus") or []))
+    return f"{'; '.join(parts)} ({roofs.get('threads')} thread(s) on CPUs {cpus})"

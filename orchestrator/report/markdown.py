@@ -19,10 +19,12 @@ from orchestrator.report.labels import (
     _header,
     _options_vary,
     cell_label,
+    describe_roofs,
     format_accuracy,
     format_accuracy_drop,
     format_ms,
     format_ratio,
+    format_roof_pct,
     has_accuracy,
     md_escape,
     relative_header,
@@ -49,6 +51,17 @@ def _md_parity(row: Row) -> str:
 def _md_status(row: Row) -> str:
     status = row["status"] if row["status"] == "ok" else f"**{row['status']}**"
     return f"{status} {md_escape(row['error'])}" if row["error"] else status
+
+
+def _roof_note(shown: bool) -> list[str]:
+    """What the % roof column means, when the table has it."""
+    if not shown:
+        return []
+    return [
+        "",
+        "`% roof`: the cell's GFLOP/s over the measured roof of the precision that executed, at its "
+        "thread count (summary.parquet: roof_pct_theoretical, arithmetic_intensity, roof_omitted).",
+    ]
 
 
 def _accuracy_note(rows: list[Row], shown: bool) -> list[str]:
@@ -101,8 +114,21 @@ def host_line(run_dir: Path) -> str | None:
     return f"{host.get('cpu_model', '?')}, {len(cpus)} CPUs allowed, host {host.get('hostname', '?')}"
 
 
+def roofs_line(run_dir: Path) -> str | None:
+    """The machine's roofs the run measured, from its environment.json, in one line."""
+    try:
+        roofs = json.loads((run_dir / "environment.json").read_text()).get("roofs")
+    except (OSError, ValueError):
+        return None
+    return describe_roofs(roofs)
+
+
 def markdown_summary(
-    rows: list[Row], run_id: str, baseline: str | None = None, host: str | None = None
+    rows: list[Row],
+    run_id: str,
+    baseline: str | None = None,
+    host: str | None = None,
+    roofs: str | None = None,
 ) -> str:
     """The run as a Markdown document: a heading, one table line per cell, a not-ok note."""
     vary = varying_keys(rows)
@@ -110,8 +136,9 @@ def markdown_summary(
     headers = ["framework", *(_header(key) for key in vary)]
     tail_header, tail_value = tail_column(rows)
     precision = shows_precision(rows)
+    roof = any(row.get("roof_pct_measured") is not None for row in rows)
     headers += ["p50 ms", tail_header, relative_header(baseline), *(["speed-up"] if precision else [])]
-    headers += ["samples/s", "CPU %", "peak MB", "import s", "ready s"]
+    headers += ["samples/s", *(["% roof"] if roof else []), "CPU %", "peak MB", "import s", "ready s"]
     accuracy = has_accuracy(rows)
     headers += [*(["accuracy", "vs ref"] if accuracy else []), *(_FIDELITY if precision else [])]
     headers += ["parity", "status"]
@@ -121,10 +148,12 @@ def markdown_summary(
         "",
         *_settings_lines(rows, vary),
         *([f"**Host:** {host}  "] if host else []),
+        *([f"**Roofs:** {roofs}  "] if roofs else []),
         "",
         f"`{relative_header(baseline)}`: each cell's p50 over the "
         + (f"p50 of {baseline}" if baseline else "fastest p50 among the frameworks")
         + " at the same settings (1.00x is that one).",
+        *_roof_note(roof),
         *_accuracy_note(rows, accuracy),
         *(_PRECISION_NOTE if precision else []),
         "",
@@ -141,6 +170,7 @@ def markdown_summary(
         cells += [format_ms(row["latency_ms_p50"]), tail_value(row)]
         cells += [format_ratio(ratios[row["cell_id"]]), *([format_speedup(row)] if precision else [])]
         cells += [_fmt(row["throughput_per_s"], 0)]
+        cells += [format_roof_pct(row)] if roof else []
         cells += [_fmt(row["cpu_percent"], 0), _fmt(row["peak_rss_mb"], 0)]
         cells += [_fmt(row["import_s"], 2), _fmt(row.get("ready_s"), 2)]
         cells += [format_accuracy(row), format_accuracy_drop(row)] if accuracy else []
@@ -159,6 +189,6 @@ def markdown_summary(
 def write_markdown(rows: list[Row], run_dir: Path, baseline: str | None = None) -> Path:
     """Write summary.md, fit for a CI job page (e.g. $GITHUB_STEP_SUMMARY)."""
     path = run_dir / "summary.md"
-    text = markdown_summary(rows, run_id_of(rows, run_dir), baseline, host_line(run_dir))
+    text = markdown_summary(rows, run_id_of(rows, run_dir), baseline, host_line(run_dir), roofs_line(run_dir))
     io.write_bytes(text.encode(), path)
     return path

@@ -42,3 +42,11 @@ def write_load_png(rows: list[Row], run_dir: Path, baseline: str | None = None) 
 
     del baseline  # absolute figures, one line per framework
     return load_chart(rows, run_dir / "load.png")
+
+
+def write_roofline_png(rows: list[Row], run_dir: Path, baseline: str | None = None) -> Path | None:
+    """Write roofline.png when a cell has a point under the roofs (its FLOPs and rate known)."""
+    from orchestrator.report.roofline_chart import roofline_chart
+
+    del baseline  # absolute figures, one point per cell
+    return roofline_chart(rows, run_dir)
