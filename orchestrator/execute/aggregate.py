@@ -23,8 +23,8 @@ from orchestrator.execute.environments import Environment
 from orchestrator.execute.launcher import Exit
 from orchestrator.figures.accuracy import accuracy_figures, accuracy_shortfall
 from orchestrator.figures.fidelity import fidelity, shortfall
-from orchestrator.figures.speedup import speedups_vs_fp32
 from orchestrator.figures.roofs import ROOFLINE_COLUMNS
+from orchestrator.figures.speedup import speedups_vs_fp32
 from orchestrator.figures.stats import bootstrap_ci, latency_stats, throughput_per_s
 from orchestrator.figures.trust import assess, cpu_budget_warnings, printed_percentiles
 from orchestrator.host import MachineState
