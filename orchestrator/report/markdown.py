@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from orchestrator.plan.options import non_default
@@ -123,6 +124,28 @@ def roofs_line(run_dir: Path) -> str | None:
     return describe_roofs(roofs)
 
 
+@dataclass(frozen=True)
+class _Shown:
+    """Which of the optional columns the table has."""
+
+    options: bool
+    precision: bool
+    roof: bool
+    accuracy: bool
+
+
+def _figures(row: Row, shown: _Shown) -> list[str]:
+    """A row's cells after its ratio, the optional ones where the table has them."""
+    cells = [format_speedup(row)] if shown.precision else []
+    cells += [_fmt(row["throughput_per_s"], 0)]
+    cells += [format_roof_pct(row)] if shown.roof else []
+    cells += [_fmt(row["cpu_percent"], 0), _fmt(row["peak_rss_mb"], 0)]
+    cells += [_fmt(row["import_s"], 2), _fmt(row.get("ready_s"), 2)]
+    cells += [format_accuracy(row), format_accuracy_drop(row)] if shown.accuracy else []
+    cells += [format_cosine(row), format_sqnr(row), format_top1(row)] if shown.precision else []
+    return [*cells, _md_parity(row), _md_status(row)]
+
+
 def markdown_summary(
     rows: list[Row],
     run_id: str,
@@ -163,20 +186,13 @@ def markdown_summary(
     options_vary = _options_vary(rows)
     if options_vary:
         headers.insert(1, "options")
+    shown = _Shown(options_vary, precision, roof, accuracy)
     for row in rows:
         cells = [framework_label(row)]
         cells += [non_default(row["framework"], row.get("options_json"))] if options_vary else []
         cells += [display_value(row.get(key)) for key in vary]
-        cells += [format_ms(row["latency_ms_p50"]), tail_value(row)]
-        cells += [format_ratio(ratios[row["cell_id"]]), *([format_speedup(row)] if precision else [])]
-        cells += [_fmt(row["throughput_per_s"], 0)]
-        cells += [format_roof_pct(row)] if roof else []
-        cells += [_fmt(row["cpu_percent"], 0), _fmt(row["peak_rss_mb"], 0)]
-        cells += [_fmt(row["import_s"], 2), _fmt(row.get("ready_s"), 2)]
-        cells += [format_accuracy(row), format_accuracy_drop(row)] if accuracy else []
-        cells += [format_cosine(row), format_sqnr(row), format_top1(row)] if precision else []
-        cells += [_md_parity(row), _md_status(row)]
-        lines.append("| " + " | ".join(cells) + " |")
+        cells += [format_ms(row["latency_ms_p50"]), tail_value(row), format_ratio(ratios[row["cell_id"]])]
+        lines.append("| " + " | ".join(cells + _figures(row, shown)) + " |")
     lines += ["", _not_ok_note(rows, vary), ""]
     warned = [row for row in rows if row.get("warnings")]
     if warned:
