@@ -10,6 +10,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
 
+from orchestrator.figures.stats import format_p_value
 from orchestrator.history.site.findings import Regression
 from orchestrator.history.site.series import run_time
 
@@ -77,7 +78,7 @@ def _summary(found: Regression) -> str:
     p50s = f"p50 {base:.4g} ms -> {new:.4g} ms; " if base is not None and new is not None else ""
     return (
         f"run {verdict['run_id']} against {verdict['base_run_id']}: {p50s}"
-        f"{verdict.get('latency_verdict')}, p-value {verdict.get('p_value'):.2g}, processes "
+        f"{verdict.get('latency_verdict')}, p-value {format_p_value(float(verdict['p_value']))}, processes "
         f"{verdict.get('base_processes')} vs {verdict.get('new_processes')}; gate at "
         f"{found.threshold_pct:g} %."
     )

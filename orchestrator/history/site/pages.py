@@ -9,10 +9,11 @@ import re
 from html import escape
 from typing import Any
 
+from orchestrator.figures.stats import format_p_value
 from orchestrator.history.site.findings import Findings, Regression
 from orchestrator.history.site.series import Series, columns_of, run_time
 from orchestrator.report.labels import format_ms
-from schemas.configuration import display_value, header
+from schemas.configuration import display_value, framework_label, header
 
 Row = dict[str, Any]
 
@@ -22,7 +23,7 @@ _STYLE = """
 body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1200px; color: #222; }
 nav a { margin-right: 1em; } h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
 table { border-collapse: collapse; font-size: 0.85em; }
-td, th { padding: 3px 8px; border-bottom: 1px solid #ddd; }
+td, th { padding: 3px 8px; border-bottom: 1px solid #ddd; white-space: nowrap; vertical-align: top; }
 th { text-align: left; background: #f4f4f4; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 .bad { color: #c0392b; font-weight: bold; } .muted { color: #777; }
@@ -57,7 +58,7 @@ _NUMBER = re.compile(r"^[+-]?[\d.,]+( %| \[.*\])?$")  # 12, +4.1 %, 0.896 [0.88,
 
 
 def _align(cell: str) -> str:
-    return "num" if _NUMBER.match(cell) else ""
+    return "num" if _NUMBER.match(re.sub(r"<[^>]+>", "", cell)) else ""
 
 
 def _pct(value: float | None) -> str:
@@ -90,7 +91,7 @@ def _run_cell(row: Row | None, run_id: str) -> str:
         return f"{escape(run_id)} <span class='muted'>(no longer in the history)</span>"
     details = [_p50(row) + " ms", f"{row.get('framework')} {row.get('framework_version') or '?'}"]
     details.append(f"commit {(row.get('git_commit') or '?')[:12]}")
-    return f"{escape(run_id)}<br><span class='muted'>{escape('; '.join(details))}</span>"
+    return escape(run_id) + "".join(f"<br><span class='muted'>{escape(line)}</span>" for line in details)
 
 
 def regression_rows(regressions: list[Regression], series_by_key: dict[Any, Series]) -> list[list[str]]:
@@ -106,7 +107,7 @@ def regression_rows(regressions: list[Regression], series_by_key: dict[Any, Seri
                 _link(series),
                 f"<span class='bad'>{escape(_pct(verdict.get('p50_change_pct')))}</span>",
                 escape(_pct(verdict.get("peak_rss_change_pct"))),
-                escape(f"{verdict.get('p_value'):.2g}"),
+                escape(format_p_value(float(verdict["p_value"]))),
                 escape(f"{verdict.get('base_processes')} vs {verdict.get('new_processes')}"),
                 escape(f"{found.threshold_pct:g} % ({how})"),
                 _run_cell(found.base, str(verdict["base_run_id"])),
@@ -150,7 +151,7 @@ def index_page(all_series: list[Series], findings: Findings, overview: str, runs
     for found in findings.regressions:
         counts[found.series] = counts.get(found.series, 0) + 1
     lines = [_index_row(series, counts.get(series.key, 0)) for series in all_series]
-    headers = ["configuration", "model", "framework", "scenario", "precision", "settings", "machine"]
+    headers = ["model", "framework (its page)", "scenario", "precision", "settings", "machine"]
     headers += ["runs", "latest run", "latest p50 ms [95 %]", "vs previous", "changes", "regressions"]
     hosts = sorted({series.host for series in all_series})
     newest = regression_rows(findings.regressions[:10], {series.key: series for series in all_series})
@@ -173,11 +174,10 @@ def _index_row(series: Series, regressions: int) -> list[str]:
     if len(ok) >= 2 and ok[-2]["latency_ms_p50"]:
         previous_change = (ok[-1]["latency_ms_p50"] / ok[-2]["latency_ms_p50"] - 1.0) * 100.0
     return [
-        _link(series),
-        *(
-            escape(display_value(row.get(column)))
-            for column in ("model", "framework", "scenario", "precision")
-        ),
+        escape(display_value(row.get("model"))),
+        f'<a href="{escape(series.page)}">{escape(framework_label(row))}</a>',
+        escape(display_value(row.get("scenario"))),
+        escape(display_value(row.get("precision"))),
         escape(series.settings or "-"),
         escape(series.host),
         str(len(series.rows)),
