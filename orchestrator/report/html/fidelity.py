@@ -24,6 +24,7 @@ _FIDELITY = (
     ("cosine_min", "lowest cosine with the reference (right: less fidelity)", False, True),
     ("max_abs_diff", "max |diff| from the reference (log; right: less fidelity)", True, False),
 )
+_DASHES = ("solid", "dash", "dot", "dashdot")
 _SYMBOLS = ("circle", "square", "diamond", "triangle-up", "star", "cross")
 
 
@@ -40,7 +41,7 @@ def fidelity_chart(rows: list[Row]) -> Chart:
     import plotly.graph_objects as go
 
     figure, colour, notes = go.Figure(), colours(rows), []
-    for name, line in _lines(drawn):
+    for index, (name, line) in enumerate(_lines(drawn)):
         plotted = [row for row in line if row.get(x_key) is not None and row.get(y_key) is not None]
         for row in plotted:
             if not math.isfinite(row[x_key]):  # SQNR is infinite where the output equals the reference
@@ -49,7 +50,9 @@ def fidelity_chart(rows: list[Row]) -> Chart:
                 )
         plotted = [row for row in plotted if math.isfinite(row[x_key])]
         if plotted:
-            figure.add_trace(_trace(go, name, plotted, x_key, y_key, colour, precisions))
+            trace = _trace(go, name, plotted, x_key, y_key, colour, precisions)
+            trace.line.dash = _DASHES[index % len(_DASHES)]  # a framework's lines apart (one colour)
+            figure.add_trace(trace)
     figure.update_xaxes(title=x_title, type="log" if x_log else "linear")
     figure.update_xaxes(autorange="reversed" if x_reversed else True)
     figure.update_yaxes(title=y_title, type="log" if y_log else "linear")
