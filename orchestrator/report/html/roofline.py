@@ -109,9 +109,12 @@ def _busy_threads(row: Row) -> str:
 
 
 def _percent(row: Row) -> str:
-    """The cell's share of its measured roof, written beside its point: ``16 %``."""
-    share = row.get("roof_pct_measured")
-    return "" if share is None else f" {share:.0f} %"
+    """The cell's share of its measured roof, written beside its point (``16 %``); of the
+    theoretical one where none was measured (``5 % theoretical``)."""
+    if row.get("roof_pct_measured") is not None:
+        return f" {row['roof_pct_measured']:.0f} %"
+    share = row.get("roof_pct_theoretical")
+    return "" if share is None else f" {share:.0f} % theoretical"
 
 
 def _hover(row: Row) -> str:
