@@ -12,6 +12,7 @@ cell records UNOBSERVED.
 
 from __future__ import annotations
 
+import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -91,6 +92,59 @@ def onnxruntime_compute(events: list[dict[str, Any]]) -> tuple[list[str], list[s
     return dtypes, sorted(providers)
 
 
+# Compute nodes whose FLOPs a profile's shapes give: 2 x the output's elements x the reduced
+# dim -- the first input's last dim for a matrix product, the weight's elements per output
+# channel for a convolution (its weight input's index; a pre-packed weight lists no shape).
+_ONNXRUNTIME_MATMUL = {
+    "MatMul", "Gemm", "FusedMatMul", "FusedGemm", "QGemm", "MatMulInteger", "QLinearMatMul",
+    "MatMulIntegerToFloat", "DynamicQuantizeMatMul",
+}  # fmt: skip
+_ONNXRUNTIME_CONV_WEIGHT = {"Conv": 1, "FusedConv": 1, "ConvInteger": 1, "QLinearConv": 3}
+
+
+def onnxruntime_compute_flops(events: list[dict[str, Any]]) -> list[float | None]:
+    """The FLOPs of each compute node :func:`onnxruntime_compute` counts, in its order, read from
+    the profile's shapes; None for a node whose shapes do not tell them."""
+    found: list[float | None] = []
+    for event in events:
+        args = event.get("args") or {}
+        if event.get("cat") != "Node" or not str(event.get("name", "")).endswith("_kernel_time"):
+            continue
+        op = args.get("op_name")
+        inputs = _shapes(args.get("input_type_shape"))
+        if op not in _ONNXRUNTIME_COMPUTE or not (op in _ONNXRUNTIME_INTEGER or inputs):
+            continue
+        outputs = _shapes(args.get("output_type_shape"))
+        out = math.prod(outputs[0]) if outputs and outputs[0] else None
+        reduced: int | None = None
+        if op in _ONNXRUNTIME_MATMUL and inputs and inputs[0]:
+            reduced = inputs[0][-1]
+        elif op in _ONNXRUNTIME_CONV_WEIGHT and len(inputs) > _ONNXRUNTIME_CONV_WEIGHT[op]:
+            weight = inputs[_ONNXRUNTIME_CONV_WEIGHT[op]]
+            reduced = math.prod(weight[1:]) if len(weight) >= 3 else None
+        found.append(None if out is None or reduced is None else 2.0 * out * reduced)
+    return found
+
+
+def openvino_layer_flops(layer: str, inputs: list[list[int]], output: list[int]) -> float | None:
+    """FLOPs of one compute layer of OpenVINO's executable graph from its shapes: 2 x the output's
+    elements x the reduced dim (the activations' last dim of a product; the weight's elements per
+    output channel of a convolution, per group of a grouped one); None where a shape is missing."""
+    if not output or not inputs or not inputs[0]:
+        return None
+    if layer in ("FullyConnected", "MatMul"):
+        return 2.0 * math.prod(output) * inputs[0][-1]
+    skip = {"Convolution": 1, "GroupConvolution": 2}.get(layer)
+    if skip is None or len(inputs) < 2 or len(inputs[1]) < skip + 2:
+        return None
+    return 2.0 * math.prod(output) * math.prod(inputs[1][skip:])
+
+
+def _shapes(typed: list[dict[str, list[int]]] | None) -> list[list[int]]:
+    """The shapes of a profile's ``[{"float": [1, 8]}, ...]``."""
+    return [next(iter(item.values()), []) for item in typed or []]
+
+
 def torch_compute_dtypes(events: Iterable[tuple[str, Sequence[str]]]) -> list[str]:
     """From PyTorch profiler events as (operator name, its inputs' dtypes): the type of the
     first tensor input of every matrix product and convolution."""
@@ -103,11 +157,24 @@ def torch_compute_dtypes(events: Iterable[tuple[str, Sequence[str]]]) -> list[st
     return found
 
 
-def summarise(dtypes: list[str]) -> str | None:
-    """``fp32``, ``bf16``, or ``mixed: 12 bf16, 3 fp32`` for the compute ops' types (None: none)."""
-    counts = Counter(_NAMES.get(dtype.lower(), dtype.lower()) for dtype in dtypes)
+def summarise(dtypes: list[str], flops: Sequence[float | None] | None = None) -> str | None:
+    """``fp32``, ``bf16``, or ``mixed: 12 bf16, 3 fp32`` for the compute ops' types (None: none);
+    with each op's ``flops`` (in the same order, all known), a mix says the share of the FLOPs
+    at its lowest precision: ``mixed: 12 int8, 4 fp32 (96 % of FLOPs int8)``."""
+    names = [_NAMES.get(dtype.lower(), dtype.lower()) for dtype in dtypes]
+    counts = Counter(names)
     if not counts:
         return None
     if len(counts) == 1:
         return next(iter(counts))
-    return "mixed: " + ", ".join(f"{count} {name}" for name, count in counts.most_common())
+    text = "mixed: " + ", ".join(f"{count} {name}" for name, count in counts.most_common())
+    lowest = next((name for name in _LOWER_FIRST if name in counts), None)
+    if flops is None or len(flops) != len(names) or lowest is None or None in flops:
+        return text
+    total = sum(f for f in flops if f is not None)
+    low = sum(f for name, f in zip(names, flops) if name == lowest and f is not None)
+    return f"{text} ({100.0 * low / total:.0f} % of FLOPs {lowest})" if total > 0 else text
+
+
+# The reduced precisions, lowest first: the one a mix's FLOP share is given for.
+_LOWER_FIRST = ("int8", "uint8", "fp16", "bf16")

@@ -16,7 +16,7 @@ import pytest
 from conftest import QUICK, only_run_dir, run_cli
 from models.registry import load_model
 from orchestrator.plan.plan import Plan
-from runners.precision import onnxruntime_compute, summarise
+from runners.precision import onnxruntime_compute, onnxruntime_compute_flops, openvino_layer_flops, summarise
 from runners.quantizers.onnxruntime import choose_flavour
 from schemas.quantize import QuantizeOutcome, QuantizeRequest, QuantizeResult
 
@@ -69,6 +69,32 @@ def test_an_onnxruntime_profile_of_integer_nodes_reads_int8() -> None:
     assert summarise(dtypes) == "mixed: 2 int8, 1 fp32" and providers == ["CPUExecutionProvider"]
 
 
+def test_a_mix_says_its_share_of_flops_at_the_lower_precision() -> None:
+    def node(op: str, inputs: list[dict[str, list[int]]], output: list[int]) -> dict[str, Any]:
+        args = {"op_name": op, "input_type_shape": inputs, "output_type_shape": [{"float": output}]}
+        return {"cat": "Node", "name": f"{op}_kernel_time", "args": args}
+
+    events = [
+        node("DynamicQuantizeMatMul", [{"float": [4, 200]}, {"float": []}], [4, 128]),  # 2*4*128*200
+        node("MatMul", [{"float": [4, 128]}, {"float": [128, 8]}], [4, 8]),  # 2*4*8*128
+        node(
+            "QLinearConv",
+            [{"uint8": [1, 8, 8, 3]}, {"float": []}, {"uint8": []}, {"float": [16]}],
+            [1, 8, 8, 16],
+        ),
+    ]
+    flops = onnxruntime_compute_flops(events)
+    assert flops == [2 * 4 * 128 * 200, 2 * 4 * 8 * 128, None]  # a pre-packed weight lists no shape
+    dtypes, _ = onnxruntime_compute(events[:2])
+    assert summarise(dtypes, flops[:2]) == "mixed: 1 int8, 1 fp32 (96 % of FLOPs int8)"
+    assert summarise([*dtypes, "int8"], flops) == "mixed: 2 int8, 1 fp32"  # a FLOP count unknown: none
+    assert openvino_layer_flops("Convolution", [[1, 3, 32, 32], [16, 3, 7, 7]], [1, 16, 16, 16]) == (
+        2 * 16 * 16 * 16 * 3 * 7 * 7
+    )
+    assert openvino_layer_flops("FullyConnected", [[1, 16, 32], [64, 32]], [1, 16, 64]) == 2 * 16 * 64 * 32
+    assert openvino_layer_flops("Convolution", [[1, 3, 32, 32]], [1, 16, 16, 16]) is None
+
+
 def test_a_quantize_request_and_its_answer_round_trip(tmp_path: Path) -> None:
     request = QuantizeRequest("onnxruntime", "mlp", "mlp", "int8", "/m", {"input": "/c.npy"}, str(tmp_path))
     (tmp_path / "request.json").write_text(request.to_json())
@@ -114,29 +140,72 @@ def test_onnxruntime_int8_quantizes_each_model_and_runs_int8(tmp_path: Path) -> 
     assert " int8" in rows["tiny-distilbert"]["precision_effective"]
 
 
+def _graph(path: Path, nodes: list[Any], initializers: list[Any], width: int = 8) -> None:
+    """A user's ONNX file: ``x`` [batch, 8] in, ``y`` [batch, width] out."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(
+        nodes,
+        path.stem,
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", width])],
+        initializers,
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(path))
+
+
+def test_a_users_model_is_quantized_where_it_can_be_and_skipped_where_not(tmp_path: Path) -> None:
+    """A user's file with a matrix product: quantized by both ONNX runtimes; one with nothing to
+    quantize (no product, no convolution): skipped by each, saying why in one line."""
+    from onnx import helper, numpy_helper
+
+    values = np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32)
+    _graph(
+        tmp_path / "dense.onnx",
+        [helper.make_node("MatMul", ["x", "W"], ["y"])],
+        [numpy_helper.from_array(values, "W")],
+        4,
+    )
+    _graph(tmp_path / "plain.onnx", [helper.make_node("Relu", ["x"], ["y"])], [])
+    models = f"{tmp_path / 'dense.onnx'},{tmp_path / 'plain.onnx'}"
+    flags = [
+        "--precision",
+        "int8",
+        "--calibration-samples",
+        "8",
+        "--output",
+        str(tmp_path / "out"),
+        "--quiet",
+    ]
+    proc = run_cli(["--frameworks", "onnxruntime,openvino", "--model", models, *flags, *QUICK], tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = pq.read_table(only_run_dir(tmp_path / "out") / "summary.parquet").to_pylist()
+    assert len(rows) == 4
+    for row in rows:
+        if row["model"] == "dense":
+            assert row["status"] == "ok" and row["precision_effective"] == "int8", (
+                row["framework"],
+                row["error"],
+            )
+        else:
+            assert row["status"] == "skipped" and row["error"].startswith("cannot quantize: "), row["error"]
+            assert "\n" not in row["error"]
+
+
 def _nan_graph(path: Path) -> None:
     """A graph whose activations are NaN for inputs in [0, 1): log(-x), then a matrix product."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
+    from onnx import helper, numpy_helper
 
-    weights = numpy_helper.from_array(
-        np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32), "W"
-    )
+    values = np.random.default_rng(0).standard_normal((8, 4)).astype(np.float32)
     nodes = [
         helper.make_node("Neg", ["x"], ["negated"]),
         helper.make_node("Log", ["negated"], ["logged"]),
         helper.make_node("MatMul", ["logged", "W"], ["y"]),
     ]
-    graph = helper.make_graph(
-        nodes,
-        "nan",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["batch", 8])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["batch", 4])],
-        [weights],
-    )
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    model.ir_version = 8
-    onnx.save(model, str(path))
+    _graph(path, nodes, [numpy_helper.from_array(values, "W")], 4)
 
 
 def test_a_calibration_that_fails_fails_its_cell_alone(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 
 from models.base import Model, ModelFiles, UnsupportedModel
 from runners.base import Option, Runner, Sample, UnsupportedPrecision
-from runners.precision import onnxruntime_compute, summarise
+from runners.precision import onnxruntime_compute, onnxruntime_compute_flops, summarise
 from schemas.precisions import INT8_PRECISIONS
 
 _LEVELS = {
@@ -117,7 +117,7 @@ class OnnxRuntimeRunner(Runner):
             events = json.loads(Path(session.end_profiling()).read_text())
         dtypes, providers = onnxruntime_compute(events)
         self.settings["compute_providers"] = providers  # the providers that ran those nodes
-        return summarise(dtypes)
+        return summarise(dtypes, onnxruntime_compute_flops(events))
 
 
 def onnx_path(files: ModelFiles) -> Any:

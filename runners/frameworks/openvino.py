@@ -113,16 +113,19 @@ class OpenVinoRunner(Runner):
 
     def compiled_precision(self, feed: Sample) -> str | None:
         """The runtime precision of each compute layer of the executable graph OpenVINO built."""
-        from runners.precision import summarise
+        from runners.precision import openvino_layer_flops, summarise
 
-        dtypes = []
+        dtypes: list[str] = []
+        flops: list[float | None] = []
         for op in self._compiled.get_runtime_model().get_ordered_ops():
             info = op.get_rt_info()
-            if "layerType" in info and str(info["layerType"].astype(str)) in _COMPUTE_LAYERS:
+            layer = str(info["layerType"].astype(str)) if "layerType" in info else None
+            if layer in _COMPUTE_LAYERS:
                 runtime = str(info["runtimePrecision"].astype(str))
                 # u8/i8: an 8-bit integer convolution or product (u8 activations, i8 weights).
                 dtypes.append("int8" if runtime.lower() in ("u8", "i8") else runtime)
-        return summarise(dtypes)
+                flops.append(openvino_layer_flops(layer, *_static_shapes(op)))
+        return summarise(dtypes, flops)
 
     def predict(self, feed: Sample) -> np.ndarray:
         if self._copy_in:
@@ -131,3 +134,13 @@ class OpenVinoRunner(Runner):
             self._request.infer()
             return self._request.get_output_tensor(self._output).data  # type: ignore[no-any-return]
         return self._request.infer(feed, share_inputs=True, share_outputs=True)[self._output]  # type: ignore[no-any-return]
+
+
+def _static_shapes(op: Any) -> tuple[list[list[int]], list[int]]:
+    """An executable-graph layer's input shapes and output shape; [] for a dynamic one."""
+
+    def dims(shape: Any) -> list[int]:
+        return [int(dim.get_length()) for dim in shape] if shape.is_static else []
+
+    inputs = [dims(op.input(index).get_partial_shape()) for index in range(op.get_input_size())]
+    return inputs, dims(op.get_output_partial_shape(0))
