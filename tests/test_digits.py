@@ -157,13 +157,21 @@ def test_the_tables_show_accuracy_only_where_a_model_has_labels() -> None:
     assert "| 97.59% | -0.19 pt |" in markdown_summary(labelled, RUN_ID)
 
 
-def test_digits_on_onnx_runtime_keeps_the_reference_accuracy_at_fp32(tmp_path: Path) -> None:
+def test_digits_on_onnx_runtime_fp32_and_static_int8(tmp_path: Path) -> None:
     """A real framework on the trained weights (through the parent's ONNX graph): at fp32 it
-    predicts every held-out label as the float64 reference does."""
+    predicts every held-out label as the float64 reference does; its static int8, calibrated on
+    training images only, keeps the model's acceptance (99 % of the reference's accuracy)."""
     args = ["--frameworks", "onnxruntime", "--model", "digits", "--scenario", "single-stream", "--quiet"]
-    proc = run_cli([*args, *QUICK], cwd=tmp_path)
+    proc = run_cli([*args, "--precision", "fp32,int8-static", *QUICK], cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    (row,) = pq.read_table(only_run_dir(tmp_path / "results") / "summary.parquet").to_pylist()
-    assert row["status"] == "ok" and row["parity_ok"], row["error"]
-    assert row["accuracy_samples"] == HELD_OUT
-    assert row["accuracy"] == row["accuracy_reference"] > 0.8
+    run_dir = only_run_dir(tmp_path / "results")
+    fp32, int8 = pq.read_table(run_dir / "summary.parquet").to_pylist()
+    for row in (fp32, int8):
+        assert row["status"] == "ok" and row["parity_ok"], (row["error"], row["fidelity_shortfall"])
+        assert row["accuracy_samples"] == HELD_OUT
+    assert fp32["accuracy"] == fp32["accuracy_reference"] > 0.8
+    assert "int8" in int8["precision_effective"]  # int8, or a mix naming its int8 share
+    assert int8["accuracy"] >= 0.99 * int8["accuracy_reference"]
+    calibration = np.load(run_dir / "models" / "digits" / "calibration" / "input.npy")
+    held_out = {row.tobytes() for row in load_split().held_out_x}
+    assert len(calibration) and not any(row.tobytes() in held_out for row in calibration)
