@@ -106,38 +106,49 @@ def test_a_quantize_request_and_its_answer_round_trip(tmp_path: Path) -> None:
 # --- end to end --------------------------------------------------------------------------------
 
 
-def test_onnxruntime_int8_quantizes_each_model_and_runs_int8(tmp_path: Path) -> None:
-    """The MLP and the transformer dynamically, the CNN static QDQ per channel: each quantized in
-    its own process before its cell (the model and quantize.log kept in the run directory),
-    timed apart from the timed loop, loaded by the runner, and observed running int8 kernels."""
+def test_each_onnx_runtime_quantizes_each_model_and_runs_int8(tmp_path: Path) -> None:
+    """One run of both ONNX runtimes on the three tiny models (one export each). Each model is
+    quantized in a process of its own before its cell (the model and quantize.log kept in the
+    run directory), timed apart from the timed loop, loaded by the runner, and observed running
+    int8 kernels. ONNX Runtime: dynamic for the MLP and the transformer, static QDQ per channel
+    for the CNN, U8S8. OpenVINO: NNCF (never imported by the runner), its IR at f32 hint."""
     models = "mlp,tiny-resnet,tiny-distilbert"
     flags = ["--precision", "int8", "--calibration-samples", "16", "--output", str(tmp_path), "--quiet"]
-    proc = run_cli(["--frameworks", "onnxruntime", "--model", models, *flags, *QUICK], cwd=tmp_path)
+    proc = run_cli(["--frameworks", "onnxruntime,openvino", "--model", models, *flags, *QUICK], tmp_path)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     run_dir = only_run_dir(tmp_path)
-    rows = rows_by_model(run_dir)
-    flavours = {"mlp": "dynamic", "tiny-resnet": "static", "tiny-distilbert": "dynamic"}
-    for model, flavour in flavours.items():
-        row = rows[model]
-        assert row["status"] == "ok", row["error"]
+    rows = {(r["framework"], r["model"]): r for r in pq.read_table(run_dir / "summary.parquet").to_pylist()}
+    assert len(rows) == 6
+    for (framework, model), row in rows.items():
+        assert row["status"] == "ok", (framework, model, row["error"])
         settings = json.loads(row["settings_json"])
         quantized = Path(settings["quantized_model"])
         assert quantized.is_file() and quantized.is_relative_to(run_dir / "quantized" / model)
         assert (quantized.parent / "quantize.log").is_file()
-        assert settings["quantization"]["flavour"] == flavour
-        assert settings["quantization"]["activation_type"].startswith("uint8")  # U8S8
-        assert settings["options"]["activation_type"] == "uint8"
-        assert row["quantize_s"] > 0 and row["quantize_s"] > settings["quantization"]["quantize_call_s"]
+        assert row["quantize_s"] > settings["quantization"]["quantize_call_s"] > 0
+        loaded = json.loads(row["modules_json"])
+        assert "nncf" not in loaded and "sklearn" not in loaded and "onnx" not in loaded
         # The calibration set: beside the inputs, as many samples as asked.
         for name in json.loads(row["input_shapes"]):
             assert len(np.load(run_dir / "models" / model / "calibration" / f"{name}.npy")) == 16
-    # The node types that ran: the same on any x86-64 (without VNNI ONNX Runtime's integer
-    # kernels use AVX2 or AVX-512BW), so this is checked everywhere, never skipped.
-    assert rows["mlp"]["precision_effective"] == "int8"
-    assert rows["tiny-resnet"]["precision_effective"] == "int8"
-    # The attention's activation-by-activation products stay float: mixed, and said so.
-    assert rows["tiny-distilbert"]["precision_effective"].startswith("mixed: ")
-    assert " int8" in rows["tiny-distilbert"]["precision_effective"]
+    flavours = {"mlp": "dynamic", "tiny-resnet": "static", "tiny-distilbert": "dynamic"}
+    for model, flavour in flavours.items():
+        settings = json.loads(rows["onnxruntime", model]["settings_json"])
+        assert settings["quantization"]["flavour"] == flavour
+        assert settings["quantization"]["activation_type"].startswith("uint8")  # U8S8
+        assert settings["options"]["activation_type"] == "uint8"
+        settings = json.loads(rows["openvino", model]["settings_json"])
+        assert settings["quantization"]["fake_quantize_nodes"] > 0
+        assert settings["INFERENCE_PRECISION_HINT"] == "f32"  # the layers left in float: f32, not bf16
+    # What ran, read back: ONNX Runtime's node types and OpenVINO's layers' runtime precision are
+    # integer on any x86-64 (VNNI or not, only their speed differs), so never skipped. ONNX
+    # Runtime's dynamic transformer keeps its attention's activation products in float: mixed.
+    assert rows["onnxruntime", "mlp"]["precision_effective"] == "int8"
+    assert rows["onnxruntime", "tiny-resnet"]["precision_effective"] == "int8"
+    assert rows["onnxruntime", "tiny-distilbert"]["precision_effective"].startswith("mixed: ")
+    assert "% of FLOPs int8)" in rows["onnxruntime", "tiny-distilbert"]["precision_effective"]
+    for model in flavours:
+        assert rows["openvino", model]["precision_effective"] == "int8"
 
 
 def _graph(path: Path, nodes: list[Any], initializers: list[Any], width: int = 8) -> None:
@@ -226,35 +237,15 @@ def test_a_calibration_that_fails_fails_its_cell_alone(tmp_path: Path) -> None:
     assert json.loads(rows["mlp"]["settings_json"])["quantization"]["flavour"] == "static"
 
 
-def test_openvino_int8_is_nncf_quantized_and_runs_int8_layers(tmp_path: Path) -> None:
-    """NNCF's post-training quantization in the quantize process (never in the runner, whose
-    loaded modules hold no nncf), the IR loaded by the runner, its compute layers observed at
-    int8 runtime precision; int8-dynamic, which OpenVINO lacks, skipped in one line."""
-    models = "mlp,tiny-resnet,tiny-distilbert"
-    flags = ["--precision", "int8,int8-dynamic", "--calibration-samples", "16", "--output", str(tmp_path)]
-    proc = run_cli(["--frameworks", "openvino", "--model", models, *flags, "--quiet", *QUICK], tmp_path)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    run_dir = only_run_dir(tmp_path)
-    rows = pq.read_table(run_dir / "summary.parquet").to_pylist()
-    for row in rows:
-        if row["precision"] == "int8-dynamic":
-            assert row["status"] == "skipped" and "no int8-dynamic" in row["error"], row["error"]
-            assert "\n" not in row["error"]
-            continue
-        assert row["status"] == "ok", row["error"]
-        settings = json.loads(row["settings_json"])
-        assert Path(settings["quantized_model"]).is_file()
-        assert Path(settings["quantized_model"]).is_relative_to(run_dir / "quantized" / row["model"])
-        assert settings["quantization"]["fake_quantize_nodes"] > 0
-        assert settings["INFERENCE_PRECISION_HINT"] == "f32"  # the layers left in float: f32, not bf16
-        loaded = json.loads(row["modules_json"])
-        assert "nncf" not in loaded and "sklearn" not in loaded
-        assert row["quantize_s"] > 0
-        # Every compute layer int8 (OpenVINO's CPU plugin has int8 kernels on any x86-64 with
-        # SSE4.1, VNNI or not), or the attention's products left in float: mixed, said so.
-        assert row["precision_effective"] == "int8" or (
-            row["model"] == "tiny-distilbert" and " int8" in row["precision_effective"]
-        ), row["precision_effective"]
+def test_openvino_has_no_int8_dynamic_and_says_so_in_one_line() -> None:
+    from runners.base import UnsupportedPrecision
+    from runners.frameworks.openvino import OpenVinoRunner
+    from runners.registry import quantizes_offline
+
+    assert quantizes_offline("openvino", "int8") and not quantizes_offline("openvino", "int8-dynamic")
+    with pytest.raises(UnsupportedPrecision, match="no int8-dynamic model") as raised:
+        OpenVinoRunner().configure_precision("int8-dynamic")
+    assert "\n" not in str(raised.value)
 
 
 def test_onnxruntime_has_no_bf16_and_says_so_in_one_line() -> None:
