@@ -37,6 +37,7 @@ from orchestrator.execute.roofs import (
 )
 from orchestrator.figures.roofs import (
     ROOFLINE_COLUMNS,
+    at_least_fewer_threads,
     peak_rates,
     roof_precision,
     roofline_columns,
@@ -341,3 +342,17 @@ def test_a_bad_roofs_mode_is_one_line_and_exit_2(tmp_path: Path) -> None:
         .endswith("$INFERENCE_BENCH_ROOFS_MODE is 'sometimes'; expected one of cached, measure, off")
     )
     assert not (tmp_path / "results").exists() or not any((tmp_path / "results").iterdir())
+
+
+def test_a_roof_measured_with_more_threads_is_never_below_one_with_fewer() -> None:
+    cpu = synthetic_cpu()
+    low = fake_record(4.0) | {"triad_gbs": 30.0}
+    roofs = at_least_fewer_threads(
+        {1: machine_roofs(cpu, (FIRST_CPU,), 1, fake_record(10.0)), 2: machine_roofs(cpu, TWO_CPUS, 2, low)}
+    )
+    two = roofs[2]
+    assert two.compute["fp32"].measured == 10.0 and "2-thread measurement (4.0) came out lower" in (
+        two.compute["fp32"].measured_basis
+    )
+    assert two.bandwidth.measured == 30.0  # higher than the 1-thread figure: kept
+    assert roofs[1].compute["fp32"].measured == 10.0 and two.compute["bf16"].measured is None

@@ -21,7 +21,7 @@ from orchestrator.execute.roofs import (
     measured_record,
     roofs_record,
 )
-from orchestrator.figures.roofs import MachineRoofs
+from orchestrator.figures.roofs import MachineRoofs, at_least_fewer_threads
 from orchestrator.host import allowed_cpus, read_cpu_info
 from orchestrator.report.labels import describe_roofs
 
@@ -57,6 +57,7 @@ def roofs_main(argv: list[str]) -> int:
             cpu, on, threads, bench, "measure" if args.measure else "cached", default_cache()
         )
         found[threads] = machine_roofs(cpu, on, threads, record)
+    found = at_least_fewer_threads(found)
     console = make_console()
     if args.json:
         console.print_json(json.dumps(roofs_record(found)))

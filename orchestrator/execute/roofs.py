@@ -30,6 +30,7 @@ from orchestrator.execute.launcher import worker_env
 from orchestrator.figures.roofs import (
     MachineRoofs,
     Roof,
+    at_least_fewer_threads,
     bandwidth_unknown,
     peak_rates,
     theoretical_gflops,
@@ -181,12 +182,17 @@ def machine_roofs(
 def run_roofs(
     cpu: CpuInfo, cells: list[Cell], bench: Bench, mode: str, cache: Path | None = None
 ) -> dict[int, MachineRoofs]:
-    """The roofs of each thread count the run's cells keep busy."""
+    """The roofs of each thread count the run's cells keep busy (none lower than a smaller
+    count's: :func:`at_least_fewer_threads`)."""
     cache = cache or default_cache()
-    return {
-        threads: machine_roofs(cpu, cpus, threads, measured_record(cpu, cpus, threads, bench, mode, cache))
-        for threads, cpus in thread_counts(cells).items()
-    }
+    return at_least_fewer_threads(
+        {
+            threads: machine_roofs(
+                cpu, cpus, threads, measured_record(cpu, cpus, threads, bench, mode, cache)
+            )
+            for threads, cpus in thread_counts(cells).items()
+        }
+    )
 
 
 def roofs_record(roofs: dict[int, MachineRoofs]) -> dict[str, Any]:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from runners.registry import TOOLS
@@ -282,3 +282,31 @@ def with_roofline(row: Mapping[str, Any], roofs: Mapping[int, MachineRoofs] | No
         )
         found["warnings"] = "; ".join(filter(None, [row.get("warnings"), warning]))
     return found
+
+
+def at_least_fewer_threads(roofs: Mapping[int, MachineRoofs]) -> dict[int, MachineRoofs]:
+    """Measured roofs that never fall as threads are added: more threads can always leave some
+    idle, so a measurement below a smaller thread count's (a busy machine disturbed it) takes
+    that count's figure, saying so in its basis."""
+    fixed: dict[int, MachineRoofs] = {}
+    best: dict[str, tuple[float, int]] = {}  # kind -> (figure, at threads)
+    for threads in sorted(roofs):
+        machine = roofs[threads]
+        compute = {name: _raised(roof, name, threads, best) for name, roof in machine.compute.items()}
+        bandwidth = _raised(machine.bandwidth, "bandwidth", threads, best)
+        fixed[threads] = replace(machine, compute=compute, bandwidth=bandwidth)
+    return fixed
+
+
+def _raised(roof: Roof, kind: str, threads: int, best: dict[str, tuple[float, int]]) -> Roof:
+    if roof.measured is None:
+        return roof
+    if kind in best and best[kind][0] > roof.measured:
+        figure, fewer = best[kind]
+        note = (
+            f"{figure:,.1f} as measured at {fewer} thread(s): the {threads}-thread measurement "
+            f"({roof.measured:,.1f}) came out lower, disturbed; {roof.measured_basis}"
+        )
+        return replace(roof, measured=figure, measured_basis=note)
+    best[kind] = (roof.measured, threads)
+    return roof
