@@ -37,14 +37,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m runners.roofs", description=__doc__)
     parser.add_argument("--cpus", required=True, help="comma list of CPUs to pin to")
     parser.add_argument("--threads", type=int, required=True)
-    parser.add_argument("--seconds", type=float, default=0.2, help="time per kernel and size")
+    parser.add_argument("--seconds", type=float, default=0.15, help="time per kernel and size")
     parser.add_argument("--size", type=int, default=0, help="one matrix side (0: two, by thread count)")
     args = parser.parse_args(argv)
     os.sched_setaffinity(0, [int(cpu) for cpu in args.cpus.split(",")])
     os.environ.update(runner_env("roofs", args.threads, "/nonexistent"))
-    # Two sizes: the smaller's calls are short enough to fall between a busy machine's other
+    # Three sizes: the smaller's calls are short enough to fall between a busy machine's other
     # work, the larger's keep many cores busy.
-    sizes = (args.size,) if args.size else (512, 1024) if args.threads <= 4 else (1024, 2048)
+    sizes = (args.size,) if args.size else (256, 512, 1024) if args.threads <= 4 else (512, 1024, 2048)
     record: dict[str, Any] = {"matrix_sizes": list(sizes), "seconds_per_kernel": args.seconds}
     try:
         import torch  # noqa: F401

@@ -272,13 +272,13 @@ def _pct(achieved: float, roof: float | None) -> float | None:
 def with_roofline(row: Mapping[str, Any], roofs: Mapping[int, MachineRoofs] | None) -> dict[str, Any]:
     """A copy of a summary row with its roofline columns, and a ``roof`` warning where it is
     above the measured roof: that roof was measured low (on a busy machine, most often), so
-    its share means little until it is measured again (``--roofs measure``)."""
+    its share means little until it is measured again (``python -m orchestrator roofs --measure``)."""
     found = dict(row) | roofline_columns(row, roofs)
     pct = found["roof_pct_measured"]
     if pct is not None and pct > 100.0:
         warning = (
             f"roof: {pct:.0f} % of the measured {found['roof_precision']} roof: the roof was measured "
-            "low (a busy machine?); --roofs measure measures it again"
+            "low, on a busy machine most often (python -m orchestrator roofs --measure measures it again)"
         )
         found["warnings"] = "; ".join(filter(None, [row.get("warnings"), warning]))
     return found
