@@ -33,6 +33,7 @@ from orchestrator.execute.roofs import (
     machine_roofs,
     measured_record,
     roofs_record,
+    run_roofs,
     thread_counts,
 )
 from orchestrator.figures.roofs import (
@@ -356,3 +357,19 @@ def test_a_roof_measured_with_more_threads_is_never_below_one_with_fewer() -> No
     )
     assert two.bandwidth.measured == 30.0  # higher than the 1-thread figure: kept
     assert roofs[1].compute["fp32"].measured == 10.0 and two.compute["bf16"].measured is None
+
+
+def test_a_run_of_wide_cells_measures_one_thread_too_as_their_floor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    measured: list[int] = []
+
+    def measure(bench: Bench, cpus: tuple[int, ...], threads: int) -> dict[str, Any]:
+        measured.append(threads)
+        return fake_record(100.0 if threads == 1 else 10.0)  # the wide one disturbed
+
+    monkeypatch.setattr(execute_roofs, "measure", measure)
+    cells = Plan(frameworks=("fake",), threads=(2,), cpus=TWO_CPUS).cells()
+    roofs = run_roofs(synthetic_cpu(), cells, Bench(Path(sys.executable), "v", "test"), "cached", tmp_path)
+    assert sorted(measured) == [1, 2] and list(roofs) == [2]
+    assert roofs[2].compute["fp32"].measured == 100.0

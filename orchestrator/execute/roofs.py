@@ -182,17 +182,23 @@ def machine_roofs(
 def run_roofs(
     cpu: CpuInfo, cells: list[Cell], bench: Bench, mode: str, cache: Path | None = None
 ) -> dict[int, MachineRoofs]:
-    """The roofs of each thread count the run's cells keep busy (none lower than a smaller
-    count's: :func:`at_least_fewer_threads`)."""
+    """The roofs of each thread count the run's cells keep busy, none lower than a smaller
+    count's (:func:`at_least_fewer_threads`); one thread is measured too, as that floor, where
+    the run has cells of more threads only (a busy machine disturbs a wide measurement most)."""
     cache = cache or default_cache()
-    return at_least_fewer_threads(
+    wanted = thread_counts(cells)
+    counts = dict(wanted)
+    if wanted and 1 not in wanted:
+        counts = {1: wanted[min(wanted)][:1], **wanted}
+    found = at_least_fewer_threads(
         {
             threads: machine_roofs(
                 cpu, cpus, threads, measured_record(cpu, cpus, threads, bench, mode, cache)
             )
-            for threads, cpus in thread_counts(cells).items()
+            for threads, cpus in counts.items()
         }
     )
+    return {threads: found[threads] for threads in wanted}
 
 
 def roofs_record(roofs: dict[int, MachineRoofs]) -> dict[str, Any]:
