@@ -135,6 +135,8 @@ def test_each_onnx_runtime_quantizes_each_model_and_runs_int8(tmp_path: Path) ->
     for model, flavour in flavours.items():
         settings = json.loads(rows["onnxruntime", model]["settings_json"])
         assert settings["quantization"]["flavour"] == flavour
+        written = "QDQ" if flavour == "static" else "integer operators (dynamic)"
+        assert settings["quantization"]["format"] == written
         assert settings["quantization"]["activation_type"].startswith("uint8")  # U8S8
         assert settings["options"]["activation_type"] == "uint8"
         settings = json.loads(rows["openvino", model]["settings_json"])

@@ -198,7 +198,7 @@ def read_back(graph: Any) -> dict[str, Any]:
         "weight_type": ", ".join(sorted({_type_name(w) for w, _ in weights if w.data_type in (2, 3)}))
         or None,
         "per_channel": any(scale is not None and int(np.prod(scale.dims or [1])) > 1 for _, scale in weights),
-        "format": "QOperator" if fused else "QDQ" if ops["DequantizeLinear"] else "integer operators",
+        "format": "QOperator" if fused else "QDQ" if ops["QuantizeLinear"] else "integer operators (dynamic)",
     }
 
 
