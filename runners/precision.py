@@ -121,7 +121,7 @@ def onnxruntime_compute_flops(events: list[dict[str, Any]]) -> list[float | None
             reduced = inputs[0][-1]
         elif op in _ONNXRUNTIME_CONV_WEIGHT and len(inputs) > _ONNXRUNTIME_CONV_WEIGHT[op]:
             weight = inputs[_ONNXRUNTIME_CONV_WEIGHT[op]]
-            reduced = math.prod(weight[1:]) if len(weight) >= 3 else None
+            reduced = math.prod(weight[1:]) if 3 <= len(weight) <= 5 else None  # not a blocked layout
         found.append(None if out is None or reduced is None else 2.0 * out * reduced)
     return found
 

@@ -85,6 +85,12 @@ def test_a_mix_says_its_share_of_flops_at_the_lower_precision() -> None:
     ]
     flops = onnxruntime_compute_flops(events)
     assert flops == [2 * 4 * 128 * 200, 2 * 4 * 8 * 128, None]  # a pre-packed weight lists no shape
+    unpacked = node(
+        "QLinearConv",
+        [{"uint8": [1, 8, 8, 3]}, {"float": []}, {"uint8": []}, {"int8": [16, 3, 3, 3]}],
+        [1, 8, 8, 16],
+    )
+    assert onnxruntime_compute_flops([unpacked]) == [2 * 8 * 8 * 16 * 3 * 3 * 3]
     dtypes, _ = onnxruntime_compute(events[:2])
     assert summarise(dtypes, flops[:2]) == "mixed: 1 int8, 1 fp32 (96 % of FLOPs int8)"
     assert summarise([*dtypes, "int8"], flops) == "mixed: 2 int8, 1 fp32"  # a FLOP count unknown: none

@@ -110,6 +110,9 @@ class OnnxRuntimeRunner(Runner):
         The measured session is never profiled (profiling would slow every call)."""
         options = self._options  # the measured session took its own copy when it was built
         options.enable_profiling = True
+        # Unpacked weights, so the profile lists their shapes (a convolution's FLOPs); the same
+        # kernels run, prepacking only lays the weights out for them at load.
+        options.add_session_config_entry("session.disable_prepacking", "1")
         with tempfile.TemporaryDirectory(prefix="ort-profile-") as scratch:
             options.profile_file_prefix = str(Path(scratch) / "profile")
             session = self.ort.InferenceSession(str(self._path), options, providers=["CPUExecutionProvider"])
