@@ -61,9 +61,11 @@ def roofline_figure(rows: list[Row], points: list[Row], roofs: dict[str, Any], r
     unplotted = len(rows) - len(points)
     figure, axis = plt.subplots(figsize=(11.0, 5.8 + (0.5 if unplotted else 0.0)))
     figure.set_layout_engine("constrained", rect=(0, 0.1 if unplotted else 0, 1, 0.9 if unplotted else 1))
-    intensities = [float(row["arithmetic_intensity"]) for row in points]
-    low, high = min(intensities) / 10, max(intensities) * 10
     used = {(str(row["threads"] * (row.get("instances") or 1)), row.get("roof_precision")) for row in points}
+    # Every point, and each roof's ridge (where bandwidth stops limiting), a decade's margin.
+    intensities = [float(row["arithmetic_intensity"]) for row in points]
+    intensities += [ridge for threads, precision in used if (ridge := _ridge(roofs.get(threads), precision))]
+    low, high = min(intensities) / 10, max(intensities) * 10
     for threads, precision in sorted(used, key=str):
         if precision is not None and threads in roofs:
             _draw_roofs(axis, roofs[threads], precision, threads, (low, high), len(roofs) > 1)
@@ -77,6 +79,15 @@ def roofline_figure(rows: list[Row], points: list[Row], roofs: dict[str, Any], r
     axis.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0.0)
     axis.set_title(f"run {run_id} · roofline (measured roof solid, theoretical dashed)", fontweight="bold")
     return figure
+
+
+def _ridge(machine: dict[str, Any] | None, precision: str | None) -> float | None:
+    """The intensity where the measured roof's bandwidth slope meets its peak."""
+    if not machine or precision is None:
+        return None
+    peak = (machine.get(precision) or {}).get("measured_gflops")
+    bandwidth = (machine.get("bandwidth") or {}).get("measured_gbs")
+    return peak / bandwidth if peak and bandwidth else None
 
 
 def _draw_roofs(
