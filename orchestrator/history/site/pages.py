@@ -20,7 +20,7 @@ Row = dict[str, Any]
 PLOTLY_FILE = "plotly.min.js"
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1200px; color: #222; }
+body { font-family: system-ui, sans-serif; margin: 1.5em auto; padding: 0 1em; max-width: 1200px; }
 nav a { margin-right: 1em; } h1 { font-size: 1.5em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
 table { border-collapse: collapse; font-size: 0.85em; }
 td, th { padding: 3px 8px; border-bottom: 1px solid #ddd; white-space: nowrap; vertical-align: top; }
