@@ -112,7 +112,7 @@ def test_every_framework_serves_loadgen_queries_from_loadgens_thread(tmp_path: P
     make the run INVALID and the exit status 1.)"""
     report, proc = run_parent(
         ["--output", str(tmp_path), "--quiet", "--scenario", "server", "--target-qps", "500",
-         "--latency-bound-ms", "200", *QUICK],
+         "--latency-bound-ms", "1000", *QUICK],  # a bound no busy machine makes it miss
         cwd=tmp_path,
     )  # fmt: skip
     rows = summary_rows(only_run_dir(tmp_path))
