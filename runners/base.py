@@ -115,6 +115,18 @@ class Runner(ABC):
         (their names, dtypes and shapes fix a static shape where the framework wants one).
         Raise UnsupportedModel when the framework cannot run this model honestly."""
 
+    @property
+    def quantizes_at_load(self) -> bool:
+        """Whether this cell's model is quantized in the runner, after :meth:`load` (PyTorch's
+        PT2E flow), rather than beforehand in a process of its own or not at all."""
+        return False
+
+    def quantize_at_load(self, sample: Sample) -> None:
+        """Quantize the loaded model from ``self.calibration`` (``sample``: one call's inputs,
+        the shape a static graph takes). Timed as the cell's ``quantize_s``, a phase of its
+        own outside load_s and the timed loop; called only when :attr:`quantizes_at_load`."""
+        raise NotImplementedError(f"{self.name} quantizes no model at load")
+
     def prepare(self, sample: Sample) -> Any:
         """One call's inputs in the form :meth:`predict` takes, made once, outside the timed loop
         (e.g. a layout the framework's model wants). By default the numpy arrays themselves."""
@@ -246,13 +258,7 @@ def _load_and_measure(
     figures: dict[str, Any],
     pool: Sample | None = None,
 ) -> None:
-    events.phase("loading")
-    start = time.perf_counter()
-    runner.load(model, files, raw_samples[0])
-    samples = [runner.prepare(sample) for sample in raw_samples]
-    del raw_samples[:]  # one copy of the inputs: the prepared one
-    figures["load_s"] = time.perf_counter() - start
-    figures["rss_mb_load"] = probes.rss_mb()
+    samples = _load(runner, model, files, raw_samples, events, figures)
 
     with runner.session():
         start_ns = time.perf_counter_ns()
@@ -289,6 +295,33 @@ def _load_and_measure(
     # Last: an observation may build a second session or start a profiler (threads, memory).
     with runner.session():
         runner.precision_effective = _observed_precision(runner, samples[0])
+
+
+def _load(
+    runner: Runner,
+    model: Model,
+    files: ModelFiles,
+    raw_samples: list[Sample],
+    events: EventPipe,
+    figures: dict[str, Any],
+) -> list[Any]:
+    """Load the model and prepare the inputs (load_s); a runner that quantizes at load does
+    that as a phase of its own in between (quantize_s, outside load_s)."""
+    events.phase("loading")
+    start = time.perf_counter()
+    runner.load(model, files, raw_samples[0])
+    load_s = time.perf_counter() - start
+    if runner.quantizes_at_load:
+        events.phase("quantizing")
+        start = time.perf_counter()
+        runner.quantize_at_load(raw_samples[0])
+        figures["quantize_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    samples = [runner.prepare(sample) for sample in raw_samples]
+    del raw_samples[:]  # one copy of the inputs: the prepared one
+    figures["load_s"] = load_s + time.perf_counter() - start
+    figures["rss_mb_load"] = probes.rss_mb()
+    return samples
 
 
 def _observed_precision(runner: Runner, feed: Any) -> str:

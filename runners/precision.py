@@ -45,6 +45,7 @@ _TORCH_COMPUTE = {
     "aten::_convolution", "aten::_scaled_dot_product_flash_attention_for_cpu",
     "mkldnn::_linear_pointwise", "mkldnn::_convolution_pointwise", "aten::_weight_int8pack_mm",
     "quantized::linear", "quantized::conv2d", "onednn::qlinear_pointwise", "onednn::qconv2d_pointwise",
+    "onednn::qconv_pointwise",
 }  # fmt: skip
 
 # TensorFlow's graph operations that do a matrix product or a convolution.
@@ -59,6 +60,9 @@ _NAMES = {
     "f16": "fp16", "float16": "fp16", "half": "fp16", "c10::half": "fp16", "mlfloat16": "fp16",
     "f64": "fp64", "float64": "fp64", "double": "fp64",
     "s8": "int8", "u8": "uint8", "i8": "int8",
+    # PyTorch's profiler names the 8-bit types as C does. oneDNN's integer kernels take uint8
+    # activations with int8 weights (U8S8): an int8 product, whichever the activations' sign.
+    "unsigned char": "int8", "signed char": "int8",
 }  # fmt: skip
 
 # Argument "types" PyTorch's profiler lists that are not tensors.

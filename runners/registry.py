@@ -72,8 +72,9 @@ RUNNER_REQUIRES = ("numpy", "pyarrow", "psutil", "safetensors", "mlcommons-loadg
 FRAMEWORKS: dict[str, Framework] = {
     "pytorch": Framework(
         "runners.frameworks.pytorch:PyTorchRunner",
-        requires=("torch", "transformers", "onnx", "onnxscript"),  # onnx*: the tool's ONNX export
-        modules=("torch", "torchvision", "transformers"),
+        # torchao: PT2E int8 quantization (runners/frameworks/pytorch_pt2e.py); onnx*: the tool's ONNX export
+        requires=("torch", "torchao", "transformers", "onnx", "onnxscript"),
+        modules=("torch", "torchvision", "torchao", "transformers"),
         family="torch",
         reads=("pt2",),
         inspects=("pt2",),

@@ -1,7 +1,8 @@
 """PyTorch: an ``nn.Module`` in eval mode, called under ``torch.inference_mode``.
 
 The module is the model plug-in's own (a hand-written ``nn.Module``, or ``transformers``' for
-DistilBERT), or the user's ``torch.export`` archive (.pt2).
+DistilBERT), or the user's ``torch.export`` archive (.pt2). int8 is PyTorch's PT2E flow for
+x86 (runners/frameworks/pytorch_pt2e.py), run at load from the job's calibration set.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import numpy as np
 
 from models.base import Model, ModelFiles, UnsupportedModel
 from runners.base import Option, Runner, Sample, UnsupportedPrecision
+from runners.calibration import calibration_calls
 from runners.precision import summarise, torch_compute_dtypes
 
 
@@ -23,7 +25,8 @@ class PyTorchRunner(Runner):
         "compile": Option(
             ("false", "true"),
             "run the module eagerly, or through torch.compile (inductor; it compiles at the first "
-            "call, which ready_s shows)",
+            "call, which ready_s shows); int8 always compiles (PT2E's integer kernels come from it)",
+            precisions=("fp32", "bf16"),
         ),
     }
 
@@ -44,9 +47,20 @@ class PyTorchRunner(Runner):
         )
 
     def configure_precision(self, precision: str) -> None:
+        from runners.frameworks.pytorch_pt2e import FLAVOURS
+
         # bf16 weights and activations (oneDNN uses AVX512-BF16/AMX where the CPU has them);
         # float32 numpy in and out, the casts counted in the call like any framework's.
-        self.dtype = self.precision_path(precision, {"fp32": self.torch.float32, "bf16": self.torch.bfloat16})
+        # int8: a float32 module, quantized after load by PT2E (quantize_at_load), static or dynamic.
+        torch = self.torch
+        self.dtype, self._flavour = self.precision_path(
+            precision,
+            {
+                "fp32": (torch.float32, None),
+                "bf16": (torch.bfloat16, None),
+                **{name: (torch.float32, flavour) for name, flavour in FLAVOURS.items()},
+            },
+        )
         self._unwrap = False
 
     def observed_threads(self) -> int | None:
@@ -65,13 +79,34 @@ class PyTorchRunner(Runner):
         else:
             self.model = model.torch_module(files).to(self.dtype)  # in eval() mode
             how = "nn.Module, eval(), inference_mode"
-        if self.option("compile") == "true":
-            self.model = torch.compile(self.model)
-            how += ", torch.compile (inductor)"
         self._names = list(sample)
         self._floats = {name for name, array in sample.items() if array.dtype.kind == "f"}
+        if self.option("compile") == "true" and self._flavour is None:  # int8 compiles after quantizing
+            self.model = torch.compile(self.model)
+            how += ", torch.compile (inductor)"
         # The dtype the runner cast to: what ran is observed after the timed loop (compiled_precision).
         self.settings.update(mode=how, dtype=str(self.dtype))
+
+    @property
+    def quantizes_at_load(self) -> bool:
+        return self._flavour is not None
+
+    def quantize_at_load(self, sample: Sample) -> None:
+        """PT2E int8 (static from the job's calibration set, or dynamic), compiled by inductor;
+        the module a .pt2 archive holds is quantized alike."""
+        from runners.frameworks.pytorch_pt2e import quantize
+
+        torch = self.torch
+        assert self._flavour is not None
+        example = [torch.from_numpy(sample[name]) for name in self._names]
+        batch = len(next(iter(sample.values())))
+        calls = [
+            [torch.from_numpy(call[name]) for name in self._names]
+            for call in calibration_calls(self.calibration, batch)
+        ]
+        self.model, quantization = quantize(torch, self.model, example, calls, self._flavour)
+        self.settings["quantization"] = quantization
+        self.settings["mode"] += ", PT2E int8 (torchao), torch.compile (inductor, freezing)"
 
     def compiled_precision(self, feed: Sample) -> str | None:
         """The dtypes of the matrix products and convolutions PyTorch's profiler saw run in one

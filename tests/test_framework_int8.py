@@ -1,0 +1,93 @@
+"""int8 in PyTorch by its own documented path: the PT2E flow (torchao's X86InductorQuantizer,
+torch.compile) at load in the runner. Each cell records what executed, read from the framework
+(the profiler's operators).
+
+The path needs no CPU feature to run: oneDNN's integer kernels run on any x86-64 (VNNI or AMX
+make them faster, not possible), so nothing here skips on a CPU.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from conftest import QUICK, only_run_dir, run_cli
+from runners.calibration import calibration_calls
+from runners.precision import summarise, torch_compute_dtypes
+from schemas.tensors import write_npy
+
+# Few calibration samples: the flow is under test here, not the ranges.
+_CALIBRATION = ["--calibration-samples", "8"]
+
+
+def rows_by_cell(run_dir: Path) -> dict[tuple[str, str, str], dict[str, Any]]:
+    rows = pq.read_table(run_dir / "summary.parquet").to_pylist()
+    return {(row["framework"], row["model"], row["precision"]): row for row in rows}
+
+
+# --- pure parts ------------------------------------------------------------------------------
+
+
+def test_calibration_calls_take_the_cells_shape_and_wrap_around(tmp_path: Path) -> None:
+    ids = np.arange(10, dtype=np.int64).reshape(5, 2)
+    write_npy(ids, tmp_path / "ids.npy")
+    write_npy(ids.astype(np.float32) / 10, tmp_path / "mask.npy")
+    paths = {"ids": str(tmp_path / "ids.npy"), "mask": str(tmp_path / "mask.npy")}
+    calls = calibration_calls(paths, 2)
+    assert [call["ids"][:, 0].tolist() for call in calls] == [[0, 2], [4, 6], [8, 0]]  # the last wraps
+    assert all(list(call) == ["ids", "mask"] and call["mask"].dtype == np.float32 for call in calls)
+    assert calibration_calls({}, 4) == []
+    write_npy(ids[:3], tmp_path / "short.npy")
+    with pytest.raises(ValueError, match="same number of samples"):
+        calibration_calls({"ids": paths["ids"], "short": str(tmp_path / "short.npy")}, 2)
+
+
+def test_pytorch_integer_kernels_read_as_int8() -> None:
+    """oneDNN's integer operators take uint8 activations ("unsigned char") and int8 weights:
+    int8 arithmetic; an attention product inductor left in float32 shows beside them."""
+    events = [
+        ("onednn::qlinear_pointwise", ["unsigned char", "float", "int", "signed char", "float"]),
+        ("onednn::qconv_pointwise", ["unsigned char", "float", "int", "signed char"]),
+        ("onednn::qconv2d_pointwise", ["unsigned char", "float", "int", "signed char"]),
+        ("aten::bmm", ["float", "float"]),
+    ]
+    assert summarise(torch_compute_dtypes(events[:3])) == "int8"
+    assert summarise(torch_compute_dtypes(events)) == "mixed: 3 int8, 1 fp32"
+
+
+# --- end to end, each framework for real ------------------------------------------------------
+
+
+def test_pytorch_int8_quantizes_at_load_and_runs_onednns_integer_kernels(tmp_path: Path) -> None:
+    """Static (int8) and dynamic PT2E on the CNN (convolutions and a linear head) in the runner,
+    its time a phase of its own, what ran read from the profiler, the settings from the quantizer."""
+    proc = run_cli(
+        ["--frameworks", "pytorch", "--model", "tiny-resnet", "--precision", "int8,int8-dynamic",
+         "--batch-size", "2", *_CALIBRATION, *QUICK],
+        cwd=tmp_path,
+    )  # fmt: skip
+    rows = rows_by_cell(only_run_dir(tmp_path / "results"))
+    for (_, _, precision), row in rows.items():
+        assert row["status"] == "ok", (precision, row["error"], proc.stderr[-3000:])
+        assert row["quantize_s"] > 0 and row["load_s"] is not None, precision
+        quantization = json.loads(row["settings_json"])["quantization"]
+        assert quantization["where"] == "at load, in the runner"
+        assert quantization["inductor_freezing"] is True
+        assert quantization["weights"] == "int8 per_channel_symmetric, PerChannelMinMaxObserver"
+    static = rows["pytorch", "tiny-resnet", "int8"]
+    assert static["precision_effective"] == "int8"  # every convolution and the head: oneDNN's q-kernels
+    assert "precision:" not in (static["warnings"] or ""), static["warnings"]
+    settings = json.loads(static["settings_json"])["quantization"]
+    assert (settings["flavour"], settings["calibration_calls"]) == ("static", 4)  # 8 samples, calls of 2
+    # The dynamic flavour quantizes linear layers only: the convolutions stay fp32, and the
+    # cell says so rather than int8.
+    dynamic = rows["pytorch", "tiny-resnet", "int8-dynamic"]
+    assert json.loads(dynamic["settings_json"])["quantization"]["flavour"] == "dynamic"
+    assert dynamic["precision_effective"].startswith("mixed: ") and "1 int8" in dynamic["precision_effective"]
+    assert "the framework compiled mixed" in dynamic["warnings"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
