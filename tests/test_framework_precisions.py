@@ -1,9 +1,9 @@
-"""int8 in PyTorch by its own documented path: the PT2E flow (torchao's X86InductorQuantizer,
-torch.compile) at load in the runner. Each cell records what executed, read from the framework
-(the profiler's operators).
+"""bf16 and int8 in PyTorch by its own documented paths: bf16 by casting (channels-last for a
+CNN), int8 by the PT2E flow (torchao's X86InductorQuantizer, torch.compile) at load in the
+runner. Each cell records what executed, read from the framework (the profiler's operators).
 
-The path needs no CPU feature to run: oneDNN's integer kernels run on any x86-64 (VNNI or AMX
-make them faster, not possible), so nothing here skips on a CPU.
+Neither path needs a CPU feature to run: oneDNN's integer and bf16 kernels run on any x86-64
+(VNNI, AVX512-BF16 or AMX make them faster, not possible), so nothing here skips on a CPU.
 """
 
 from __future__ import annotations
@@ -91,3 +91,26 @@ def test_pytorch_int8_quantizes_at_load_and_runs_onednns_integer_kernels(tmp_pat
     assert dynamic["precision_effective"].startswith("mixed: ") and "1 int8" in dynamic["precision_effective"]
     assert "the framework compiled mixed" in dynamic["warnings"]
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_pytorch_bf16_runs_a_cnn_channels_last(tmp_path: Path) -> None:
+    """A CNN in bf16 as PyTorch's CPU guides run it: weights and images channels-last; the
+    profiler reads bf16 convolutions, and the outputs agree within bf16's tolerance."""
+    proc = run_cli(
+        [
+            "--frameworks",
+            "pytorch",
+            "--model",
+            "tiny-resnet",
+            "--precision",
+            "bf16",
+            "--batch-size",
+            "2",
+            *QUICK,
+        ],
+        cwd=tmp_path,
+    )
+    (row,) = rows_by_cell(only_run_dir(tmp_path / "results")).values()
+    assert row["status"] == "ok", (row["error"], proc.stderr[-3000:])
+    assert row["precision_effective"] == "bf16" and row["parity_ok"], row["max_abs_diff"]
+    assert json.loads(row["settings_json"])["mode"].endswith(", channels-last")
