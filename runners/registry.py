@@ -90,6 +90,10 @@ FRAMEWORKS: dict[str, Framework] = {
         inspects=("keras", "savedmodel"),
         keras_backend="tensorflow",
         recorded=("tensorflow-cpu", "tensorflow", "keras"),
+        # TFLite's converter (still tf.lite in TensorFlow 2.21): full-integer or dynamic-range int8,
+        # run by the TFLite interpreter (runners/frameworks/tflite.py).
+        quantizer="runners.quantizers.tensorflow:quantize",
+        quantizes=("int8", "int8-static", "int8-dynamic"),
     ),
     "jax": Framework(
         "runners.frameworks.jax:JaxRunner",

@@ -1,16 +1,18 @@
-"""bf16 and int8 in PyTorch by its own documented paths: bf16 by casting (channels-last for a
-CNN), int8 by the PT2E flow (torchao's X86InductorQuantizer, torch.compile) at load in the
-runner. Each cell records what executed, read from the framework (the profiler's operators).
+"""bf16 and int8 in PyTorch and TensorFlow by their own documented paths: PyTorch's bf16 by
+casting (channels-last for a CNN), its int8 by the PT2E flow (torchao's X86InductorQuantizer,
+torch.compile) at load in the runner; TensorFlow's int8 by TFLite's converter in the quantize
+process and its interpreter in the runner. Each cell records what executed, read from the
+framework (the profiler's operators, the TFLite model's).
 
-Neither path needs a CPU feature to run: oneDNN's integer and bf16 kernels run on any x86-64
-(VNNI, AVX512-BF16 or AMX make them faster, not possible), so nothing here skips on a CPU.
+No path needs a CPU feature to run: oneDNN's and XNNPACK's integer and bf16 kernels run on any
+x86-64 (VNNI, AVX512-BF16 or AMX make them faster, not possible), so nothing here skips on a CPU.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow.parquet as pq
@@ -18,6 +20,7 @@ import pytest
 
 from conftest import QUICK, only_run_dir, run_cli
 from runners.calibration import calibration_calls
+from runners.frameworks.tflite import compute_op_types
 from runners.precision import summarise, torch_compute_dtypes
 from schemas.tensors import write_npy
 
@@ -58,6 +61,33 @@ def test_pytorch_integer_kernels_read_as_int8() -> None:
     ]
     assert summarise(torch_compute_dtypes(events[:3])) == "int8"
     assert summarise(torch_compute_dtypes(events)) == "mixed: 3 int8, 1 fp32"
+
+
+class _Interpreter:
+    """The two calls compute_op_types makes of a TFLite interpreter, on a made-up graph."""
+
+    _types: ClassVar[dict[int, type]] = {0: np.float32, 1: np.int8, 2: np.int8, 3: np.float32}
+
+    def _get_ops_details(self) -> list[dict[str, Any]]:
+        return [
+            {"op_name": "QUANTIZE", "inputs": np.array([0])},
+            {"op_name": "FULLY_CONNECTED", "inputs": np.array([1, 2, -1])},  # full-integer
+            {"op_name": "FULLY_CONNECTED", "inputs": np.array([0, 2, -1])},  # dynamic range
+            {"op_name": "BATCH_MATMUL", "inputs": np.array([0, 3])},  # left in float32
+            {"op_name": "DELEGATE", "inputs": np.array([0, 2])},  # XNNPACK's node: not an operator
+        ]
+
+    def _get_tensor_details(self, index: int, subgraph: int) -> dict[str, Any]:
+        return {"dtype": self._types[index]}
+
+
+def test_a_tflite_models_compute_ops_are_read_with_their_types() -> None:
+    ops = compute_op_types(_Interpreter())
+    assert ops == [
+        ("FULLY_CONNECTED", ["int8", "int8"]),
+        ("FULLY_CONNECTED", ["float32", "int8"]),
+        ("BATCH_MATMUL", ["float32", "float32"]),
+    ]
 
 
 # --- end to end, each framework for real ------------------------------------------------------
@@ -114,3 +144,27 @@ def test_pytorch_bf16_runs_a_cnn_channels_last(tmp_path: Path) -> None:
     assert row["status"] == "ok", (row["error"], proc.stderr[-3000:])
     assert row["precision_effective"] == "bf16" and row["parity_ok"], row["max_abs_diff"]
     assert json.loads(row["settings_json"])["mode"].endswith(", channels-last")
+
+
+def test_tensorflow_int8_converts_with_tflite_and_runs_its_interpreter(tmp_path: Path) -> None:
+    """Full-integer (int8) and dynamic-range (int8-dynamic) quantization by TFLite's converter
+    in the quantize process; the cell runs the interpreter, and what ran is read from the model."""
+    proc = run_cli(
+        ["--frameworks", "tensorflow", "--model", "tiny-resnet", "--precision", "int8,int8-dynamic",
+         "--batch-size", "2", *_CALIBRATION, *QUICK],
+        cwd=tmp_path,
+    )  # fmt: skip
+    rows = rows_by_cell(only_run_dir(tmp_path / "results"))
+    for (_, _, precision), row in rows.items():
+        assert row["status"] == "ok", (precision, row["error"], proc.stderr[-3000:])
+        settings = json.loads(row["settings_json"])
+        assert settings["mode"].startswith("TFLite interpreter, int8"), settings["mode"]
+        assert settings["interpreter_threads"] == row["threads"]
+        assert row["quantize_s"] > 0 and Path(settings["quantized_model"]).suffix == ".tflite"
+        assert settings["quantization"]["flavour"] == (
+            "dynamic-range" if precision == "int8-dynamic" else "full-integer"
+        )
+        assert row["precision_effective"] == "int8", precision  # every convolution and the head
+    full = json.loads(rows["tensorflow", "tiny-resnet", "int8"]["settings_json"])["quantization"]
+    assert full["calibration_samples"] == 8 and full["input_types"] == ["float32"]
+    assert proc.returncode == 0, proc.stderr[-3000:]

@@ -2,7 +2,9 @@
 with a fixed input signature, XLA-compiled unless the option says otherwise.
 
 The model is the plug-in's Keras implementation (``keras_hub`` backbones for the zoo), the
-user's ``.keras`` file, or the user's SavedModel (its serving signature).
+user's ``.keras`` file, or the user's SavedModel (its serving signature). int8 is TensorFlow's
+converter and interpreter: the model TFLite's converter quantized beforehand, in a process of
+its own (runners/quantizers/tensorflow.py), run by the TFLite interpreter (runners/frameworks/tflite.py).
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from models.base import Model, ModelFiles, UnsupportedModel
-from runners.base import Option, Runner, Sample
+from runners.base import Option, Runner, Sample, UnsupportedPrecision
+from runners.frameworks.tflite import TfliteModel
+from schemas.precisions import INT8_PRECISIONS
 from schemas.tensors import aligned_copy
 
 
@@ -34,6 +38,7 @@ class TensorFlowRunner(Runner):
         return str(tf.__version__)
 
     def configure_threads(self, threads: int) -> None:
+        self._threads = threads  # the TFLite interpreter's too (int8)
         # Only possible before the runtime initialises, i.e. right after import.
         threading = self.tf.config.threading
         threading.set_intra_op_parallelism_threads(threads)
@@ -45,12 +50,22 @@ class TensorFlowRunner(Runner):
 
     def configure_precision(self, precision: str) -> None:
         # Keras's mixed policy: bf16 compute, float32 variables; the output is cast back.
-        self._policy = self.precision_path(precision, {"fp32": "float32", "bf16": "mixed_bfloat16"})
+        # int8: the TFLite model the converter made beforehand (None: there is none, skipped).
+        paths = {"fp32": "float32", "bf16": "mixed_bfloat16", **dict.fromkeys(INT8_PRECISIONS, "int8")}
+        self._policy = self.precision_path(precision, paths)
+        self._tflite: TfliteModel | None = None
+        if self._policy == "int8" and self.quantized is None:
+            raise UnsupportedPrecision(
+                f"tensorflow runs {precision} from a model TFLite's converter made, and none was made"
+            )
 
     def observed_threads(self) -> int | None:
         return int(self.tf.config.threading.get_intra_op_parallelism_threads())
 
     def load(self, model: Model, files: ModelFiles, sample: Sample) -> None:
+        if self._policy == "int8":
+            self._load_tflite(model, files, sample)
+            return
         tf = self.tf
         import keras
 
@@ -93,10 +108,23 @@ class TensorFlowRunner(Runner):
             inputs_fed=feed_note,
         )
 
+    def _load_tflite(self, model: Model, files: ModelFiles, sample: Sample) -> None:
+        """The int8 model TFLite's converter made, in the TFLite interpreter, fed as Keras is."""
+        assert self.quantized is not None
+        self._feed = _in_order if files.source_format is not None else model.keras_feed
+        self._tflite = TfliteModel(self.tf, self.quantized["path"], self._threads, self.prepare(sample))
+        self.settings.update(
+            mode="TFLite interpreter, int8 (the model tf.lite.TFLiteConverter quantized)",
+            inputs_fed=model.keras_feed_note if files.source_format is None else "as stored",
+            **self._tflite.settings,
+        )
+
     def prepare(self, sample: Sample) -> list[np.ndarray]:
         return [aligned_copy(x) for x in self._feed(sample)]
 
     def predict(self, feed: list[np.ndarray]) -> np.ndarray:
+        if self._tflite is not None:
+            return self._tflite.predict(feed)
         return self._call(*feed).numpy()  # type: ignore[no-any-return]
 
     def compiled_precision(self, feed: list[np.ndarray]) -> str | None:
@@ -107,6 +135,8 @@ class TensorFlowRunner(Runner):
         is off unless switched on, and this runner never does."""
         from runners.precision import TENSORFLOW_COMPUTE, hlo_compute_dtypes, summarise
 
+        if self._tflite is not None:
+            return self._tflite.compiled_precision()
         if self.settings.get("jit_compile"):
             text = self._call.experimental_get_compiler_ir(*feed)(stage="optimized_hlo")
             return summarise(hlo_compute_dtypes(text))
