@@ -1,8 +1,8 @@
 """bf16 and int8 in PyTorch and TensorFlow by their own documented paths: PyTorch's bf16 by
 casting (channels-last for a CNN), its int8 by the PT2E flow (torchao's X86InductorQuantizer,
 torch.compile) at load in the runner; TensorFlow's int8 by TFLite's converter in the quantize
-process and its interpreter in the runner. Each cell records what executed, read from the
-framework (the profiler's operators, the TFLite model's).
+process and its interpreter in the runner; JAX's int8 skipped, saying why. Each cell records
+what executed, read from the framework (the profiler's operators, the TFLite model's).
 
 No path needs a CPU feature to run: oneDNN's and XNNPACK's integer and bf16 kernels run on any
 x86-64 (VNNI, AVX512-BF16 or AMX make them faster, not possible), so nothing here skips on a CPU.
@@ -167,4 +167,13 @@ def test_tensorflow_int8_converts_with_tflite_and_runs_its_interpreter(tmp_path:
         assert row["precision_effective"] == "int8", precision  # every convolution and the head
     full = json.loads(rows["tensorflow", "tiny-resnet", "int8"]["settings_json"])["quantization"]
     assert full["calibration_samples"] == 8 and full["input_types"] == ["float32"]
+    assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+def test_jax_int8_is_skipped_saying_why(tmp_path: Path) -> None:
+    proc = run_cli(["--frameworks", "jax", "--precision", "int8", *QUICK], cwd=tmp_path)
+    (row,) = rows_by_cell(only_run_dir(tmp_path / "results")).values()
+    assert row["status"] == "skipped", row["error"]
+    assert row["error"].startswith("jax documents no int8 inference path"), row["error"]
+    assert "\n" not in row["error"]
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -15,7 +15,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from models.base import Model, ModelFiles, UnsupportedModel
-from runners.base import Option, Runner, Sample
+from runners.base import Option, Runner, Sample, UnsupportedPrecision
+from schemas.precisions import INT8_PRECISIONS
 from schemas.tensors import aligned_copy
 
 
@@ -42,6 +43,11 @@ class JaxRunner(Runner):
         self.settings.update(intra_op_threads=self._threads, threads_from="affinity mask")
 
     def configure_precision(self, precision: str) -> None:
+        if precision in INT8_PRECISIONS:
+            raise UnsupportedPrecision(
+                "jax documents no int8 inference path: jax and jaxlib ship no quantizer (AQT, a "
+                "separate library, quantizes for training), so there is no int8 model to run"
+            )
         self._dtype = self.precision_path(
             precision, {"fp32": self.jax.numpy.float32, "bf16": self.jax.numpy.bfloat16}
         )
