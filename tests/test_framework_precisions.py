@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import QUICK, only_run_dir, run_cli
+from orchestrator.plan.plan import Plan
 from runners.calibration import calibration_calls
 from runners.frameworks.tflite import compute_op_types
 from runners.precision import summarise, torch_compute_dtypes
@@ -88,6 +89,15 @@ def test_a_tflite_models_compute_ops_are_read_with_their_types() -> None:
         ("FULLY_CONNECTED", ["float32", "int8"]),
         ("BATCH_MATMUL", ["float32", "float32"]),
     ]
+
+
+def test_the_compile_options_belong_to_the_float_cells_only() -> None:
+    """int8 always compiles in PyTorch (its integer kernels come from inductor) and runs the TFLite
+    interpreter in TensorFlow: their compile options would make two identical int8 cells."""
+    plan = Plan(frameworks=("pytorch", "tensorflow"), precisions=("fp32", "int8"), tune=True)
+    for framework, key in (("pytorch", "compile"), ("tensorflow", "jit_compile")):
+        assert {options[key] for options in plan.option_sets_for(framework, "fp32")} == {"true", "false"}
+        assert plan.option_sets_for(framework, "int8") == [{}], framework
 
 
 # --- end to end, each framework for real ------------------------------------------------------

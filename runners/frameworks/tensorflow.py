@@ -27,7 +27,9 @@ class TensorFlowRunner(Runner):
         "jit_compile": Option(
             ("true", "false"),
             "compile the tf.function with XLA (true) or run it as a plain TensorFlow graph (false); "
-            "XLA measured faster on an AVX-512 machine, slower on an AVX2 one",
+            "XLA measured faster on an AVX-512 machine, slower on an AVX2 one; int8 runs the TFLite "
+            "interpreter, which neither has",
+            precisions=("fp32", "bf16"),
         ),
     }
 
