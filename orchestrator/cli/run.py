@@ -328,7 +328,8 @@ def _roofs(
     mode = run_mode()
     bench = bench_python(environments, Path(sys.executable), _envs_root(args))
     if not args.quiet and mode != "off":
-        console.print(f"roofs: {mode}, measured in {bench.words}", markup=False, highlight=False)
+        how = "from the cache, or measured now" if mode == "cached" else "measured now"
+        console.print(f"roofs: {how} in {bench.words}", markup=False, highlight=False)
     return run_roofs(read_cpu_info(), plan.cells(), bench, mode)
 
 
