@@ -21,7 +21,7 @@ import pytest
 from conftest import QUICK, only_run_dir, run_cli
 from orchestrator.plan.plan import Plan
 from runners.calibration import calibration_calls
-from runners.frameworks.tflite import compute_op_types
+from runners.frameworks.tflite import compute_op_types, op_flops
 from runners.precision import summarise, torch_compute_dtypes
 from schemas.tensors import write_npy
 
@@ -89,6 +89,15 @@ def test_a_tflite_models_compute_ops_are_read_with_their_types() -> None:
         ("FULLY_CONNECTED", ["float32", "int8"]),
         ("BATCH_MATMUL", ["float32", "float32"]),
     ]
+
+
+def test_a_tflite_mix_gives_the_share_of_flops_in_int8() -> None:
+    fc = op_flops("FULLY_CONNECTED", [[2, 200], [128, 200]], [2, 128])
+    conv = op_flops("CONV_2D", [[1, 8, 8, 3], [16, 3, 3, 3]], [1, 8, 8, 16])
+    attention = op_flops("BATCH_MATMUL", [[1, 2, 16, 32], [1, 2, 32, 16]], [1, 2, 16, 16])
+    assert (fc, conv, attention) == (2 * 2 * 128 * 200, 2 * 8 * 8 * 16 * 27, 2 * 2 * 16 * 16 * 32)
+    assert op_flops("TRANSPOSE_CONV", [[4], [16, 3, 3, 3]], [1, 8, 8, 16]) is None
+    assert summarise(["int8", "float32"], [fc, attention]) == "mixed: 1 int8, 1 fp32 (76 % of FLOPs int8)"
 
 
 def test_the_compile_options_belong_to_the_float_cells_only() -> None:

@@ -9,6 +9,7 @@ free). One call: set each input, invoke, copy the output out.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -51,9 +52,11 @@ class TfliteModel:
 
     def compiled_precision(self) -> str | None:
         """What the model's matrix products and convolutions compute in: int8 where their weights
-        are int8 (with int8 activations, or float32 ones the kernel quantizes at each call)."""
+        are int8 (with int8 activations, or float32 ones the kernel quantizes at each call); a mix
+        with the share of the FLOPs in int8, from the shapes the interpreter allocated."""
         ops = compute_op_types(self.interpreter)
-        return summarise([types[1] if types[1:2] == ["int8"] else types[0] for _, types in ops])
+        dtypes = [types[1] if types[1:2] == ["int8"] else types[0] for _, types in ops]
+        return summarise(dtypes, compute_op_flops(self.interpreter))
 
 
 def compute_op_types(interpreter: Any) -> list[tuple[str, list[str]]]:
@@ -68,3 +71,31 @@ def compute_op_types(interpreter: Any) -> list[tuple[str, list[str]]]:
             types = [np.dtype(interpreter._get_tensor_details(i, 0)["dtype"]).name for i in inputs]
             found.append((str(op["op_name"]), types))
     return found
+
+
+def compute_op_flops(interpreter: Any) -> list[float | None]:
+    """The FLOPs of each operator :func:`compute_op_types` lists, in its order, from the shapes
+    of its tensors as allocated (the cell's own); None where the shapes do not say."""
+    found = []
+    for op in interpreter._get_ops_details():
+        if op["op_name"] in COMPUTE_OPS:
+            shapes = [list(interpreter._get_tensor_details(int(i), 0)["shape"]) for i in op["inputs"][:2]]
+            output = list(interpreter._get_tensor_details(int(op["outputs"][0]), 0)["shape"])
+            found.append(op_flops(str(op["op_name"]), shapes, output))
+    return found
+
+
+def op_flops(name: str, inputs: list[list[int]], output: list[int]) -> float | None:
+    """Multiply-adds x 2 of one TFLite compute operator: each output value sums over the weights'
+    reduced dimensions (a fully connected layer's [N, K] weights: K; a convolution's [O, H, W, I]:
+    H*W*I; a depthwise one's [1, H, W, O]: H*W; a batched product: its first input's last dim);
+    None for any other (a transposed convolution's inputs come in another order)."""
+    if len(inputs) < 2 or not output or not inputs[1]:
+        return None
+    reduced = {
+        "FULLY_CONNECTED": inputs[1][-1:],
+        "CONV_2D": inputs[1][1:],
+        "DEPTHWISE_CONV_2D": inputs[1][1:3],
+        "BATCH_MATMUL": inputs[0][-1:],  # as written (a transposed first input would say [-2])
+    }.get(name)
+    return None if reduced is None else 2.0 * math.prod(output) * math.prod(reduced)
