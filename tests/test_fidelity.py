@@ -153,5 +153,12 @@ def test_speedup_is_the_fp32_twins_p50_over_the_cells() -> None:
         _row("o8", "int8", 3.0, options_json=int8_options),
     ]
     assert speedups_vs_fp32(with_options) == {"o32": 1.0, "o32off": 1.0, "o8": 3.0}
+    # An option only fp32 cells run (PyTorch's compile: int8 always compiles): over fp32 at its best.
+    compiled = [
+        _row("e32", "fp32", 8.0, options_json='{"compile": "false"}'),
+        _row("c32", "fp32", 6.0, options_json='{"compile": "true"}'),
+        _row("q8", "int8", 2.0),
+    ]
+    assert speedups_vs_fp32(compiled) == {"e32": 1.0, "c32": 1.0, "q8": 3.0}
     failed_baseline = [_row("a32", "fp32", None, status="failed"), _row("a16", "bf16", 4.0)]
     assert speedups_vs_fp32(failed_baseline) == {"a32": None, "a16": None}

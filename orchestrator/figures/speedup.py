@@ -19,9 +19,11 @@ def speedups_vs_fp32(rows: Sequence[Mapping[str, Any]]) -> dict[str, float | Non
     this row's p50 -- 2.0 is twice as fast as fp32, 1.0 for the fp32 row itself. None where
     either row is not ok or has no p50, or the run has no such fp32 row.
 
-    Options that apply to a lower precision only (a quantization format, an activation type)
-    are not in an fp32 cell's options: its twin is the fp32 row whose options all hold in this
-    row's, the one with the most of them where several do.
+    Options that apply to one precision only are in the options of its cells alone: a
+    quantization format in an int8 cell's, a compile switch in an fp32 cell's (PyTorch's int8
+    always compiles). The twin is the fp32 row that agrees with this row on every option both
+    have, the one sharing the most where several do, and of those the fastest: where the fp32
+    cells swept an option the int8 cell does not run, its speed-up is over fp32 at its best.
     """
     baselines: dict[tuple[Any, ...], list[tuple[dict[str, Any], float]]] = {}
     for row in rows:
@@ -32,12 +34,17 @@ def speedups_vs_fp32(rows: Sequence[Mapping[str, Any]]) -> dict[str, float | Non
     for row in rows:
         options, p50 = _options(row), _p50(row)
         twins = [
-            (len(theirs), base)
+            (len(theirs.keys() & options.keys()), -base)
             for theirs, base in baselines.get(config_key(row, without=_APART), [])
-            if theirs.items() <= options.items()
+            if _agree(theirs, options)
         ]
-        found[row["cell_id"]] = None if not twins or p50 is None else max(twins)[1] / p50
+        found[row["cell_id"]] = None if not twins or p50 is None else -max(twins)[1] / p50
     return found
+
+
+def _agree(one: dict[str, Any], other: dict[str, Any]) -> bool:
+    """Whether two option sets hold the same value for every option both have."""
+    return all(one[key] == other[key] for key in one.keys() & other.keys())
 
 
 def _options(row: Mapping[str, Any]) -> dict[str, Any]:
