@@ -29,6 +29,8 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from orchestrator.figures.speedup import speedups_vs_fp32
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # What a model's cells run by default: the MLP at its batch of 1000 for the article's figure;
@@ -134,6 +136,10 @@ def main() -> None:
         help="a model's own budget instead of the default, e.g. resnet50='--min-iterations 10'",
     )  # fmt: skip
     parser.add_argument("--output", type=Path, default=None, help="keep the runs here (default: a temp dir)")
+    parser.add_argument(
+        "--runs", type=Path, nargs="+", default=None, metavar="RUN_DIR",
+        help="print the table of these finished runs instead of running anything",
+    )  # fmt: skip
     parser.add_argument("orchestrator_flags", nargs="*", help="after --: further flags for every run")
     args = parser.parse_args()
 
@@ -147,15 +153,19 @@ def main() -> None:
     lines: list[str] = []
     hosts: list[str] = []
     host: dict[str, Any] = {}
-    for model in args.models.split(","):
-        flags = [*common, "--model", model, *budgets.get(model, DEFAULT_BUDGET), *args.orchestrator_flags]
-        rows, run_dir, took = run_orchestrator(flags, output)
-        environment = json.loads((run_dir / "environment.json").read_text())
-        host = environment.get("host") or {}
-        hosts.append(
-            f"{model}: {run_dir} ({took:.0f} s; load average at its start {host.get('load_average')})"
-        )
-        lines += [table_line(row) for row in rows]
+    for model in args.models.split(",") if args.runs is None else [None] * len(args.runs):
+        if model is None:
+            run_dir, took = args.runs[len(hosts)], math.nan
+            rows = pq.read_table(run_dir / "summary.parquet").to_pylist()
+        else:
+            flags = [*common, "--model", model, *budgets.get(model, DEFAULT_BUDGET), *args.orchestrator_flags]
+            rows, run_dir, took = run_orchestrator(flags, output)
+        host = json.loads((run_dir / "environment.json").read_text()).get("host") or {}
+        load = host.get("load_average")
+        hosts.append(f"{rows[0]['model']}: {run_dir} ({took:.0f} s; load average at its start {load})")
+        # As the tool pairs cells today: a run from before a fix to the pairing prints right too.
+        speedups = speedups_vs_fp32(rows)
+        lines += [table_line(dict(row, speedup_vs_fp32=speedups[row["cell_id"]])) for row in rows]
     print(cpu_features_line(host))
     print(header)
     print("\n".join(lines))
