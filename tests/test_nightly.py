@@ -16,6 +16,7 @@ CONFIG = """
 frameworks = ["fake", "noop"]
 repeats = 2
 warmup = 3
+batch-size = [64]
 min-iterations = 200
 min-time = 0
 output = "runs"
@@ -114,7 +115,19 @@ def rerun_of(run_dir: Path, factor: float) -> Path:
 def test_compare_flags_a_slowdown_and_not_a_rerun(tmp_path: Path) -> None:
     assert (
         run_cli(
-            ["--frameworks", "fake", "--repeats", "2", "--output", "runs", *QUICK, "--min-iterations", "200"],
+            [
+                "--frameworks",
+                "fake",
+                "--repeats",
+                "2",
+                "--output",
+                "runs",
+                *QUICK,
+                "--min-iterations",
+                "200",
+                "--batch-size",
+                "64",
+            ],  # the mlp's 1000 rows made 200 calls most of the test's time
             cwd=tmp_path,
         ).returncode
         == 0
