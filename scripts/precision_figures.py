@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import shlex
 import subprocess
 import sys
@@ -46,7 +47,7 @@ DEFAULT_BUDGET = ["--warmup", "5", "--min-iterations", "30", "--min-time", "1"]
 _COLUMNS = (
     ("model", 10), ("framework", 11), ("precision", 12), ("ran", 24), ("p50 ms", 9), ("speed-up", 8),
     ("peak MB", 7), ("quant s", 7), ("cos min", 8), ("SQNR dB", 7), ("top-1", 6), ("accuracy", 8),
-    ("status", 30),
+    ("CPU %", 5), ("load", 5), ("status", 30),
 )  # fmt: skip
 
 
@@ -106,6 +107,13 @@ def _accuracy(row: dict[str, Any]) -> str:
     return "-" if value is None else f"{100 * value:.2f}%"
 
 
+def _load(row: dict[str, Any]) -> str:
+    """The machine's 1-minute load average as the cell ended, where the busy-machine warning
+    recorded it (a shared machine: what the speed-ups were measured under); ``-`` otherwise."""
+    found = re.search(r"busy-machine: load average ([0-9.]+)", row.get("warnings") or "")
+    return "-" if found is None else f"{float(found.group(1)):.1f}"
+
+
 def table_line(row: dict[str, Any]) -> str:
     """One cell as a line of the table."""
     top1 = row.get("top1_agreement")
@@ -120,7 +128,8 @@ def table_line(row: dict[str, Any]) -> str:
         _number(row.get("latency_ms_p50"), 3), _ratio(row.get("speedup_vs_fp32")),
         _number(row.get("peak_rss_mb"), 0), _number(row.get("quantize_s"), 1),
         _number(row.get("cosine_min"), 5), _number(row.get("sqnr_db"), 1),
-        "-" if top1 is None else f"{100 * top1:.0f}%", _accuracy(row), status[:200],
+        "-" if top1 is None else f"{100 * top1:.0f}%", _accuracy(row),
+        _number(row.get("cpu_percent"), 0), _load(row), status[:200],
     ]  # fmt: skip
     return " ".join(f"{value:<{width}s}" for value, (_, width) in zip(values, _COLUMNS)).rstrip()
 
@@ -173,6 +182,9 @@ def main() -> None:
     print("quant s: offline quantization (its own process) or at load (PyTorch); fidelity against the")
     print("float64 reference; accuracy: of a trained model's held-out labels (the float64 reference's")
     print("beside it in the summary); ran: the precision observed (precision_effective).")
+    print("CPU %: the cell's CPU time over wall time in its timed loop (200 % = both CPUs); load: the")
+    print("machine's load average as the cell ended, where it was busy: a shared machine's speed-ups")
+    print("are those of cells that got different shares of the CPUs.")
     print("runs:\n  " + "\n  ".join(hosts))
 
 
