@@ -15,6 +15,7 @@ import pytest
 
 from conftest import QUICK, only_run_dir, run_cli
 from models.registry import load_model
+from orchestrator.plan.options import as_json, defaults
 from orchestrator.plan.plan import Plan
 from runners.precision import onnxruntime_compute, onnxruntime_compute_flops, openvino_layer_flops, summarise
 from runners.quantizers.onnxruntime import choose_flavour
@@ -57,6 +58,19 @@ def test_quantization_options_belong_to_the_int8_cells_only() -> None:
     assert {options["quant_format"] for options in int8} == {"qdq", "qoperator"}
     default = Plan(frameworks=("onnxruntime",), precisions=("int8",)).cells()[0]
     assert json.loads(default.options_json)["activation_type"] == "uint8"  # U8S8 by default
+
+
+def test_one_quantization_serves_the_cells_that_differ_in_other_options(tmp_path: Path) -> None:
+    from orchestrator.execute.quantize import directory_for
+
+    plan = Plan(frameworks=("onnxruntime",), precisions=("int8",), tune=True)
+    cells = plan.cells()
+    by_options = {cell.options_json: directory_for(tmp_path, cell) for cell in cells}
+    spinning = [d for o, d in by_options.items() if '"spinning": "off"' in o]
+    activations = [d for o, d in by_options.items() if '"activation_type": "int8"' in o]
+    default = by_options[next(o for o in by_options if o == as_json(defaults("onnxruntime")))]
+    assert spinning == [default] and activations and default not in activations
+    assert len(set(by_options.values())) == 3  # the defaults, S8S8, QOperator: quantized once each
 
 
 def test_an_onnxruntime_profile_of_integer_nodes_reads_int8() -> None:

@@ -1,10 +1,11 @@
 """Offline quantization before the cells that need it: ``python -m runners.quantize`` in the
-framework's environment, once per (framework, model, precision, options), timed (``quantize_s``).
+framework's environment, once per (framework, model, precision, quantization options), timed
+(``quantize_s``).
 
-The quantized model, the request, the answer and ``quantize.log`` stay in the run directory, in
-``quantized/<model>/<framework>-<precision>[-<options>]/``. A quantizer that fails makes its cells
-``failed`` with its last line (the log kept); one that cannot quantize the model makes them
-``skipped`` with its reason; every other cell runs.
+The quantized model, the request, the answer and ``quantize.log`` stay in the run directory,
+in ``quantized/<model>/<framework>-<precision>[-<hash of the quantization options>]/``. A
+quantizer that fails makes its cells ``failed`` with its last line (the log kept); one that
+cannot quantize the model makes them ``skipped`` with its reason; every other cell runs.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 from orchestrator.execute.artifacts import PreparedModel
 from orchestrator.plan.cells import Cell
+from orchestrator.plan.options import declared
 from runners.registry import quantizes_offline
 from schemas.quantize import OUTCOME_FILE, QuantizeOutcome, QuantizeRequest
 
@@ -48,9 +50,17 @@ def needs_quantizing(cell: Cell) -> bool:
 
 
 def directory_for(run_dir: Path, cell: Cell) -> Path:
-    """Where ``cell``'s quantization lives: one per framework, model, precision and options."""
-    options = json.loads(cell.options_json)
-    tag = f"-{hashlib.sha256(cell.options_json.encode()).hexdigest()[:8]}" if options else ""
+    """Where ``cell``'s quantization lives: one per framework, model, precision and quantization
+    options (those that apply to some precisions only: cells that differ in another option, a
+    thread pool's spinning, share one quantized model)."""
+    offered = declared(cell.framework)
+    options = {
+        key: value
+        for key, value in json.loads(cell.options_json).items()
+        if key in offered and offered[key].precisions
+    }
+    text = json.dumps(options, sort_keys=True)
+    tag = f"-{hashlib.sha256(text.encode()).hexdigest()[:8]}" if options else ""
     label = cell.framework_label.replace("@", "-")
     return run_dir / "quantized" / cell.model / f"{label}-{cell.precision}{tag}"
 
