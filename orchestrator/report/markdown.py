@@ -156,7 +156,9 @@ def markdown_summary(
     """The run as a Markdown document: a heading, one table line per cell, a not-ok note."""
     vary = varying_keys(rows)
     ratios = relative_to(rows, baseline)
-    headers = ["framework", *(_header(key) for key in vary)]
+    # The options column sits right after the framework, in the header as in every row.
+    options_vary = _options_vary(rows)
+    headers = ["framework", *(["options"] if options_vary else []), *(_header(key) for key in vary)]
     tail_header, tail_value = tail_column(rows)
     precision = shows_precision(rows)
     roof = any(row.get("roof_pct_measured") is not None for row in rows)
@@ -183,13 +185,10 @@ def markdown_summary(
         "| " + " | ".join(headers) + " |",
         "|" + "|".join(":---" if h in right else "---:" for h in headers) + "|",
     ]
-    options_vary = _options_vary(rows)
-    if options_vary:
-        headers.insert(1, "options")
     shown = _Shown(options_vary, precision, roof, accuracy)
     for row in rows:
         cells = [framework_label(row)]
-        cells += [non_default(row["framework"], row.get("options_json"))] if options_vary else []
+        cells += [md_escape(non_default(row["framework"], row.get("options_json")))] if options_vary else []
         cells += [display_value(row.get(key)) for key in vary]
         cells += [format_ms(row["latency_ms_p50"]), tail_value(row), format_ratio(ratios[row["cell_id"]])]
         lines.append("| " + " | ".join(cells + _figures(row, shown)) + " |")
