@@ -90,10 +90,35 @@ class Recorded:
         self.said.append(f"finished {env.name}" + (f": {env.error}" if env.error else ""))
 
 
-def test_an_environment_is_built_once_and_reused(tmp_path: Path) -> None:
-    recipe = recipe_for([FrameworkRef("onnxruntime")], "onnxruntime")
+@pytest.fixture(scope="module")
+def built_over_a_half_built_one(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> tuple[Path, Path, Environment, Recorded]:
+    """One build of ONNX Runtime's environment (uv's install is most of each of these tests),
+    over what a build killed half-way leaves: its directory with a python and no marker.
+    Returns the envs root, the leftover directory, the environment and what the build said."""
+    root = tmp_path_factory.mktemp("envs")
+    leftover = root / recipe_for([FrameworkRef("onnxruntime")], "onnxruntime").directory_name
+    (leftover / "bin").mkdir(parents=True)
+    (leftover / "bin" / "python").write_text("#!/bin/sh\nexit 1\n")
     status = Recorded()
-    first = ensure(recipe, "own", tmp_path, status)
+    env = ensure(recipe_for([FrameworkRef("onnxruntime")], "onnxruntime"), "own", root, status)
+    return root, leftover, env, status
+
+
+def test_a_half_built_environment_is_never_used(
+    built_over_a_half_built_one: tuple[Path, Path, Environment, Recorded],
+) -> None:
+    _, leftover, env, _ = built_over_a_half_built_one
+    assert env.error is None and not env.reused
+    assert (leftover / ".complete").is_file()  # built again, from scratch
+
+
+def test_an_environment_is_built_once_and_reused(
+    built_over_a_half_built_one: tuple[Path, Path, Environment, Recorded],
+) -> None:
+    tmp_path, _, first, status = built_over_a_half_built_one
+    recipe = recipe_for([FrameworkRef("onnxruntime")], "onnxruntime")
     assert first.error is None and first.python is not None and first.python.exists(), first.error
     assert not first.reused and status.said[0] == "building onnxruntime"  # no torch in it
     assert "step onnxruntime" in status.said and status.said[-1] == "finished onnxruntime"
@@ -108,16 +133,6 @@ def test_an_environment_is_built_once_and_reused(tmp_path: Path) -> None:
     (first.path or tmp_path).joinpath("lock.txt").write_text("torch==2.13.0+cpu\n")
     assert first.record()["torch_wheel"] == "unrecorded (built before its pylock.toml was kept)"
     assert oct(first.python.parent.parent.stat().st_mode & 0o777) == oct(0o755)  # as the umask says
-
-
-def test_a_half_built_environment_is_never_used(tmp_path: Path) -> None:
-    recipe = recipe_for([FrameworkRef("onnxruntime")], "onnxruntime")
-    leftover = tmp_path / recipe.directory_name
-    (leftover / "bin").mkdir(parents=True)  # what a build killed half-way leaves: no marker
-    (leftover / "bin" / "python").write_text("#!/bin/sh\nexit 1\n")
-    env = ensure(recipe, "own", tmp_path)
-    assert env.error is None and not env.reused
-    assert (leftover / ".complete").is_file()  # built again, from scratch
 
 
 def test_a_build_that_fails_skips_only_its_framework(tmp_path: Path) -> None:
