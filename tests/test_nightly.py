@@ -9,6 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+import pytest
 
 from conftest import QUICK, run_cli
 
@@ -112,27 +113,30 @@ def rerun_of(run_dir: Path, factor: float) -> Path:
     return rerun
 
 
-def test_compare_flags_a_slowdown_and_not_a_rerun(tmp_path: Path) -> None:
-    assert (
-        run_cli(
-            [
-                "--frameworks",
-                "fake",
-                "--repeats",
-                "2",
-                "--output",
-                "runs",
-                *QUICK,
-                "--min-iterations",
-                "200",
-                "--batch-size",
-                "64",
-            ],  # the mlp's 1000 rows made 200 calls most of the test's time
-            cwd=tmp_path,
-        ).returncode
-        == 0
-    )
-    (base,) = run_dirs(tmp_path / "runs")
+@pytest.fixture(scope="module")
+def base_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One run of the fake in two processes, which the compare tests copy and read (each test
+    copies it before changing anything)."""
+    root = tmp_path_factory.mktemp("nightly")
+    proc = run_cli(
+        [
+            "--frameworks", "fake", "--repeats", "2", "--output", "runs", *QUICK,
+            "--min-iterations", "200", "--batch-size", "64",
+        ],  # the mlp's 1000 rows made 200 calls most of the test's time
+        cwd=root,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    (base,) = run_dirs(root / "runs")
+    return base
+
+
+def own_copy(run_dir: Path, tmp_path: Path) -> Path:
+    """The run copied under ``tmp_path``/runs, for a test to make its own copies beside it."""
+    return Path(shutil.copytree(run_dir, tmp_path / "runs" / run_dir.name))
+
+
+def test_compare_flags_a_slowdown_and_not_a_rerun(base_run: Path, tmp_path: Path) -> None:
+    base = own_copy(base_run, tmp_path)
     rerun_dir = rerun_of(base, 1.02)
     # A verdict needs every new process beyond every base one, and how far apart the two base
     # processes of the fake runner land depends on the machine's load: 1.6x has been seen (a
@@ -162,9 +166,8 @@ def _process_p50s(run_dir: Path) -> list[float]:
     return [float(np.median(latencies[pids == pid])) for pid in np.unique(pids)]
 
 
-def test_runs_from_another_host_are_not_compared(tmp_path: Path) -> None:
-    assert run_cli(["--frameworks", "fake", "--output", "runs", *QUICK], cwd=tmp_path).returncode == 0
-    (base,) = run_dirs(tmp_path / "runs")
+def test_runs_from_another_host_are_not_compared(base_run: Path, tmp_path: Path) -> None:
+    base = own_copy(base_run, tmp_path)
     other = slowed_copy(base, 2.0)
     environment = json.loads((other / "environment.json").read_text())
     environment["fingerprint"] = "0000000000000000"
