@@ -11,6 +11,7 @@ x86-64 (VNNI, AVX512-BF16 or AMX make them faster, not possible), so nothing her
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -19,6 +20,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import QUICK, only_run_dir, run_cli
+from orchestrator.execute.environments import default_root, resolve
+from orchestrator.plan.framework_refs import FrameworkRef
 from orchestrator.plan.plan import Plan
 from runners.calibration import calibration_calls
 from runners.frameworks.tflite import compute_op_types, op_flops
@@ -140,6 +143,33 @@ def test_pytorch_int8_quantizes_at_load_and_runs_onednns_integer_kernels(tmp_pat
     assert dynamic["precision_effective"].startswith("mixed: ") and "1 int8" in dynamic["precision_effective"]
     assert "the framework compiled mixed" in dynamic["warnings"]
     assert proc.returncode == 0, proc.stderr[-3000:]
+
+
+_USER_PT2 = """
+import sys, torch
+net = torch.nn.Sequential(torch.nn.Linear(8, 64), torch.nn.ReLU(), torch.nn.Linear(64, 3)).eval()
+batch = torch.export.Dim("batch", min=1, max=4096)
+torch.export.save(torch.export.export(net, (torch.randn(2, 8),), dynamic_shapes=({0: batch},)), sys.argv[1])
+"""
+
+
+def test_pytorch_int8_quantizes_a_users_exported_program(tmp_path: Path) -> None:
+    """A user's torch.export archive goes through the same PT2E flow (its module is already a graph)."""
+    env = resolve([FrameworkRef("pytorch")], "own", default_root())["pytorch"]
+    assert env.python is not None, env.error
+    path = tmp_path / "net.pt2"
+    subprocess.run([str(env.python), "-c", _USER_PT2, str(path)], check=True, capture_output=True)
+    proc = run_cli(
+        ["--model", str(path), "--frameworks", "pytorch", "--precision", "int8", "--batch-size", "4",
+         *_CALIBRATION, *QUICK],
+        cwd=tmp_path,
+    )  # fmt: skip
+    (row,) = rows_by_cell(only_run_dir(tmp_path / "results")).values()
+    assert row["status"] == "ok", (row["error"], proc.stderr[-3000:])
+    assert row["precision_effective"] == "int8"
+    settings = json.loads(row["settings_json"])
+    assert settings["mode"].startswith("torch.export archive") and "PT2E int8" in settings["mode"]
+    assert settings["quantization"]["calibration_calls"] == 2  # 8 samples, calls of 4
 
 
 def test_pytorch_bf16_runs_a_cnn_channels_last(tmp_path: Path) -> None:
