@@ -8,6 +8,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
 from test_user_models import onnx_model
 
 from conftest import QUICK, only_run_dir, run_cli, summary_rows
@@ -15,15 +16,15 @@ from orchestrator.execute.environments import default_root, resolve
 from orchestrator.plan.framework_refs import FrameworkRef
 
 _KERAS = """
-import sys, keras
+import keras
 inputs = keras.Input((8,), name="features")
 hidden = keras.layers.Dense(16, activation="relu")(inputs)
 model = keras.Model(inputs, keras.layers.Dense(3, activation="softmax")(hidden))
-model.save(sys.argv[1])
+model.save(keras_path)
 """
 
 _SAVED_MODEL = """
-import sys, tensorflow as tf
+import tensorflow as tf
 class Net(tf.Module):
     def __init__(self):
         self.w = tf.Variable(tf.random.stateless_normal((8, 3), seed=(1, 2)))
@@ -31,8 +32,11 @@ class Net(tf.Module):
     def __call__(self, features):
         return {"y": tf.nn.relu(features @ self.w)}
 net = Net()
-tf.saved_model.save(net, sys.argv[1], signatures={"serving_default": net.__call__})
+tf.saved_model.save(net, saved_model_path, signatures={"serving_default": net.__call__})
 """
+
+# Both of TensorFlow's files in one process of its environment: TensorFlow's import is most of it.
+_TENSORFLOW_FILES = "import sys\nkeras_path, saved_model_path = sys.argv[1:3]\n" + _KERAS + _SAVED_MODEL
 
 _IR = """
 import sys, openvino as ov
@@ -54,9 +58,19 @@ def run_model(tmp_path: Path, path: Path, *flags: str) -> dict[str, dict[str, ob
     return summary_rows(only_run_dir(tmp_path / "results"))
 
 
-def test_a_keras_file_runs_in_tensorflow_and_jax_the_first_the_reference(tmp_path: Path) -> None:
-    path = tmp_path / "net.keras"
-    made_with("tensorflow", _KERAS, path)
+@pytest.fixture(scope="module")
+def tensorflow_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A Keras file and a SavedModel, made by TensorFlow's users' calls in its environment."""
+    root = tmp_path_factory.mktemp("made")
+    keras_path, saved_model_path = root / "net.keras", root / "exported"
+    made_with("tensorflow", _TENSORFLOW_FILES, keras_path, saved_model_path)
+    return keras_path, saved_model_path
+
+
+def test_a_keras_file_runs_in_tensorflow_and_jax_the_first_the_reference(
+    tmp_path: Path, tensorflow_files: tuple[Path, Path]
+) -> None:
+    path = tensorflow_files[0]
     # JAX first: it is the reference, and TensorFlow is checked against it.
     rows = run_model(tmp_path, path, "--frameworks", "jax,tensorflow,onnxruntime", "--batch-size", "4")
     first, second = rows["jax"], rows["tensorflow"]
@@ -69,9 +83,8 @@ def test_a_keras_file_runs_in_tensorflow_and_jax_the_first_the_reference(tmp_pat
     assert rows["onnxruntime"]["status"] == "skipped"
 
 
-def test_a_saved_model_runs_in_tensorflow(tmp_path: Path) -> None:
-    path = tmp_path / "exported"
-    made_with("tensorflow", _SAVED_MODEL, path)
+def test_a_saved_model_runs_in_tensorflow(tmp_path: Path, tensorflow_files: tuple[Path, Path]) -> None:
+    path = tensorflow_files[1]
     rows = run_model(tmp_path, path, "--frameworks", "tensorflow,jax,onnxruntime", "--batch-size", "4")
     assert rows["tensorflow"]["status"] == "ok", rows["tensorflow"]["error"]
     assert (
