@@ -3,6 +3,8 @@
 Each case runs the faulty cell first and a healthy one after it, through the real CLI.
 """
 
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,26 @@ from conftest import (
     summary_rows,
     survivors,
 )
+
+FaultRun = Callable[[str], tuple[Path, "subprocess.CompletedProcess[str]"]]
+
+
+@pytest.fixture(scope="module")
+def fault_run(tmp_path_factory: pytest.TempPathFactory) -> FaultRun:
+    """The run of ``fake-<fault>`` then ``fake``, made once for every test that reads it (the
+    segfault's is read twice): its directory and the finished CLI process."""
+    done: dict[str, tuple[Path, subprocess.CompletedProcess[str]]] = {}
+
+    def run(fault: str) -> tuple[Path, subprocess.CompletedProcess[str]]:
+        if fault not in done:
+            root = tmp_path_factory.mktemp(fault)
+            done[fault] = (
+                root,
+                run_cli(["--frameworks", f"fake-{fault},fake", "--timeout", "4", *QUICK], cwd=root),
+            )
+        return done[fault]
+
+    return run
 
 
 @pytest.mark.parametrize(
@@ -45,9 +67,9 @@ from conftest import (
     ],
 )
 def test_a_fault_in_one_cell_costs_only_that_cell(
-    tmp_path: Path, fault: str, status: str, reason: str, exit_status: int
+    fault_run: FaultRun, fault: str, status: str, reason: str, exit_status: int
 ) -> None:
-    proc = run_cli(["--frameworks", f"fake-{fault},fake", "--timeout", "4", *QUICK], cwd=tmp_path)
+    tmp_path, proc = fault_run(fault)
     assert proc.returncode == exit_status, proc.stdout + proc.stderr
     run_dir = only_run_dir(tmp_path / "results")
     rows = summary_rows(run_dir)
@@ -60,11 +82,11 @@ def test_a_fault_in_one_cell_costs_only_that_cell(
     assert not survivors(tmp_path)
 
 
-def test_a_segfault_leaves_a_python_stack_in_the_cell_log(tmp_path: Path) -> None:
-    run_cli(["--frameworks", "fake-segfault", *QUICK], cwd=tmp_path)
+def test_a_segfault_leaves_a_python_stack_in_the_cell_log(fault_run: FaultRun) -> None:
+    tmp_path, _ = fault_run("segfault")
     run_dir = only_run_dir(tmp_path / "results")
-    (cell_dir,) = (run_dir / "cells").iterdir()
-    assert "Segmentation fault" in (cell_dir / "stderr.log").read_text()
+    faulty = summary_rows(run_dir)["fake-segfault"]
+    assert "Segmentation fault" in (run_dir / "cells" / faulty["cell_id"] / "stderr.log").read_text()
 
 
 def test_diverging_outputs_are_flagged_not_ranked(tmp_path: Path) -> None:
