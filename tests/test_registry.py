@@ -1,8 +1,10 @@
 """The test suite's fault runners are the test suite's alone: a user's run cannot name them."""
 
 import os
+import re
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -66,3 +68,17 @@ def test_every_shipped_framework_says_what_it_builds_and_reads() -> None:
         assert record.family is not None, name
         assert record.reads, name
     assert all(record.family is None for record in TOOLS.values())
+
+
+def test_each_frameworks_extra_names_the_distributions_of_its_environment() -> None:
+    """``pip install .[NAME]`` (for --environment current) installs what the tool's own
+    environment for NAME holds: the record's ``requires``, no more and no fewer."""
+    extras = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    for name, framework in FRAMEWORKS.items():
+        named = {_distribution(requirement) for requirement in extras[name]}
+        assert named == {_distribution(r) for r in framework.requires}, name
+
+
+def _distribution(requirement: str) -> str:
+    """A requirement's distribution name, normalised as PyPI does (PEP 503)."""
+    return re.sub(r"[-_.]+", "-", re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0]).lower()
