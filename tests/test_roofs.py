@@ -373,3 +373,29 @@ def test_a_run_of_wide_cells_measures_one_thread_too_as_their_floor(
     roofs = run_roofs(synthetic_cpu(), cells, Bench(Path(sys.executable), "v", "test"), "cached", tmp_path)
     assert sorted(measured) == [1, 2] and list(roofs) == [2]
     assert roofs[2].compute["fp32"].measured == 100.0
+
+
+def test_the_runs_roofs_line_says_where_the_roofs_came_from() -> None:
+    """Read from the records after the roofs are had, not guessed from the mode before."""
+    from types import SimpleNamespace
+
+    from orchestrator.cli.run import roofs_source
+
+    def record(**measured_by: object) -> Any:
+        return SimpleNamespace(measured_by=measured_by)
+
+    assert roofs_source({1: record(cached="/c/1.json"), 2: record(cached="/c/2.json")}) == "from the cache"
+    assert roofs_source({2: record(cached=None)}) == "measured now"
+    assert roofs_source({1: record(cached="/c/1.json"), 2: record(cached=None)}) == (
+        "from the cache and measured now"
+    )
+    assert roofs_source({2: record(why_not="no PyTorch environment")}).startswith("not measured")
+
+
+def test_history_reports_help_prints_its_percent_sign_once() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "orchestrator", "history", "report", "--help"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "95 % band" in " ".join(proc.stdout.split()) and "%%" not in proc.stdout

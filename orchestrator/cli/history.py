@@ -29,7 +29,7 @@ def _parser() -> _Parser:
         "report",
         help="write the browsable history site",
         description="Write a static site of the history that opens from disk (no server, no network): "
-        "every configuration with its p50 trend and 95 %% band, where the framework version, environment "
+        "every configuration with its p50 trend and 95 % band, where the framework version, environment "
         "or host changed, the regressions the gate found with the runs on each side, and feed.xml (Atom).",
     )
     report.add_argument("history", type=Path, metavar="HISTORY_DIR", help="a --history directory")

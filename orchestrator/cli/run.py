@@ -327,10 +327,21 @@ def _roofs(
     (``python -m orchestrator roofs --measure`` measures again; $INFERENCE_BENCH_ROOFS_MODE)."""
     mode = run_mode()
     bench = bench_python(environments, Path(sys.executable), _envs_root(args))
+    roofs = run_roofs(read_cpu_info(), plan.cells(), bench, mode)
     if not args.quiet and mode != "off":
-        how = "from the cache, or measured now" if mode == "cached" else "measured now"
-        console.print(f"roofs: {how} in {bench.words}", markup=False, highlight=False)
-    return run_roofs(read_cpu_info(), plan.cells(), bench, mode)
+        console.print(f"roofs: {roofs_source(roofs)} in {bench.words}", markup=False, highlight=False)
+    return roofs
+
+
+def roofs_source(roofs: dict[int, MachineRoofs]) -> str:
+    """Where the run's measured roofs came from, read from their records: the cache, a
+    measurement just now, both (one thread count cached, another not), or neither."""
+    cached = [bool(r.measured_by.get("cached")) for r in roofs.values() if "why_not" not in r.measured_by]
+    if not cached:
+        return "not measured (see environment.json's roofs)"
+    if all(cached):
+        return "from the cache"
+    return "measured now" if not any(cached) else "from the cache and measured now"
 
 
 def _after_run(
