@@ -1,11 +1,12 @@
 """The roofs micro-benchmark: ``python -m runners.roofs --cpus 0,1 --threads 2 [--seconds S]``.
 
 Run by the parent as a subprocess, in PyTorch's environment where the run has one (a dense
-matmul per precision: ``torch.matmul`` fp32 and bf16; int8 the best of ``torch._int_mm`` and the
-x86 quantized engine's ``quantized::linear``; a STREAM triad ``a = b + s*c`` as one
-``torch.add(..., out=)``), else in the orchestrator's own interpreter with numpy (fp32 matmul
-through its BLAS, a two-pass triad; no bf16 or int8). Like a runner it pins itself and fixes
-its thread pools before importing anything that starts a thread, and reports what it read back.
+matmul per precision: fp32 and bf16 the best of ``torch.matmul`` and oneDNN's linear; int8 the
+best of ``torch._int_mm`` and the x86 quantized engine's ``quantized::linear``; a STREAM
+triad ``a = b + s*c`` as one ``torch.add(..., out=)``), else in the orchestrator's own
+interpreter with numpy (fp32 matmul through its BLAS, a two-pass triad; no bf16 or int8). Like
+a runner it pins itself and fixes its thread pools before importing anything that starts a
+thread, and reports what it read back.
 
 Each kernel is called back to back for ``--seconds``; its figure is the best call's rate (a
 roof is what the machine can reach, and on a shared machine the best call is the least
@@ -124,10 +125,33 @@ def _torch_matmuls(torch: Any, size: int, seconds: float) -> dict[str, dict[str,
     a = torch.randn(size, size)
     a16 = a.bfloat16()
     return {
-        "fp32": {f"torch.matmul {size}x{size} float32": best_rate(lambda: a @ a, flop, seconds)},
-        "bf16": {f"torch.matmul {size}x{size} bfloat16": best_rate(lambda: a16 @ a16, flop, seconds)},
+        "fp32": {
+            f"torch.matmul {size}x{size} float32": best_rate(lambda: a @ a, flop, seconds),
+            **_onednn_linear(torch, a, "float32", flop, seconds),
+        },
+        "bf16": {
+            f"torch.matmul {size}x{size} bfloat16": best_rate(lambda: a16 @ a16, flop, seconds),
+            **_onednn_linear(torch, a16, "bfloat16", flop, seconds),
+        },
         "int8": _torch_int8(torch, size, flop, seconds),
     }
+
+
+def _onednn_linear(torch: Any, a: Any, dtype: str, flop: float, seconds: float) -> dict[str, float]:
+    """The rate of oneDNN's linear (``mkldnn::_linear_pointwise``, the kernel torch.compile and
+    the frameworks built on oneDNN call), where the build has it. torch.matmul's float32 goes
+    to MKL, which takes its AVX2 path on AMD CPUs: on an AVX-512 EPYC it reached half of what
+    oneDNN's AVX-512 kernel did, and runtimes built on oneDNN beat that roof."""
+    size = a.shape[0]
+    name = f"oneDNN linear (mkldnn::_linear_pointwise) {size}x{size} {dtype}"
+    try:
+        return {
+            name: best_rate(
+                lambda: torch.ops.mkldnn._linear_pointwise(a, a, None, "none", [], ""), flop, seconds
+            )
+        }
+    except (RuntimeError, AttributeError):  # a build without oneDNN, or without the op
+        return {}
 
 
 def best_of(found: dict[str, float], unit: str) -> tuple[float | None, str]:

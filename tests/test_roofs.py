@@ -195,6 +195,8 @@ def test_in_pytorchs_environment_it_measures_every_precision_on_its_threads() ->
     record = micro_benchmark(env.python, TWO_CPUS, len(TWO_CPUS))
     assert record["affinity"] == list(TWO_CPUS) and record["threads_observed"] == len(TWO_CPUS)
     assert all(record["gflops"][name] > 0 for name in ("fp32", "bf16", "int8")), record
+    # fp32's roof is the best of MKL's and oneDNN's kernels: MKL takes its AVX2 path on AMD.
+    assert "oneDNN linear" in record["kernels"]["fp32"] and "torch.matmul" in record["kernels"]["fp32"]
 
 
 def summary(**values: Any) -> dict[str, Any]:

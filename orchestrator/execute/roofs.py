@@ -105,9 +105,14 @@ def thread_counts(cells: Iterable[Cell]) -> dict[int, tuple[int, ...]]:
     return dict(sorted(found.items()))
 
 
+# Which kernels runners/roofs.py measures: a roof cached from other kernels is measured again.
+# 2: oneDNN's linear beside torch.matmul (MKL's float32 ran its AVX2 path on an AVX-512 EPYC).
+_KERNELS = 2
+
+
 def cache_key(cpu: CpuInfo, cpus: tuple[int, ...], threads: int, bench: Bench) -> str:
     """What makes a measured roof reusable: the CPU, its flags, where and how wide, and what measured."""
-    identity = [cpu.model, sorted(cpu.flags), list(cpus), threads, bench.versions]
+    identity = [cpu.model, sorted(cpu.flags), list(cpus), threads, bench.versions, _KERNELS]
     return hashlib.sha256(json.dumps(identity).encode()).hexdigest()[:20]
 
 
