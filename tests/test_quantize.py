@@ -6,6 +6,8 @@ kept, the other cells run)."""
 from __future__ import annotations
 
 import json
+import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from models.registry import load_model
 from orchestrator.plan.options import as_json, defaults
 from orchestrator.plan.plan import Plan
 from runners.precision import onnxruntime_compute, onnxruntime_compute_flops, openvino_layer_flops, summarise
+from runners.quantizers import onnxruntime as ort_quantizer
 from runners.quantizers.onnxruntime import choose_flavour
 from schemas.quantize import QuantizeOutcome, QuantizeRequest, QuantizeResult
 
@@ -257,6 +260,40 @@ def test_a_calibration_that_fails_fails_its_cell_alone(tmp_path: Path) -> None:
     assert last in failed["error"] and failed["quantize_s"] is not None
     assert rows["mlp"]["status"] == "ok", rows["mlp"]["error"]
     assert json.loads(rows["mlp"]["settings_json"])["quantization"]["flavour"] == "static"
+
+
+def _fake_pre_process(monkeypatch: pytest.MonkeyPatch, fault: Exception) -> None:
+    """ONNX Runtime's quant_pre_process, as the quantizer imports it, failing with ``fault``."""
+
+    def quant_pre_process(source: str, target: str) -> None:
+        raise fault
+
+    module = types.ModuleType("onnxruntime.quantization.shape_inference")
+    module.quant_pre_process = quant_pre_process  # type: ignore[attr-defined]
+    for name in ("onnxruntime", "onnxruntime.quantization"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+
+
+def test_a_graph_onnx_runtime_cannot_pre_process_is_quantized_as_it_is_saying_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _fake_pre_process(monkeypatch, RuntimeError("symbolic shape inference failed\nat node Where_7"))
+
+    prepared, record = ort_quantizer._pre_process(tmp_path / "model.onnx", tmp_path / "model.pre.onnx")
+
+    assert prepared == tmp_path / "model.onnx"
+    assert record == "failed, quantized without it: RuntimeError: at node Where_7"
+
+
+def test_a_full_disk_while_pre_processing_fails_the_quantization(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Quantized without the step, the model is another one: the machine's fault is not hidden."""
+    _fake_pre_process(monkeypatch, OSError(28, "No space left on device"))
+
+    with pytest.raises(OSError, match="No space left on device"):
+        ort_quantizer._pre_process(tmp_path / "model.onnx", tmp_path / "model.pre.onnx")
 
 
 def test_openvino_has_no_int8_dynamic_and_says_so_in_one_line() -> None:

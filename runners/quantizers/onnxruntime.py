@@ -101,11 +101,15 @@ def _refuse_static_options(options: dict[str, str]) -> None:
 
 def _pre_process(source: Path, target: Path) -> tuple[Path, str]:
     """ONNX Runtime's recommended first step; a graph it cannot pre-process is quantized as it is,
-    and the record says why."""
+    and the record says why. A fault of the machine (a full disk, an unreadable file) is not the
+    graph's: it fails the quantization, since the model quantized without the step is another
+    one (DistilBERT's SQNR moved from 33.2 to 32.7 dB when a full disk cut it short)."""
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     try:
         quant_pre_process(str(source), str(target))
+    except OSError:
+        raise
     except Exception as exc:
         traceback.print_exc()
         message = str(exc).strip().splitlines()
