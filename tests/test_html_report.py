@@ -157,6 +157,18 @@ def test_write_reports_knows_the_html_kind(tmp_path: Path) -> None:
     assert write_reports(_rows(), tmp_path, ["html"]) == [tmp_path / "report.html"]
 
 
+def test_the_page_names_the_machines_roofs_as_summary_md_does(tmp_path: Path) -> None:
+    roofs = _ROOFS | {"threads": 2, "cpus": [0, 1]}
+    (tmp_path / "environment.json").write_text(json.dumps({"roofs": roofs}))
+
+    text = write_html(_rows(), tmp_path).read_text()
+
+    assert (
+        "<b>Roofs:</b> fp32 250 measured / 400 theoretical GFLOP/s; memory 20 GB/s measured"
+        " (2 thread(s) on CPUs 0,1)"
+    ) in text
+
+
 def test_without_samples_or_environment_the_page_says_so(tmp_path: Path) -> None:
     text = write_html(_rows(), tmp_path).read_text()
 

@@ -17,7 +17,7 @@ from orchestrator.report.html.roofline import roofline_chart
 from orchestrator.report.html.sections import environment_section, settings_section, warnings_section
 from orchestrator.report.html.sweeps import load_chart, sweep_chart
 from orchestrator.report.html.table import SORT_SCRIPT, summary_table
-from orchestrator.report.labels import Row, run_id_of, settings_parts, varying_keys
+from orchestrator.report.labels import Row, describe_roofs, run_id_of, settings_parts, varying_keys
 from orchestrator.report.markdown import host_line
 from schemas import io
 
@@ -87,17 +87,21 @@ def render_page(
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         f"<title>Benchmark run {escape(run_id)}</title><style>{_STYLE}</style>"
         f"{_plotly_script() if drawn else ''}</head><body>"
-        f"<h1>Benchmark run <code>{escape(run_id)}</code></h1>{_preamble(rows, host)}<nav>{nav}</nav>{body}"
+        f"<h1>Benchmark run <code>{escape(run_id)}</code></h1>{_preamble(rows, host, environment)}"
+        f"<nav>{nav}</nav>{body}"
         f"<script>{SORT_SCRIPT}</script></body></html>"
     )
 
 
-def _preamble(rows: list[Row], host: str | None) -> str:
-    """What every cell shares, the machine, and how many cells were ok."""
+def _preamble(rows: list[Row], host: str | None, environment: dict[str, Any]) -> str:
+    """What every cell shares, the machine and its roofs (as summary.md says them), and how many
+    cells were ok."""
     parts = settings_parts(rows, varying_keys(rows))
     ok = sum(row.get("status") == "ok" for row in rows)
     lines = [f"<b>Settings:</b> {escape('; '.join(parts))}." if parts else ""]
     lines.append(f"<b>Host:</b> {escape(host)}" if host else "")
+    roofs = describe_roofs(environment.get("roofs"))
+    lines.append(f"<b>Roofs:</b> {escape(roofs)}" if roofs else "")
     lines.append(f"<b>Cells:</b> {ok} of {len(rows)} ok.")
     return "".join(f"<p>{line}</p>" for line in lines if line)
 
