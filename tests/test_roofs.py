@@ -381,7 +381,7 @@ def test_the_runs_roofs_line_says_where_the_roofs_came_from() -> None:
     """Read from the records after the roofs are had, not guessed from the mode before."""
     from types import SimpleNamespace
 
-    from orchestrator.cli.run import roofs_source
+    from orchestrator.execute.roofs import roofs_source
 
     def record(**measured_by: object) -> Any:
         return SimpleNamespace(measured_by=measured_by)

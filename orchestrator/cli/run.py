@@ -33,7 +33,7 @@ from orchestrator.execute.display import PipeGuard, make_console, make_display
 from orchestrator.execute.env_status import ConsoleStatus
 from orchestrator.execute.environments import Environment
 from orchestrator.execute.inputs import InputError, load_inputs
-from orchestrator.execute.roofs import bench_python, run_mode, run_roofs
+from orchestrator.execute.roofs import bench_python, roofs_source, run_mode, run_roofs
 from orchestrator.execute.run import (
     Interrupted,
     OutOfMemory,
@@ -331,17 +331,6 @@ def _roofs(
     if not args.quiet and mode != "off":
         console.print(f"roofs: {roofs_source(roofs)} in {bench.words}", markup=False, highlight=False)
     return roofs
-
-
-def roofs_source(roofs: dict[int, MachineRoofs]) -> str:
-    """Where the run's measured roofs came from, read from their records: the cache, a
-    measurement just now, both (one thread count cached, another not), or neither."""
-    cached = [bool(r.measured_by.get("cached")) for r in roofs.values() if "why_not" not in r.measured_by]
-    if not cached:
-        return "not measured (see environment.json's roofs)"
-    if all(cached):
-        return "from the cache"
-    return "measured now" if not any(cached) else "from the cache and measured now"
 
 
 def _after_run(

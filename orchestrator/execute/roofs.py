@@ -206,6 +206,17 @@ def run_roofs(
     return {threads: found[threads] for threads in wanted}
 
 
+def roofs_source(roofs: dict[int, MachineRoofs]) -> str:
+    """Where the run's measured roofs came from, read from their records: the cache, a
+    measurement just now, both (one thread count cached, another not), or neither."""
+    cached = [bool(r.measured_by.get("cached")) for r in roofs.values() if "why_not" not in r.measured_by]
+    if not cached:
+        return "not measured (see environment.json's roofs)"
+    if all(cached):
+        return "from the cache"
+    return "measured now" if not any(cached) else "from the cache and measured now"
+
+
 def roofs_record(roofs: dict[int, MachineRoofs]) -> dict[str, Any]:
     """environment.json's ``roofs``: the largest thread count's at the top level (CONTRACT.md's
     shape), every thread count's under ``by_threads``."""
